@@ -1,0 +1,43 @@
+# snnpipe: set-up and the two main commands. `make demo` runs the main job, `make test` the tests.
+# Both build .venv from nothing with Python 3.10 (lava-nc imports on 3.10 only) when needed.
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+# The install is redone only when pyproject.toml changes (stamp keyed on its content).
+STAMP     := $(VENV)/.installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
+PYTEST    ?= -q
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all setup demo test crosscheck bench doctor clean
+
+all: test
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+		py="$${PYTHON310:-$$(sh tools/find-python310)}" || exit 1; \
+		echo "creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[lava,test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/snnpipe demo
+
+doctor: $(STAMP)
+	$(VENV)/bin/snnpipe doctor
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST)
+
+crosscheck: $(STAMP)
+	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -m crosscheck
+
+bench: $(STAMP)
+	$(PY) bench/intsim.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

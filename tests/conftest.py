@@ -1,0 +1,34 @@
+"""Shared test set-up.
+
+Tests that need lava-nc / lava-dl / xylosim (Python 3.10 only) skip with a reason where those
+are not installed; under CI (``CI=true``) a missing reference is an error instead, so that CI
+always runs every test.
+"""
+import importlib.util
+import os
+
+import pytest
+
+REFERENCES = {"lava": "lava-nc 0.10.0 (Python 3.10 only; the lava extra)",
+              "xylosim": "xylosim 0.1.3 (cp310 wheel; the test extra)"}
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def pytest_configure(config):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        missing = [desc for mod, desc in REFERENCES.items() if not available(mod)]
+        if missing:
+            raise pytest.UsageError("CI must run every test, but these references are missing: "
+                                    + "; ".join(missing) + ". Run `make test` (it installs them).")
+
+
+def pytest_collection_modifyitems(config, items):
+    if available("lava"):
+        return
+    skip = pytest.mark.skip(reason="needs " + REFERENCES["lava"])
+    for item in items:
+        if "lava" in item.keywords:
+            item.add_marker(skip)
