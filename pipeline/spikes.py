@@ -1,0 +1,72 @@
+"""Spike rasters on disk (DESIGN.md sections 2 and 7).
+
+An input raster is a ``.npy`` array of integer event counts, shape (channels, time) or
+(batch, channels, time). ``simulate`` writes ``OUT.npz`` with ``output`` (integer counts, same
+leading shape as the input), ``t_offset`` (steps), ``backend`` and, with ``--record``, one array
+per recorded state named ``<node>/<variable>``.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.atomic import write_bytes_atomic
+from pipeline.errors import FormatError
+
+
+def load_raster(path, *, channels: int | None = None) -> np.ndarray:
+    """Read an input raster as int64 (batch, channels, time); a 2-D file gets batch 1.
+
+    Raises:
+        FormatError: naming the file when it is missing, not a ``.npy`` array, not 2-D or 3-D,
+            not integer-valued, negative, or (when ``channels`` is given) of another width.
+    """
+    path = Path(path)
+    if path.suffix not in (".npy",):
+        raise FormatError("unsupported spike file type", file=path, field="suffix",
+                          expected=".npy raster (channels, time) or (batch, channels, time)",
+                          found=path.suffix or "none")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FormatError("no such file", file=path) from None
+    except (ValueError, OSError, EOFError) as e:
+        raise FormatError(f"not a .npy array: {e}", file=path) from None
+    if a.ndim not in (2, 3):
+        raise FormatError("raster must be 2-D or 3-D", file=path, field="shape",
+                          expected="(channels, time) or (batch, channels, time)", found=a.shape)
+    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and not np.all(np.isfinite(a))):
+        raise FormatError("raster must hold finite numbers", file=path, field="dtype", found=a.dtype)
+    counts = a.astype(np.int64)
+    if a.dtype.kind == "f" and not np.array_equal(counts, a):
+        raise FormatError("raster must hold integer event counts", file=path, field="values",
+                          found="non-integer values")
+    if (counts < 0).any():
+        raise FormatError("event counts must be >= 0", file=path, field="values",
+                          found=int(counts.min()))
+    if counts.ndim == 2:
+        counts = counts[None]
+    if channels is not None and counts.shape[1] != channels:
+        raise FormatError("raster width differs from the network's input", file=path,
+                          field="channels", expected=channels, found=counts.shape[1])
+    return counts
+
+
+def save_result(path, output: np.ndarray, *, backend: str, t_offset: int,
+                states: dict | None = None) -> Path:
+    """Write ``OUT.npz`` atomically: ``output``, ``t_offset``, ``backend`` and ``<node>/<var>`` states."""
+    arrays = {"output": np.asarray(output), "t_offset": np.int64(t_offset),
+              "backend": np.array(backend)}
+    for name, value in (states or {}).items():
+        arrays[name] = np.asarray(value)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            member = io.BytesIO()
+            np.save(member, value, allow_pickle=False)
+            zf.writestr(name + ".npy", member.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
+    return Path(path)
