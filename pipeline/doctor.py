@@ -5,7 +5,9 @@ them and never lets one check's exception stop the others.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import platform
 import sys
 from dataclasses import asdict, dataclass
@@ -40,7 +42,10 @@ def check_python() -> Check:
 
 def _import_check(name: str, module: str, dist: str, hint: str, extra: Callable | None = None) -> Check:
     try:
-        mod = importlib.import_module(module)
+        # lava-dl prints warnings about optional datasets to stdout on import: keep them out
+        # of the report (and of --json).
+        with contextlib.redirect_stdout(io.StringIO()):
+            mod = importlib.import_module(module)
     except Exception as e:  # noqa: BLE001 - any import failure is what the doctor reports
         return Check(name, False, f"cannot import {module}: {e!r}", hint)
     detail = _version(dist)
