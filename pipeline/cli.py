@@ -27,6 +27,39 @@ def cmd_doctor(args) -> int:
     return EXIT_OK if all(c.ok for c in results) else EXIT_FAILED
 
 
+def _problem_lines(problems) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def cmd_inspect(args) -> int:
+    from pipeline import graph as G
+    from pipeline.errors import GraphError, ValidationErrors
+    from pipeline.hdf5 import load
+    from pipeline.validate import validate
+
+    try:
+        g = load(args.file)
+        problems = validate(g, target=args.target)
+    except ValidationErrors as e:
+        g, problems = None, e.problems
+    except GraphError as e:
+        g, problems = None, [e]
+    if args.json:
+        out = {"file": str(args.file), "valid": not problems, "target": args.target,
+               "problems": _problem_lines(problems)}
+        if g is not None:
+            out["graph"] = G.describe(g)
+        print(json.dumps(out, indent=1))
+    else:
+        if g is not None:
+            print(G.summary(g))
+        verdict = "valid" if not problems else f"INVALID: {len(problems)} problem(s)"
+        print(f"validation{' for ' + args.target if args.target else ''}: {verdict}")
+        for line in _problem_lines(problems):
+            print(f"  - {line}")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="snnpipe",
@@ -35,13 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"snnpipe {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
 
-    d = sub.add_parser("doctor", help="check the environment (Python, torch, Lava, a 3-neuron Lava run)",
+    d = sub.add_parser("doctor", parents=[common], help="check the environment (Python, torch, Lava, a 3-neuron Lava run)",
                        description="Check the environment: Python, torch (and CUDA), numpy, h5py, "
                                    "networkx, lava-nc, lava-dl, and a 3-neuron network run on "
                                    "Lava's CPU simulator in fixed and floating point.")
     d.add_argument("--json", action="store_true", help="print the report as JSON")
     d.set_defaults(func=cmd_doctor)
+
+    i = sub.add_parser("inspect", parents=[common], help="summarise and validate a network file",
+                       description="Print the graph of an HDF5 network (nodes, edges, shapes, "
+                                   "parameter ranges) and the validation verdict. Exit 0 when "
+                                   "valid, 1 when the graph has problems, 2 when the file "
+                                   "cannot be read.")
+    i.add_argument("file", metavar="NET.h5")
+    i.add_argument("--target", choices=("loihi", "xylo"),
+                   help="also check the target's design rules")
+    i.add_argument("--json", action="store_true", help="print the summary and verdict as JSON")
+    i.set_defaults(func=cmd_inspect)
     return p
 
 

@@ -260,3 +260,30 @@ def draw(g: nx.MultiDiGraph, path) -> None:
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+
+
+def _stats(a) -> dict:
+    a = np.asarray(a, dtype=np.float64)
+    return {"min": float(a.min()), "max": float(a.max())} if a.size else {}
+
+
+def describe(g: nx.MultiDiGraph) -> dict:
+    """A JSON-able description: graph attributes, nodes and edges with shapes and parameter ranges."""
+    nodes = []
+    for n, d in g.nodes(data=True):
+        item = {"id": str(n), "kind": d.get("kind"), "shape": list(d.get("shape", ()))}
+        if d.get("kind") == "neuron":
+            item.update(model=d.get("model"), n_syn=d.get("n_syn"), reset=d.get("reset"),
+                        spike=d.get("spike"), refractory=d.get("refractory"))
+            for f in ("current_decay", "voltage_decay", "threshold", "bias"):
+                if f in d:
+                    item[f] = _stats(d[f])
+        nodes.append(item)
+    edge_list = [{"src": str(u), "dst": str(v), "key": k, "op": d.get("op"),
+                  "weight_shape": list(np.shape(d.get("weight"))), "weight": _stats(d.get("weight", [])),
+                  "syn": d.get("syn", 0), "delay": _stats(d.get("delay", 0)),
+                  "recurrent": bool(d.get("recurrent"))} for u, v, k, d in edges(g)]
+    return {"name": g.graph.get("name"), "dt": g.graph.get("dt"),
+            "inputs": [str(x) for x in g.graph.get("inputs", [])],
+            "outputs": [str(x) for x in g.graph.get("outputs", [])],
+            "n_weights": n_params(g), "nodes": nodes, "edges": edge_list}

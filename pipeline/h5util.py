@@ -1,0 +1,77 @@
+"""Checked reads from HDF5 groups: every failure is a FormatError naming file, layer and field."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from pipeline.errors import FormatError
+
+_KINDS = {"float": "fiu", "int": "iu", "bool": "b"}
+
+
+def fail(file, where, field, message, expected=None, found=None) -> FormatError:
+    """A FormatError for ``file`` at ``where`` (layer or node path), ``field`` (dataset name)."""
+    return FormatError(message, file=file, where=where, field=field, expected=expected,
+                       found=found)
+
+
+def dataset(group: h5py.Group, name: str, file, where) -> h5py.Dataset:
+    """The dataset ``group[name]``; FormatError when it is missing or a group."""
+    if name not in group:
+        raise fail(file, where, name, "missing dataset")
+    obj = group[name]
+    if not isinstance(obj, h5py.Dataset):
+        raise fail(file, where, name, "expected a dataset", "a dataset", "a group")
+    return obj
+
+
+def read_array(group: h5py.Group, name: str, file, where, kind: str = "float",
+               shapes=None) -> np.ndarray:
+    """Read a numeric dataset as a numpy array, checking its dtype kind and shape.
+
+    ``kind`` is ``float`` (any real number), ``int`` (integers, or floats holding integers)
+    or ``bool``; ``shapes`` an optional collection of allowed shapes.
+    """
+    a = np.asarray(dataset(group, name, file, where)[()])
+    ok = a.dtype.kind in _KINDS[kind]
+    if kind == "int" and a.dtype.kind == "f":
+        ok = bool(np.all(np.isfinite(a)) and np.all(a == np.rint(a)))
+        a = a.astype(np.int64) if ok else a
+    if kind == "bool" and a.dtype.kind in "iu":
+        ok, a = bool(np.all((a == 0) | (a == 1))), a.astype(bool)
+    if not ok:
+        raise fail(file, where, name, "wrong dtype", f"{kind} values", str(a.dtype))
+    if shapes is not None and a.shape not in shapes:
+        raise fail(file, where, name, "wrong shape", " or ".join(map(str, shapes)), a.shape)
+    return a
+
+
+def read_int(group, name, file, where) -> int:
+    """A scalar (or 1-element) integer dataset."""
+    return int(read_array(group, name, file, where, "int", {(), (1,)}).reshape(()))
+
+
+def read_str(group, name, file, where) -> str:
+    """A string dataset, scalar or of shape (1,), fixed or variable length (netx ``type``)."""
+    a = np.asarray(dataset(group, name, file, where)[()])
+    if a.shape not in {(), (1,)}:
+        raise fail(file, where, name, "wrong shape", "() or (1,)", a.shape)
+    v = a.reshape(())[()]
+    if isinstance(v, bytes):
+        try:
+            return v.decode("ascii")
+        except UnicodeDecodeError:
+            raise fail(file, where, name, "not ASCII text") from None
+    if isinstance(v, str):
+        return v
+    raise fail(file, where, name, "wrong dtype", "a string", str(a.dtype))
+
+
+def group(parent: h5py.Group, name: str, file, where) -> h5py.Group:
+    """The sub-group ``parent[name]``; FormatError when missing or a dataset."""
+    if name not in parent:
+        raise fail(file, where, name, "missing group")
+    obj = parent[name]
+    if not isinstance(obj, h5py.Group):
+        raise fail(file, where, name, "expected a group", "a group", "a dataset")
+    return obj
