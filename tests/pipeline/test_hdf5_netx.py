@@ -118,7 +118,7 @@ def test_the_loihi_integer_simulator_runs_a_loaded_file_like_the_reference(name,
     g = hdf5.load(tmp_path / "net.h5")
     in_shape = g.nodes[g.graph["inputs"][0]]["shape"]
     x = (np.random.default_rng(1).random((G.size(in_shape), 30)) < 0.5).astype(np.int64)
-    config, _ = map_graph(g)
+    config = map_graph(g)
     spikes = simulate(config, x).spikes[g.graph["outputs"][0]]
     assert np.array_equal(spikes.reshape(-1, 30), loihi_reference(g, x))
 

@@ -1,0 +1,199 @@
+"""Loihi-style target: number formats, limits and the integer neuron rule (DESIGN.md 5.1, 6.1).
+
+This module is the single source of truth for Loihi-style arithmetic. The rule functions are
+written with operators only (``*``, ``>>``, comparisons, ``.clip``) so that they run unchanged
+on numpy integer arrays (the integer simulator) and on torch int64 tensors (the ``loihi``
+precision of the models).
+
+Units: currents ``u`` and voltage ``v`` are integers in 1/4096 of the float unit (that is,
+weights in 1/64 units shifted left by 6); decays are 12-bit integers ``0..4096`` giving the
+amount removed per step in 1/4096 (netx's ``iDecay``/``vDecay``; Lava's ``du = iDecay - 1``).
+
+The rest of the target lives beside it and is re-exported here lazily: weight formats
+(``loihi_weights``), the quantiser (``loihi_quant.quantize``), design rules
+(``loihi_rules.RULES``, ``check``), the configuration (``loihi_config.LoihiConfig``, ``save``,
+``load``) and the mapper (``loihi_map.map_graph``, ``place``, ``resource_report``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DECAY_BITS = 12
+DECAY_UNIT = 1 << DECAY_BITS          # 4096: decays are in 1/4096 per step
+STATE_BITS = 24                       # u and v registers
+U_WRAP = 1 << STATE_BITS              # u wraps modulo 2^24 ...
+U_HALF = 1 << (STATE_BITS - 1)        # ... into (-2^23, 2^23]
+V_MAX = (1 << (STATE_BITS - 1)) - 1   # v saturates to [-V_MAX, V_MAX]
+WEIGHT_UNIT = 64                      # weights are integers in 1/64 of the float weight
+ACTIVATION_SHIFT = 6                  # a_in << 6 enters u; vth << 6 is the threshold
+WEIGHT_MIN, WEIGHT_MAX = -256, 254    # netx / slayer weight range (even integers)
+MAX_DELAY = 62                        # steps, DelayDense
+
+
+VTH_MAX = (1 << 17) - 1               # Lava LIF vth: unsigned 17 bit
+BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bit
+BIAS_EXP_MAX = 7                      # bias_exp: 3 bit
+ACTIVATION_MAX = (1 << 23) - 1        # |a| per step: Conv wraps a_out at 24 bits
+
+
+@dataclass(frozen=True)
+class LoihiLimits:
+    """Resource limits of a Loihi-style chip (defaults modelled on Loihi 2), all configurable.
+
+    Synapse memory cost model (bits, see ``hwmap/targets/loihi_map.py``): every stored synapse
+    costs its weight bits plus ``delay_bits`` when its projection has delays; a projection is
+    stored densely or, when cheaper, sparsely with ``index_bits`` more per synapse; every source
+    neuron (axon) that reaches a core costs ``axon_bits``; a conv kernel is stored once per core.
+    ``max_delay`` is 62 as netx clamps (Lava's DelayDense accepts 0..63).
+    """
+
+    cores_per_chip: int = 128
+    max_chips: int = 1
+    neurons_per_core: int = 8192
+    synapse_memory_bytes: int = 128 * 1024
+    max_weight_bits: int = 8
+    max_delay: int = MAX_DELAY
+    max_n_syn: int = 4
+    max_fan_in: int = 1 << 16
+    index_bits: int = 13
+    axon_bits: int = 32
+    delay_bits: int = 6
+
+
+def trunc_shift(p, k: int):
+    """``trunc0(p / 2**k)``: arithmetic shift that rounds toward zero. Works on numpy and torch ints."""
+    return (p + (p < 0) * ((1 << k) - 1)) >> k
+
+
+def decay(x, amount):
+    """``trunc0(x * (4096 - amount) / 4096)``: one step of decay by ``amount`` (0..4096) in 1/4096."""
+    return trunc_shift(x * (DECAY_UNIT - amount), DECAY_BITS)
+
+
+def wrap_current(u):
+    """The 24-bit wrap of the current register: ``u > 2^23 -> u - 2^24``, ``u <= -2^23 -> u + 2^24``."""
+    return u - (u > U_HALF) * U_WRAP + (u <= -U_HALF) * U_WRAP
+
+
+def saturate_voltage(v):
+    """The 24-bit saturation of the voltage register: clip to [-(2^23 - 1), 2^23 - 1]."""
+    return v.clip(-V_MAX, V_MAX)
+
+
+def bias_value(bias_mant, bias_exp: int):
+    """``bias_mant << bias_exp`` (floor shift right for a negative exponent)."""
+    return bias_mant << bias_exp if bias_exp >= 0 else bias_mant >> (-bias_exp)
+
+
+def bias_array(bias_mant, bias_exp):
+    """Per-neuron bias in state units: ``bias_mant << bias_exp`` (floor shift for exp < 0), numpy."""
+    import numpy as np
+
+    m, e = np.asarray(bias_mant, np.int64), np.asarray(bias_exp, np.int64)
+    return np.where(e >= 0, m << np.maximum(e, 0), m >> np.maximum(-e, 0))
+
+
+def wrap_activation(a):
+    """Lava Conv's 24-bit wrap of its output: ``(a + 2^23) mod 2^24 - 2^23``."""
+    return (a + U_HALF) % U_WRAP - U_HALF
+
+
+def current_step(u, a, i_decay):
+    """One step of one synaptic current: ``wrap(trunc0(u * (4096 - i_decay) / 4096) + (a << 6))``.
+
+    ``i_decay`` is netx's ``iDecay`` (Lava ``du + 1``); ``a`` the integer Dense output this step.
+    """
+    return wrap_current(decay(u, i_decay) + (a << ACTIVATION_SHIFT))
+
+
+def voltage_step(v, u_total, v_decay, bias):
+    """``clip(trunc0(v * (4096 - v_decay) / 4096) + u_total + bias)`` to 24 bits."""
+    return saturate_voltage(decay(v, v_decay) + u_total + bias)
+
+
+def threshold_value(vth_mant):
+    """Threshold in state units: ``vth_mant << 6``."""
+    return vth_mant << ACTIVATION_SHIFT
+
+
+def spike_and_reset(v, theta):
+    """Strict threshold ``v > theta``; reset to zero where spiking. Returns ``(spikes, v)``."""
+    s = v > theta
+    return s, v * (~s)
+
+
+def _trunc12_inplace(p, tmp) -> None:
+    """``p = trunc0(p / 4096)`` in place (numpy int64): ``(p + (4095 if p < 0)) >> 12``."""
+    import numpy as np
+
+    np.right_shift(p, 63, out=tmp)
+    np.bitwise_and(tmp, DECAY_UNIT - 1, out=tmp)
+    np.add(p, tmp, out=p)
+    np.right_shift(p, DECAY_BITS, out=p)
+
+
+def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
+    """One step of :func:`current_step` (per current), :func:`voltage_step` and
+    :func:`spike_and_reset`, bit-identical, in place on numpy int64 arrays (the integer
+    simulator's fast path).
+
+    ``x`` (n_syn + 1, B, N): the currents ``u_k`` then ``v``; ``a_shifted`` (n_syn, B, N): the
+    Dense input of the step already shifted, ``a << 6``; ``keep`` (n_syn + 1, 1, N):
+    ``4096 - i_decay_k`` then ``4096 - v_decay``; ``bias``, ``theta`` (N,) in state units
+    (a theta of ``V_MAX`` never spikes); ``tmp`` scratch like ``x``. Returns spikes, bool (B, N).
+    """
+    import numpy as np
+
+    np.multiply(x, keep, out=x)                          # both decays use last step's values
+    _trunc12_inplace(x, tmp)
+    u, v = x[:-1], x[-1]
+    np.add(u, a_shifted, out=u)
+    np.subtract(u, U_WRAP, out=u, where=u > U_HALF)      # a single correction, as Lava
+    np.add(u, U_WRAP, out=u, where=u <= -U_HALF)
+    for k in range(u.shape[0]):
+        np.add(v, u[k], out=v)
+    np.add(v, bias, out=v)
+    np.maximum(v, -V_MAX, out=v)
+    np.minimum(v, V_MAX, out=v)
+    s = v > theta
+    np.copyto(v, 0, where=s)
+    return s
+
+
+def decay_to_int(fraction):
+    """Float decay (fraction lost per step, 0..1) -> 12-bit integer, round half to even (SLAYER)."""
+    import numpy as np
+
+    return np.rint(np.asarray(fraction, dtype=np.float64) * DECAY_UNIT).astype(np.int64)
+
+
+def threshold_to_int(threshold):
+    """Float threshold -> mantissa ``int(64 * threshold)`` (truncation, as SLAYER exports)."""
+    import numpy as np
+
+    return np.trunc(np.asarray(threshold, dtype=np.float64) * WEIGHT_UNIT).astype(np.int64)
+
+
+def weight_to_int(weight):
+    """Float weights -> even integers in [-256, 254] (1/64 units), SLAYER's round-half-even to 1/32."""
+    import numpy as np
+
+    w = np.rint(np.asarray(weight, dtype=np.float64) * (WEIGHT_UNIT // 2)) * 2
+    return np.clip(w, WEIGHT_MIN, WEIGHT_MAX).astype(np.int64)
+
+
+_LAZY = {"quantize": "loihi_quant", "QuantReport": "loihi_quant", "RULES": "loihi_rules",
+         "check": "loihi_rules", "LoihiConfig": "loihi_config", "Population": "loihi_config",
+         "Projection": "loihi_config", "save": "loihi_config", "load": "loihi_config",
+         "map_graph": "loihi_map", "place": "loihi_map", "resource_report": "loihi_map",
+         "report_text": "loihi_map", "weight_format": "loihi_weights",
+         "effective_weights": "loihi_weights"}
+
+
+def __getattr__(name: str):
+    """Lazy re-exports of the target's other modules (they import this one)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"hwmap.targets.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,159 @@
+"""The Loihi-style integer simulator: batching, time blocks, merges, events, energy; and
+netx's weight defects against real Lava."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hwmap.intsim.loihi as intsim
+from hwmap.intsim.energy import LoihiCosts
+from hwmap.intsim.loihi import simulate
+from hwmap.targets.loihi import LoihiLimits
+from hwmap.targets.loihi_config import LoihiConfig, Population, Projection
+from hwmap.targets.loihi_map import map_graph, place
+from hwmap.targets.loihi_weights import weight_format
+from pipeline import graph as G
+from pipeline.errors import FormatError
+
+
+def recurrent_graph(seed=0):
+    rng = np.random.default_rng(seed)
+    g = G.new_graph("rec")
+    G.add_input(g, "in", (12,))
+    G.add_neuron(g, "h", (16,), current_decay=0.3, voltage_decay=0.1, threshold=1.0, bias=0.02)
+    G.add_neuron(g, "o", (4,), model="li", current_decay=0.5, voltage_decay=0.2)
+    G.add_dense(g, "in", "h", rng.normal(0, 1, (16, 12)))
+    G.add_dense(g, "h", "h", rng.normal(0, 0.4, (16, 16)), recurrent=True,
+                delay=rng.integers(0, 4, (16, 16)))
+    G.add_dense(g, "h", "o", rng.normal(0, 1, (4, 16)))
+    G.set_outputs(g, ["o"])
+    return g
+
+
+def test_batch_equals_samples_and_blocks_equal_whole(monkeypatch):
+    cfg = map_graph(recurrent_graph())
+    x = (np.random.default_rng(1).random((3, 12, 50)) < 0.3).astype(int)
+    full = simulate(cfg, x, record=("v", "h/u"))
+    assert set(full.states) == {"h/v", "o/v", "h/u"} and full.states["h/u"].shape == (3, 1, 16, 50)
+    assert full.spikes["h"].sum() > 0
+    for b in range(3):
+        one = simulate(cfg, x[b], record=("v",))
+        assert np.array_equal(one.spikes["h"][0], full.spikes["h"][b])
+        assert np.array_equal(one.states["o/v"][0], full.states["o/v"][b])
+    monkeypatch.setattr(intsim, "BLOCK_ELEMENTS", 7 * 3 * 16)       # blocks of 7 steps
+    monkeypatch.setattr(intsim, "SPARSE_DENSITY", 1.1)               # force the sparse path
+    monkeypatch.setattr(intsim, "SPARSE_MIN_ROWS", 1)
+    blocked = simulate(cfg, x, record=("v",))
+    assert np.array_equal(blocked.spikes["h"], full.spikes["h"])
+    assert np.array_equal(blocked.states["o/v"], full.states["o/v"])
+
+
+def test_merge_equals_duplicated_projections():
+    rng = np.random.default_rng(4)
+    w1, w2, w3 = (rng.normal(0, 1, (6, 6)) for _ in range(3))
+    graphs = []
+    for merged in (True, False):
+        g = G.new_graph("m")
+        G.add_input(g, "in", (6,))
+        for n in ("a", "b"):
+            G.add_neuron(g, n, (6,), current_decay=0.2, voltage_decay=0.1, threshold=0.5)
+        G.add_neuron(g, "c", (6,), current_decay=0.2, voltage_decay=0.1, threshold=0.5)
+        G.add_dense(g, "in", "a", w1)
+        G.add_dense(g, "in", "b", w2)
+        if merged:
+            G.add_merge(g, "m", (6,))
+            G.add_identity(g, "a", "m")
+            G.add_identity(g, "b", "m")
+            G.add_dense(g, "m", "c", w3)
+        else:
+            G.add_dense(g, "a", "c", w3)
+            G.add_dense(g, "b", "c", w3)
+        G.set_outputs(g, ["c"])
+        graphs.append(map_graph(g))
+    x = (rng.random((2, 6, 40)) < 0.4).astype(int)
+    a, b = (simulate(c, x).spikes["c"] for c in graphs)
+    assert a.sum() > 0 and np.array_equal(a, b)
+
+
+def _counting_net():
+    """in (3) -> p (4) on two cores; weights: input 0 reaches neurons 0 and 3 only."""
+    w = np.zeros((4, 3), np.int64)
+    w[0, 0] = w[3, 0] = 200
+    w[:, 1] = 2
+    full = np.full(4, 4096, np.int64)                    # full decays: v = input of the step
+    pop = Population("p", (4,), "cuba", full[None], full,
+                     np.zeros(4, np.int64), np.zeros(4, np.int64), np.zeros(4, np.int64))
+    cfg = LoihiConfig("c", 1e-3, {"in": (3,)}, [pop], [Projection("in", "p", "dense", w)], ["p"])
+    return place(cfg, LoihiLimits(neurons_per_core=2))
+
+
+def test_event_counts_and_energy():
+    cfg = _counting_net()
+    x = np.zeros((2, 3, 5), np.int64)
+    x[0, 0, 0] = 1                     # 2 synapses, one per core -> 2 input messages
+    x[1, 1, [0, 1]] = 3                # binary projection: count 3 is one event, 4 synapses
+    r = simulate(cfg, x, costs=LoihiCosts(synop_pj=1.0, neuron_update_pj=0.0,
+                                          input_spike_pj=0.0))
+    c = r.counts
+    assert c.synops.tolist() == [[1, 1], [4, 4]]
+    assert c.input_messages.tolist() == [2, 4]
+    assert c.step_synops[0].tolist() == [3, 3] and c.step_synops[1].tolist() == [2, 2]
+    assert c.neuron_updates.tolist() == [10, 10]
+    # a neuron fires at each step where it receives input (theta = 0, full decays)
+    assert c.spikes.tolist() == [[1, 1], [4, 4]]
+    assert r.energy["energy_synops_j"] == pytest.approx([2e-12, 8e-12])
+    assert r.energy["latency_s"] > 0
+
+
+def test_bad_inputs_raise_format_errors():
+    cfg = _counting_net()
+    with pytest.raises(FormatError, match="integer counts"):
+        simulate(cfg, np.zeros((1, 4, 5)))
+    with pytest.raises(FormatError, match="integer counts"):
+        simulate(cfg, np.full((1, 3, 5), 0.5))
+    with pytest.raises(FormatError, match="record"):
+        simulate(cfg, np.zeros((1, 3, 5), int), record=("q/v",))
+
+
+@pytest.mark.lava
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_netx_all_non_positive_defect_and_our_format():
+    """netx's optimize_weight_bits loses -128 in an all-non-positive layer with -256; ours is
+    exact in real Lava. netx crashes on an all-zero layer; ours maps it."""
+    pytest.importorskip("lava.lib.dl.netx")
+    from lava.lib.dl.netx.utils import optimize_weight_bits
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    w = np.array([[-256, -128, 0], [-2, -130, -64]])
+    s = np.eye(3)                                            # one input per step
+    nx_w, nx_bits, nx_exp, _ = optimize_weight_bits(w)
+    ours = weight_format(w)
+    src = RingBuffer(data=np.concatenate([s, np.zeros((3, 2))], axis=1))
+    lifs, mons = [], []
+    for mant, bits, exp in ((nx_w, nx_bits, nx_exp),
+                            (ours.mantissa, ours.num_weight_bits, ours.weight_exp)):
+        d = Dense(weights=mant, num_weight_bits=bits, weight_exp=exp)
+        lif = LIF(shape=(2,), du=-1, dv=4096, vth=1 << 16)  # u accumulates a << 6, no decay
+        src.s_out.connect(d.s_in)
+        d.a_out.connect(lif.a_in)
+        mons.append(Monitor())
+        mons[-1].probe(lif.u, 5)
+        lifs.append(lif)
+    try:
+        lifs[0].run(condition=RunSteps(num_steps=5), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        a = [np.diff(m.get_data()[lif.name]["u"][:4], axis=0, prepend=0)[1:] / 64
+             for m, lif in zip(mons, lifs)]
+    finally:
+        lifs[0].stop()
+    exact = w.T                                              # a at step t+1 = W[:, t]
+    assert not np.array_equal(a[0], exact)                   # netx: precision lost
+    assert np.array_equal(a[1], exact)                       # ours: exact
+    with pytest.raises(Exception):
+        optimize_weight_bits(np.zeros((2, 3)))
+    zero = weight_format(np.zeros((2, 3), np.int64))
+    assert zero.exact and not np.any(zero.effective)
