@@ -42,3 +42,90 @@ def correlation(output, target) -> float:
     if a.std() == 0 or b.std() == 0:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])
+
+
+# ---- the recipe: network, loss, training, evaluation ------------------------------------------
+
+NAME = "chirp"
+DEFAULT_EPOCHS = 100
+TARGETS = ("loihi", "xylo")
+XYLO_LIMITS_ARGS = (200, 1)     # (inputs, outputs) of the Xylo-style target: Audio 2 has 16, 8
+DEPLOY = (("intsim", "loihi"), ("intsim", "xylo"))
+DEFAULTS = dict(n_hidden=50, tau_mem=0.02, tau_syn=0.02, tau_out=0.02, threshold=1.0, lr=0.003,
+                min_tau=0.011, max_tau=0.5, readout_scale=0.1, duration=1.0)
+
+
+def build(config: dict):
+    """The tutorial's network: 200 inputs -> 50 LIF (time constants, thresholds and biases
+    trainable) -> exponential-synapse readout (1 channel, time constant ``tau_out``)."""
+    from models.networks import chirp_net
+
+    return chirp_net(n_hidden=config["n_hidden"], tau_mem=config["tau_mem"],
+                     tau_syn=config["tau_syn"], tau_out=config["tau_out"],
+                     threshold=config["threshold"], precision=config["precision"])
+
+
+def bounds(config: dict):
+    """:func:`models.networks.chirp_bounds` on the LIF layer (time constants in [min_tau,
+    max_tau] s) and the readout's current; the readout's voltage decay stays 1 (its output is
+    the synaptic current)."""
+    from models.bounds import Bounds
+    from models.networks import chirp_bounds
+
+    rules = chirp_bounds(min_tau=config["min_tau"], max_tau=config["max_tau"]).rules
+    out = {f"blocks.lif.{k}": v for k, v in rules.items()}
+    out["blocks.readout.*current_decay"] = rules["*current_decay"]
+    return Bounds(out)
+
+
+def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
+          precision: str = "float", progress: bool = True, **overrides) -> dict:
+    """Fit the readout to the chirp from the frozen noise of seed ``seed`` (one sample per
+    epoch, mean squared error, time constants bounded to [min_tau, max_tau] s). The task is
+    to memorise one frozen input, so the metric (correlation with the chirp) is measured on
+    that input. Writes the run files and ``output.png``; returns the correlation and paths."""
+    from models.losses import MembraneMSE
+    from models.recipes import common
+
+    config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
+    task = ChirpTask(duration=config["duration"])
+    common.seed_everything(seed)
+    x, target = task.noise(seed), task.target()
+    net = build(config)
+    with torch.no_grad():
+        net.blocks["readout"].synapse.weight.mul_(config["readout_scale"])
+    n_epochs = DEFAULT_EPOCHS if epochs is None else epochs
+    stats, history = common.fit(
+        net, MembraneMSE(), common.loader(x, target, 1, False), None, epochs=n_epochs,
+        lr=config["lr"], device=device, progress=progress,
+        bounds=bounds(config),
+        metric=lambda n: {"correlation": correlation(common.run_torch(n.cpu(), x), target)},
+        metric_every=max(1, n_epochs // 20))
+    net = net.cpu().eval()
+    out = common.run_torch(net, x)
+    result = {"correlation": correlation(out, target), "mse": float(np.mean((out - target.numpy()) ** 2))}
+    paths = common.save_run(out_dir, NAME, net, config, stats, history,
+                            net.to_graph((task.n_inputs,)), result)
+    common.plot_traces(f"{out_dir}/output.png", {"target": target, "output (torch)": out},
+                       task.dt, "chirp regression")
+    return {**result, **paths}
+
+
+def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
+             n: int | None = None, plots_dir=None) -> dict:
+    """Correlation between the chirp and the output of the run at ``path`` on ``backend``
+    (torch | lava-fixed | intsim with ``target`` loihi | xylo) for the frozen noise of
+    ``seed`` (``n`` is unused: one sample). Xylo outputs are in chip units (the correlation
+    does not depend on the scale)."""
+    from models.recipes import common
+
+    task = ChirpTask(duration=common.run_config(path, NAME, DEFAULTS)["duration"])
+    x, tgt = task.noise(seed), task.target()
+    out = common.run_backend(path, NAME, build, x, backend, target or TARGETS[0],
+                             xylo_limits=common.wide_xylo(*XYLO_LIMITS_ARGS))
+    if plots_dir is not None:
+        scale = np.abs(out).max() or 1.0
+        common.plot_traces(f"{plots_dir}/output_{backend}{'_' + target if target else ''}.png",
+                           {"target": tgt, f"output ({backend}, normalised)": out / scale},
+                           task.dt, "chirp regression")
+    return {"backend": backend, "target": target, "n": 1, "correlation": correlation(out, tgt)}

@@ -65,3 +65,112 @@ class IPDTask:
 def mean_abs_error_deg(task: IPDTask, predicted_class, true_ipd) -> float:
     """Mean absolute error in degrees between class midpoints and the true IPDs."""
     return float(np.mean(np.abs(task.continuise(np.asarray(predicted_class)) - np.asarray(true_ipd))) * 180 / np.pi)
+
+
+# ---- the recipe: network, loss, training, evaluation ------------------------------------------
+
+NAME = "ipd"
+DEFAULT_EPOCHS = 10
+TARGETS = ("loihi", "xylo")
+XYLO_LIMITS_ARGS = (200, 12)    # (inputs, outputs) of the Xylo-style target: Audio 2 has 16, 8
+DEPLOY = (("lava-fixed", None), ("intsim", "loihi"), ("intsim", "xylo"))
+DEFAULTS = dict(n_hidden=30, tau=0.02, beta=5.0, n_train=4096, n_test=1024, batch_size=64,
+                lr=0.01, cosine=False, init_bound=12 ** -0.5, xylo_current_decay=0.5)
+
+
+class MeanCrossEntropy(torch.nn.Module):
+    """Cross-entropy of the time-averaged output as logits (the tutorial's loss).
+
+    output (batch, classes, time) float units; label (batch,) int64.
+    """
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(output.mean(-1), label)
+
+
+def predict(output) -> np.ndarray:
+    """Class with the largest time-averaged output; output (batch, classes, time)."""
+    return np.asarray(output).mean(-1).argmax(1)
+
+
+def build(config: dict):
+    """The network of ``config`` (see :data:`DEFAULTS`, plus ``precision``, ``spiking``).
+
+    In the ``xylo`` precision the currents decay by ``xylo_current_decay`` (Xylo's dash 0
+    would clear a current before it reaches the membrane)."""
+    from models.networks import ipd_net
+
+    net = ipd_net(n_hidden=config["n_hidden"], tau=config["tau"], beta=config["beta"],
+                  spiking=config.get("spiking", True), precision=config["precision"])
+    if config["precision"] == "xylo":
+        for block in net.blocks.values():
+            block.neuron.current_decay.data.fill_(config["xylo_current_decay"])
+    return net
+
+
+def dataset(task: IPDTask, n: int, seed: int, chunk: int = 64):
+    """``n`` samples drawn ``chunk`` at a time, each chunk with its own phase offset (the
+    generator draws one offset per call; a network trained on one offset does not generalise
+    to others). Chunk seeds derive from ``seed``. Returns spikes (n, 200, steps) float32,
+    labels (n,) int64 and IPDs (n,) radians."""
+    seeds = np.random.SeedSequence(seed).generate_state((n + chunk - 1) // chunk)
+    parts = [task.sample(min(chunk, n - i * chunk), int(s)) for i, s in enumerate(seeds)]
+    return tuple(torch.cat(p) for p in zip(*parts))
+
+
+def metrics(task: IPDTask, output, label, ipd) -> dict:
+    """Accuracy (0..1) and mean absolute error (degrees) of outputs (batch, classes, time)."""
+    pred = predict(output)
+    return {"accuracy": float(np.mean(pred == np.asarray(label))),
+            "mae_deg": mean_abs_error_deg(task, pred, np.asarray(ipd))}
+
+
+def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
+          precision: str = "float", progress: bool = True, **overrides) -> dict:
+    """Train on ``n_train`` samples of seed ``seed``; test on ``n_test`` samples of seed
+    ``seed + 10000`` (:func:`dataset`). Writes the run files (:mod:`models.recipes.common`) and
+    ``confusion.png``. Returns the test metrics (accuracy 0..1, mae_deg) and the paths."""
+    from models.recipes import common
+
+    config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
+    task = IPDTask()
+    gen = common.seed_everything(seed)
+    x, y, _ = dataset(task, config["n_train"], seed)
+    xt, yt, ipdt = dataset(task, config["n_test"], seed + common.TEST_SEED_OFFSET)
+    net = build(config)
+    for block in net.blocks.values():
+        torch.nn.init.uniform_(block.synapse.weight, -config["init_bound"], config["init_bound"])
+    train_loader = common.loader(x, y, config["batch_size"], True, gen)
+    test_loader = common.loader(xt, yt, 256, False)
+    stats, history = common.fit(
+        net, MeanCrossEntropy(), train_loader, test_loader, epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+        lr=config["lr"], device=device, classifier=lambda o: torch.from_numpy(predict(o.cpu())).to(o.device),
+        progress=progress, cosine=config["cosine"],
+        metric=lambda n: metrics(task, common.run_torch(n.cpu(), xt), yt, ipdt))
+    net = net.cpu().eval()
+    out = common.run_torch(net, xt)
+    result = metrics(task, out, yt, ipdt)
+    paths = common.save_run(out_dir, NAME, net, config, stats, history,
+                            net.to_graph((task.n_inputs,)), result)
+    common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), task.num_classes,
+                          "IPD test set (torch)")
+    return {**result, **paths}
+
+
+def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
+             n: int | None = None, plots_dir=None) -> dict:
+    """Test accuracy and MAE of the run at ``path`` (folder, .pt, .h5 or config.json) on
+    ``backend`` (torch | lava-fixed | intsim with ``target`` loihi | xylo) over ``n`` samples
+    (default ``n_test``; Lava runs one sample at a time) of seed ``seed + 10000``."""
+    from models.recipes import common
+
+    task = IPDTask()
+    n = DEFAULTS["n_test"] if n is None else n
+    xt, yt, ipdt = dataset(task, n, seed + common.TEST_SEED_OFFSET)
+    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
+                             xylo_limits=common.wide_xylo(*XYLO_LIMITS_ARGS))
+    result = metrics(task, out, yt, ipdt)
+    if plots_dir is not None:
+        common.plot_confusion(f"{plots_dir}/confusion_{backend}{'_' + target if target else ''}.png",
+                              yt.numpy(), predict(out), task.num_classes, f"IPD ({backend})")
+    return {"backend": backend, "target": target, "n": n, **result}

@@ -58,3 +58,87 @@ class OxfordTask:
         """Frozen Poisson input float32 (1, n_neurons, steps) with ``input_rate`` per step."""
         rng = np.random.default_rng(seed)
         return torch.from_numpy((rng.random((1, self.n_neurons, self.steps)) < self.input_rate).astype(np.float32))
+
+
+# ---- the recipe: network, loss, training, evaluation ------------------------------------------
+
+NAME = "oxford"
+DEFAULT_EPOCHS = 40
+DEFAULT_PRECISION = "loihi"       # SLAYER's arithmetic: Lava and the Loihi-style chip reproduce it
+TARGETS = ("loihi",)
+DEPLOY = (("lava-fixed", None), ("intsim", "loihi"))
+DEFAULTS = dict(steps=2000, lr=0.001, weight_decay=1e-5, time_constant=2.0, filter_order=2)
+
+
+def build(config: dict):
+    """SLAYER's Oxford network: CUBA Dense 200 -> 256 -> 200 (threshold 0.1, no current
+    memory, voltage decay 0.1) in ``config["precision"]``."""
+    from models.networks import oxford
+
+    return oxford(precision=config["precision"])
+
+
+def _loss(config):
+    from models.losses import SpikeTime
+
+    return SpikeTime(time_constant=config["time_constant"], filter_order=config["filter_order"])
+
+
+def spike_time_loss(config, output, target) -> float:
+    """The training loss (SpikeTime, summed) of outputs (1, 200, steps) against the target."""
+    with torch.no_grad():
+        return float(_loss(config)(torch.as_tensor(output, dtype=torch.float32), target))
+
+
+def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
+          precision: str | None = None, progress: bool = True, **overrides) -> dict:
+    """Train the spike-to-spike regression (one frozen input of seed ``seed`` -> the text
+    raster, SpikeTime loss, Adam as the tutorial). The task is to reproduce one target from one
+    input, so the metric is measured on that pair: the loss of the trained network and of the
+    untrained one (same seed). Writes the run files and ``raster.png``."""
+    from models.recipes import common
+
+    config = dict(DEFAULTS, precision=precision or DEFAULT_PRECISION, seed=seed, **overrides)
+    task = OxfordTask(steps=config["steps"])
+    common.seed_everything(seed)
+    x, target = task.input(seed), task.target()
+    net = build(config)
+    untrained = spike_time_loss(config, common.run_torch(net, x), target)
+    stats, history = common.fit(
+        net, _loss(config), common.loader(x, target, 1, False), None,
+        epochs=DEFAULT_EPOCHS if epochs is None else epochs, lr=config["lr"],
+        weight_decay=config["weight_decay"], device=device, progress=progress, reduction="sum")
+    net = net.cpu().eval()
+    out = common.run_torch(net, x)
+    loss = spike_time_loss(config, out, target)
+    result = {"loss": loss, "untrained_loss": untrained, "loss_ratio": loss / untrained,
+              "output_spikes": int(out.sum()), "target_spikes": int(target.sum())}
+    paths = common.save_run(out_dir, NAME, net, config, stats, history,
+                            net.to_graph((task.n_neurons,)), result)
+    common.plot_rasters(f"{out_dir}/raster.png", {"target": target[0], "output (torch)": out[0]})
+    return {**result, **paths}
+
+
+def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
+             n: int | None = None, plots_dir=None) -> dict:
+    """SpikeTime loss of the run at ``path`` on ``backend`` (torch | lava-fixed | intsim,
+    target loihi) for the frozen input of ``seed``, and how its spikes compare with the
+    quantised torch model (the checkpoint in the ``loihi`` precision): ``mismatches`` (spike
+    entries that differ) and ``exact`` (True when none do)."""
+    from models.recipes import common
+
+    files = common.resolve(path, NAME)
+    config = common.run_config(path, NAME, DEFAULTS)
+    task = OxfordTask(steps=config["steps"])
+    x, tgt = task.input(seed), task.target()
+    out = common.run_backend(path, NAME, build, x, backend, target or TARGETS[0])
+    result = {"backend": backend, "target": target, "n": 1,
+              "loss": spike_time_loss(config, out, tgt), "output_spikes": int(out.sum())}
+    if files["checkpoint"] is not None:
+        net, _ = common.load_checkpoint(files["checkpoint"],
+                                        lambda c: build(dict(c, precision="loihi")))
+        ref = common.run_torch(net, x)
+        result.update(mismatches=int(np.sum(ref != out)), exact=bool(np.array_equal(ref, out)))
+    if plots_dir is not None:
+        common.plot_rasters(f"{plots_dir}/raster_{backend}.png", {"target": tgt[0], backend: out[0]})
+    return result

@@ -75,3 +75,83 @@ class ToneKeywords:
         labels = np.arange(n) % self.n_classes
         x = self.encode(self.band_energy(labels, rng))
         return torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+
+
+# ---- the recipe: network, loss, training, evaluation ------------------------------------------
+
+NAME = "synnet"
+DEFAULT_EPOCHS = 10
+TARGETS = ("xylo",)
+DEPLOY = (("intsim", "xylo"),)
+DEFAULTS = dict(size_hidden_layers=(24, 24, 24), time_constants_per_layer=(2, 4, 8),
+                tau_syn_base=0.002, tau_mem=0.002, tau_syn_out=0.002, threshold=1.0,
+                threshold_out=100.0, p_dropout=0.0, n_train=1024, n_test=512, batch_size=32,
+                lr=3e-3, cosine=True)
+
+
+def build(config: dict):
+    """The tutorial's SynNet (three hidden layers of 24 neurons with 2, 4 and 8 synaptic time
+    constants from 2 ms, Xylo-quantised) with the output layer's membrane as output; the
+    output threshold ``threshold_out`` is high enough that the readout does not spike."""
+    from models.networks import SynNet
+
+    return SynNet(n_channels=16, n_classes=len(KEYWORDS),
+                  size_hidden_layers=tuple(config["size_hidden_layers"]),
+                  time_constants_per_layer=tuple(config["time_constants_per_layer"]),
+                  tau_syn_base=config["tau_syn_base"], tau_mem=config["tau_mem"],
+                  tau_syn_out=config["tau_syn_out"], threshold=config["threshold"],
+                  threshold_out=config["threshold_out"], p_dropout=config["p_dropout"],
+                  output="vmem", precision=config["precision"])
+
+
+def predict(output) -> np.ndarray:
+    """The class whose output reaches the highest value over time; (batch, classes, time)."""
+    return np.asarray(output).max(-1).argmax(1)
+
+
+def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
+          precision: str = "float", progress: bool = True, **overrides) -> dict:
+    """Train with cross-entropy on the maximum over time of the output membrane on
+    ``n_train`` keywords of seed ``seed``; test on ``n_test`` of seed ``seed + 10000``. Writes
+    the run files and ``confusion.png``. Returns the test accuracy (0..1) and the paths."""
+    from models.losses import MaxCrossEntropy
+    from models.recipes import common
+
+    config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
+    task = ToneKeywords()
+    gen = common.seed_everything(seed)
+    x, y = task.sample(config["n_train"], seed)
+    xt, yt = task.sample(config["n_test"], seed + common.TEST_SEED_OFFSET)
+    net = build(config)
+    stats, history = common.fit(
+        net, MaxCrossEntropy(), common.loader(x, y, config["batch_size"], True, gen),
+        common.loader(xt, yt, 256, False), epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+        lr=config["lr"], device=device, progress=progress, cosine=config["cosine"],
+        classifier=lambda o: o.amax(-1).argmax(1))
+    net = net.cpu().eval()
+    out = common.run_torch(net, xt)
+    result = {"accuracy": float(np.mean(predict(out) == yt.numpy()))}
+    paths = common.save_run(out_dir, NAME, net, config, stats, history,
+                            net.to_graph((task.n_channels,)), result)
+    common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), task.n_classes,
+                          "tone keywords test set (torch)")
+    return {**result, **paths}
+
+
+def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
+             n: int | None = None, plots_dir=None) -> dict:
+    """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
+    intsim, target xylo: the output neurons' ``Vmem_out``) over ``n`` keywords of seed
+    ``seed + 10000``."""
+    from models.recipes import common
+
+    n = DEFAULTS["n_test"] if n is None else n
+    task = ToneKeywords()
+    xt, yt = task.sample(n, seed + common.TEST_SEED_OFFSET)
+    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
+                             xylo_state="Vmem_out")
+    if plots_dir is not None:
+        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out),
+                              task.n_classes, f"tone keywords ({backend})")
+    return {"backend": backend, "target": target, "n": n,
+            "accuracy": float(np.mean(predict(out) == yt.numpy()))}

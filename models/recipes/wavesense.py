@@ -54,3 +54,83 @@ class TemporalXOR:
             x[i, :, t2:t2 + self.T_stim] = stim[second][:, :max(0, min(self.T_stim, self.T_total - t2))]
             y[i] = first ^ second
         return torch.from_numpy(x), torch.from_numpy(y)
+
+
+# ---- the recipe: network, loss, training, evaluation ------------------------------------------
+
+NAME = "wavesense"
+DEFAULT_EPOCHS = 30
+TARGETS = ("xylo",)
+DEPLOY = (("intsim", "xylo"), ("lava-fixed", None))
+DEFAULTS = dict(dilations=(2, 32), n_neurons=16, kernel_size=2, tau_mem=0.002, base_tau_syn=0.002,
+                tau_lp=0.01, threshold=1.0, spike="binary", reset="subtract", n_train=256,
+                n_test=256, batch_size=32, lr=3e-3)
+
+
+def build(config: dict):
+    """WaveSense as in the tutorial (dilations 2 and 32, 16 neurons per layer, two synaptic
+    currents, low-pass readout). Binary spikes with subtractive reset by default, so that the
+    same network runs on Lava (binary spikes only) and on Xylo."""
+    from models.networks import WaveSenseNet
+
+    n = config["n_neurons"]
+    return WaveSenseNet(dilations=tuple(config["dilations"]), n_classes=2, n_channels_in=16,
+                        n_channels_res=n, n_channels_skip=n, n_hidden=n,
+                        kernel_size=config["kernel_size"], tau_mem=config["tau_mem"],
+                        base_tau_syn=config["base_tau_syn"], tau_lp=config["tau_lp"],
+                        threshold=config["threshold"], spike=config["spike"],
+                        reset=config["reset"], precision=config["precision"])
+
+
+def predict(output) -> np.ndarray:
+    """The class with the larger output at the last step; output (batch, 2, time)."""
+    return np.asarray(output)[..., -1].argmax(1)
+
+
+def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
+          precision: str = "float", progress: bool = True, **overrides) -> dict:
+    """Train with cross-entropy on the last step of the low-pass output (the tutorial's loss)
+    on ``n_train`` samples of seed ``seed``; test on ``n_test`` samples of seed
+    ``seed + 10000``. Writes the run files and ``confusion.png``, ``output.png``. Returns the
+    test accuracy (0..1) and the paths."""
+    from models.losses import LastStepCrossEntropy
+    from models.recipes import common
+
+    config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
+    task = TemporalXOR()
+    gen = common.seed_everything(seed)
+    x, y = task.sample(config["n_train"], seed)
+    xt, yt = task.sample(config["n_test"], seed + common.TEST_SEED_OFFSET)
+    net = build(config)
+
+    stats, history = common.fit(
+        net, LastStepCrossEntropy(), common.loader(x, y, config["batch_size"], True, gen),
+        common.loader(xt, yt, 256, False), epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+        lr=config["lr"], device=device, progress=progress,
+        classifier=lambda o: o[..., -1].argmax(1))
+    net = net.cpu().eval()
+    out = common.run_torch(net, xt)
+    result = {"accuracy": float(np.mean(predict(out) == yt.numpy()))}
+    paths = common.save_run(out_dir, NAME, net, config, stats, history, net.to_graph(), result)
+    common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), 2,
+                          "temporal XOR test set (torch)")
+    common.plot_traces(f"{out_dir}/output.png", {f"class {k} (label {int(yt[i])})": out[i, k]
+                                                 for i in range(2) for k in range(2)},
+                       title="low-pass readout of two test samples")
+    return {**result, **paths}
+
+
+def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
+             n: int | None = None, plots_dir=None) -> dict:
+    """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
+    intsim, target xylo) over ``n`` samples of seed ``seed + 10000``."""
+    from models.recipes import common
+
+    n = DEFAULTS["n_test"] if n is None else n
+    xt, yt = TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)
+    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0])
+    if plots_dir is not None:
+        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out), 2,
+                              f"temporal XOR ({backend})")
+    return {"backend": backend, "target": target, "n": n,
+            "accuracy": float(np.mean(predict(out) == yt.numpy()))}

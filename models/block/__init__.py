@@ -1,0 +1,1 @@
+"""Blocks (synapse + neuron + output shift) mirroring ``lava.lib.dl.slayer.block``."""

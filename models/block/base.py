@@ -1,0 +1,178 @@
+"""Building parts of the blocks: synapses, delays, SLAYER neuron_params, graph attributes.
+
+Tensors are (batch, channels, time) or, for convolutions, (batch, C, H, W, time).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hwmap.targets import loihi
+from models.neurons.cuba import Cuba, loihi_ints
+from models.neurons.cuba_xylo import UNIT as XYLO_UNIT, quantize_weight_xylo, xylo_ints
+from models.ste import quantize_weight_8bit
+from pipeline.errors import SnnpipeError
+
+SLAYER_KEYS = {"threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",
+               "requires_grad", "persistent_state", "graded_spike", "dropout", "scale",
+               "shared_param"}
+OUR_KEYS = {"n_syn", "bias", "reset", "spike", "refractory", "precision", "train_threshold",
+            "train_bias", "surrogate"}
+
+
+def make_neuron(neuron_params: dict, precision: str = "loihi", spiking: bool = True):
+    """A :class:`Cuba` neuron and its spike dropout from a SLAYER-style ``neuron_params`` dict.
+
+    SLAYER keys: threshold, current_decay, voltage_decay, tau_grad, scale_grad, requires_grad,
+    persistent_state, graded_spike, dropout (a module applied to the spikes), scale (must be
+    64), shared_param (must be True: give per-neuron arrays instead). Ours: n_syn, bias, reset,
+    spike, refractory, precision, train_threshold, train_bias, surrogate. The dict is not
+    modified. Returns ``(neuron, dropout or None)``.
+    """
+    params = dict(neuron_params)
+    unknown = set(params) - SLAYER_KEYS - OUR_KEYS
+    if unknown:
+        raise SnnpipeError("unknown neuron parameter", field="neuron_params",
+                           expected=sorted(SLAYER_KEYS | OUR_KEYS), found=sorted(unknown))
+    if params.pop("scale", 1 << 6) != 1 << 6 or params.pop("shared_param", True) is not True:
+        raise SnnpipeError("only SLAYER's default scale (64) and shared_param=True are supported; "
+                           "give per-neuron arrays for per-neuron parameters", field="neuron_params")
+    dropout = params.pop("dropout", None)
+    if params.pop("graded_spike", False):
+        params["spike"] = "graded"
+    params.setdefault("precision", precision)
+    if not spiking:
+        params["threshold"] = None
+    return Cuba(**params), dropout
+
+
+def shift(x: torch.Tensor, steps: int = 1, first: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Delay along the last (time) axis by ``steps``; the first step is filled with ``first``."""
+    if steps == 0:
+        return x
+    head = torch.zeros_like(x[..., :steps]) + (first[..., None] if torch.is_tensor(first) else first)
+    return torch.cat([head, x[..., :-steps]], -1)
+
+
+def _shift_channels(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Shift channel c of x (batch, C, ..., T) by the integer ``d[c]`` steps (either sign)."""
+    steps = x.shape[-1]
+    d = d.reshape(-1, *([1] * (x.dim() - 2)))
+    t = torch.arange(steps, device=x.device)
+    src = t - d
+    out = torch.gather(x, -1, src.clamp(0, steps - 1).expand(*x.shape))
+    return out * ((src >= 0) & (src < steps)).to(x.dtype)
+
+
+class _AxonDelay(torch.autograd.Function):
+    """Integer delay forward; SLAYER's gradients backward: the input gradient shifted back, and
+    ``dL/d delay = sum grad * (out[t-1] - out[t])`` (minus the temporal derivative)."""
+
+    @staticmethod
+    def forward(ctx, x, delay):
+        d = delay.detach().floor().clamp(0, loihi.MAX_DELAY).long()
+        out = _shift_channels(x, d)
+        ctx.save_for_backward(out, d)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, d = ctx.saved_tensors
+        diff = shift(out, 1) - out
+        dims = [0] + list(range(2, grad.dim()))
+        return _shift_channels(grad, -d), (grad * diff).sum(dims)
+
+
+def axon_delay(x: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
+    """Delay channel c of x (batch, C, ..., T) by ``floor(delay[c])`` steps (0..62).
+
+    Trainable as SLAYER's axonal delay (gradient through the temporal derivative).
+    """
+    return _AxonDelay.apply(x, delay)
+
+
+def _init_weight(w: torch.Tensor, fan_in: int, weight_scale: float) -> torch.Tensor:
+    bound = 1.0 / math.sqrt(fan_in)      # torch's Conv default (kaiming_uniform, a=sqrt(5))
+    with torch.no_grad():
+        w.uniform_(-bound, bound).mul_(weight_scale)
+    return w
+
+
+class Synapse(torch.nn.Module):
+    """Dense or convolutional weights with an optional pre-hook (the quantiser).
+
+    ``weight`` is (out, in) for dense, (out, in/groups, kh, kw) for conv, in float units.
+    ``pre_hook_fx`` default: SLAYER's 8-bit quantiser in the loihi precision, int8 in 1/64
+    units in the xylo precision, none in float.
+    """
+
+    def __init__(self, weight_shape, *, conv: dict | None = None, weight_scale: float = 1.0,
+                 weight_norm: bool = False, pre_hook_fx=None, precision: str = "loihi"):
+        super().__init__()
+        self.conv = conv
+        fan_in = int(np.prod(weight_shape[1:]))
+        self.weight = torch.nn.Parameter(_init_weight(torch.empty(weight_shape), fan_in,
+                                                      weight_scale))
+        if pre_hook_fx is None and precision in ("loihi", "xylo"):
+            pre_hook_fx = quantize_weight_8bit if precision == "loihi" else quantize_weight_xylo
+        self.pre_hook_fx = pre_hook_fx
+        if weight_norm:
+            torch.nn.utils.parametrizations.weight_norm(self, "weight", dim=0)
+
+    def effective_weight(self) -> torch.Tensor:
+        """The weight the forward pass uses (after weight norm and pre-hook), float units."""
+        w = self.weight
+        return w if self.pre_hook_fx is None else self.pre_hook_fx(w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, in, T) or (batch, C, H, W, T) -> weighted input, same layout."""
+        w = self.effective_weight()
+        if self.conv is None:
+            return torch.matmul(w, x.reshape(x.shape[0], -1, x.shape[-1]))
+        c = self.conv
+        return F.conv3d(x, w.unsqueeze(-1), None, (*c["stride"], 1), (*c["padding"], 0),
+                        (*c["dilation"], 1), c["groups"])
+
+
+def neuron_attrs(neuron: Cuba, shape) -> dict:
+    """Graph attributes of a population (pipeline.graph.add_neuron kwargs), float64.
+
+    In the integer precisions the effective (quantised) values are written, so the graph
+    computes what the block computes: loihi ``iDecay/4096``, ``vThMant/64``, bias mantissa / 64;
+    xylo ``2^-dash``, threshold and bias in 1/1024.
+    """
+    with torch.no_grad():
+        p = neuron.params(shape)
+        if neuron.precision == "loihi":
+            q = loihi_ints(p)
+            cd, vd = q.i_decay / loihi.DECAY_UNIT, q.v_decay / loihi.DECAY_UNIT
+            th = None if q.vth_mant is None else q.vth_mant / loihi.WEIGHT_UNIT
+            bias = q.bias_mant / loihi.WEIGHT_UNIT
+        elif neuron.precision == "xylo":
+            q = xylo_ints(p)
+            cd, vd, bias = q.syn_decay, q.mem_decay, q.bias / XYLO_UNIT
+            th = None if q.theta is None else q.theta / XYLO_UNIT
+        else:
+            cd, vd, th, bias = p.current_decay, p.voltage_decay, p.threshold, p.bias
+
+    def arr(t):
+        a = t.detach().double().cpu().numpy()
+        return a if a.size > 1 else a.reshape(())
+
+    cd = cd.detach().double().cpu().numpy()
+    cd = cd[:, 0] if cd.shape[1] == 1 else cd
+    attrs = dict(model="cuba" if th is not None else "li", n_syn=neuron.n_syn, current_decay=cd,
+                 voltage_decay=arr(vd), bias=arr(bias), reset=neuron.reset,
+                 spike=neuron.spike, refractory=neuron.refractory)
+    if th is not None:
+        attrs["threshold"] = arr(th)
+    return attrs
+
+
+def weight_array(synapse: Synapse) -> np.ndarray:
+    """The effective weight as a float64 numpy array."""
+    with torch.no_grad():
+        return synapse.effective_weight().double().cpu().numpy()

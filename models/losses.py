@@ -1,0 +1,138 @@
+"""Losses on spike trains and membrane traces. Tensors are (batch, channels, time) (any spatial
+dimensions between batch and time are collapsed). ``reduction`` is ``"sum"`` or ``"mean"``."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.errors import SnnpipeError
+
+
+def exp_kernel(time_constant: float = 5.0, length: int = 100, order: int = 1) -> torch.Tensor:
+    """Causal low-pass impulse response (length,): ``exp(-t / time_constant)`` (t in steps)
+    convolved with itself ``order - 1`` times and truncated to ``length`` steps."""
+    base = torch.exp(-torch.arange(length, dtype=torch.float32) / float(time_constant))
+    kernel = base
+    for _ in range(order - 1):
+        kernel = fir(kernel.reshape(1, 1, -1), base).reshape(-1)
+    return kernel
+
+
+def fir(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Causal filter along time: ``y[..., t] = sum_k kernel[k] * x[..., t - k]``; x (..., T)."""
+    shape, length = x.shape, kernel.numel()
+    y = F.conv1d(F.pad(x.reshape(-1, 1, shape[-1]), (length - 1, 0)),
+                 kernel.flip(0).reshape(1, 1, -1).to(x))
+    return y.reshape(shape)
+
+
+def rate(spikes: torch.Tensor) -> torch.Tensor:
+    """Mean spike count per step: (batch, channels)."""
+    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1]).mean(-1)
+
+
+def predict_rate(spikes: torch.Tensor) -> torch.Tensor:
+    """The class with the highest spike rate: (batch,) int64."""
+    return rate(spikes).argmax(1)
+
+
+class SpikeTime(torch.nn.Module):
+    """Squared distance of low-pass filtered spike trains (van Rossum-like, as SLAYER's).
+
+    Args:
+        time_constant: of the exponential filter, steps.
+        length: filter length, steps.
+        filter_order: the filter applied ``filter_order`` times.
+    """
+
+    def __init__(self, time_constant: float = 5.0, length: int = 100, filter_order: int = 1,
+                 reduction: str = "sum"):
+        super().__init__()
+        self.register_buffer("kernel", exp_kernel(time_constant, length, filter_order))
+        self.reduction = reduction
+
+    def forward(self, output: torch.Tensor, desired: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(fir(output, self.kernel).flatten(), fir(desired, self.kernel).flatten(),
+                          reduction=self.reduction)
+
+
+class SpikeRate(torch.nn.Module):
+    """Squared error between each output's spike rate and ``true_rate`` (label) or
+    ``false_rate`` (other classes); ``label`` (batch,) int64."""
+
+    def __init__(self, true_rate: float, false_rate: float, reduction: str = "sum"):
+        super().__init__()
+        if not (0 <= true_rate <= 1 and 0 <= false_rate <= 1):
+            raise SnnpipeError("rates are spikes per step", field="true_rate/false_rate",
+                               expected="values in [0, 1]", found=(true_rate, false_rate))
+        self.true_rate, self.false_rate, self.reduction = true_rate, false_rate, reduction
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        r = rate(output)
+        one_hot = F.one_hot(label, r.shape[1]).to(r)
+        target = self.true_rate * one_hot + self.false_rate * (1 - one_hot)
+        return F.mse_loss(r.flatten(), target.flatten(), reduction=self.reduction)
+
+
+class SpikeMax(torch.nn.Module):
+    """Negative log-likelihood of the label under the rate confidence: ``probability``
+    (rate / sum of rates) or ``softmax`` of the rates."""
+
+    def __init__(self, mode: str = "probability", reduction: str = "sum", eps: float = 1e-6):
+        super().__init__()
+        self.mode, self.reduction, self.eps = mode, reduction, eps
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        r = rate(output)
+        if self.mode == "probability":
+            log_p = torch.log(r / (r.sum(1, keepdim=True) + self.eps) + self.eps)
+        else:
+            log_p = F.log_softmax(r, 1)
+        return F.nll_loss(log_p, label, reduction=self.reduction)
+
+
+class MembraneMSE(torch.nn.Module):
+    """Mean squared error between an output trace (membrane or readout) and a target of the
+    same shape, optionally from step ``start`` on."""
+
+    def __init__(self, start: int = 0, reduction: str = "mean"):
+        super().__init__()
+        self.start, self.reduction = start, reduction
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(output[..., self.start:], target[..., self.start:],
+                          reduction=self.reduction)
+
+
+class LastStepCrossEntropy(torch.nn.Module):
+    """Cross-entropy of the output at the last time step as logits; ``label`` (batch,)."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        logits = output.reshape(output.shape[0], -1, output.shape[-1])[..., -1]
+        return F.cross_entropy(logits, label, reduction=self.reduction)
+
+
+def predict_last_step(output: torch.Tensor) -> torch.Tensor:
+    """The class with the highest output at the last step: (batch,) int64."""
+    return output.reshape(output.shape[0], -1, output.shape[-1])[..., -1].argmax(1)
+
+
+class MaxCrossEntropy(torch.nn.Module):
+    """Cross-entropy of the maximum over time of the output as logits; ``label`` (batch,)."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        logits = output.reshape(output.shape[0], -1, output.shape[-1]).amax(-1)
+        return F.cross_entropy(logits, label, reduction=self.reduction)
+
+
+def predict_max(output: torch.Tensor) -> torch.Tensor:
+    """The class whose output reaches the highest value over time: (batch,) int64."""
+    return output.reshape(output.shape[0], -1, output.shape[-1]).amax(-1).argmax(1)

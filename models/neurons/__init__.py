@@ -1,0 +1,1 @@
+"""Neuron dynamics: pure step/sequence functions per precision and thin modules around them."""
