@@ -1,0 +1,1 @@
+"""Recorders that write every step to a memory-mapped file (interfaces in ``process``)."""
