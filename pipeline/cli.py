@@ -9,6 +9,9 @@ import argparse
 import json
 import sys
 import traceback
+from pathlib import Path
+
+import numpy as np
 
 from pipeline import __version__
 from pipeline.errors import SnnpipeError, VerificationError
@@ -60,6 +63,39 @@ def cmd_inspect(args) -> int:
     return EXIT_OK if not problems else EXIT_FAILED
 
 
+def cmd_compile(args) -> int:
+    from pipeline.deploy import compile_network
+
+    report = compile_network(args.file, args.target, args.output)
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        print((Path(args.output) / "report.txt").read_text(), end="")
+        print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from pipeline.deploy import input_width, simulate
+    from pipeline.spikes import load_raster, save_result
+
+    raster = load_raster(args.input, channels=input_width(args.network, args.backend))
+    result = simulate(args.network, args.backend, raster, record=args.record)
+    squeeze = np.load(args.input, mmap_mode="r").ndim == 2      # keep the input's leading shape
+    pick = (lambda a: a[0]) if squeeze else (lambda a: a)
+    save_result(args.output, pick(result.output), backend=result.backend,
+                t_offset=result.t_offset, states={k: pick(v) for k, v in result.states.items()})
+    summary = {"output": str(args.output), "backend": result.backend, "t_offset": result.t_offset,
+               "shape": list(pick(result.output).shape), "sum_abs": int(np.abs(result.output).sum()),
+               "states": sorted(result.states)}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{result.backend}: output {tuple(summary['shape'])}, sum |output| {summary['sum_abs']}, "
+              f"t_offset {result.t_offset}; wrote {args.output}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="snnpipe",
@@ -89,6 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also check the target's design rules")
     i.add_argument("--json", action="store_true", help="print the summary and verdict as JSON")
     i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("compile", parents=[common], help="compile a network for Lava or a chip",
+                       description="lava: a bundle that reruns on Lava (the HDF5 file and a "
+                                   "manifest); loihi / xylo: config.json (+ .npz) and report.txt "
+                                   "with the resource report. Design-rule violations exit 2.")
+    c.add_argument("file", metavar="NET.h5")
+    c.add_argument("--target", required=True, choices=("lava", "loihi", "xylo"))
+    c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.set_defaults(func=cmd_compile)
+
+    m = sub.add_parser("simulate", parents=[common], help="run one implementation on an input raster",
+                       description="Run an input raster through one backend and save OUT.npz with "
+                                   "`output` (integer counts, the input's leading shape), "
+                                   "`t_offset`, `backend` and, with --record, `<node>/<variable>` "
+                                   "states.")
+    m.add_argument("network", metavar="NET.h5|config.json|DIR")
+    m.add_argument("--input", required=True, metavar="SPIKES",
+                   help=".npy raster (channels, time) or (batch, channels, time) of event counts")
+    m.add_argument("--backend", required=True, choices=("lava-fixed", "lava-float", "intsim"))
+    m.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    m.add_argument("--record", action="store_true", help="also save every population's states")
+    m.add_argument("--json", action="store_true", help="print a summary as JSON")
+    m.set_defaults(func=cmd_simulate)
     return p
 
 

@@ -2,9 +2,9 @@
 
 ``validate(graph)`` returns a list of :class:`~pipeline.errors.SnnpipeError` (empty when the
 graph is sound); ``check(graph)`` raises :class:`~pipeline.errors.ValidationErrors` instead.
-With ``target="loihi"`` or ``"xylo"`` the target's design rules run too: those of the list
-``RULES`` of ``hwmap/targets/<target>.py`` that take a graph, each ``rule(graph[, limits])``
-raising an SnnpipeError (or returning a list of them) when the graph breaks a limit of the chip.
+With ``target="loihi"`` or ``"xylo"`` the target's design rules run too: the list
+``GRAPH_RULES`` of ``hwmap/targets/<target>.py``, each ``rule(graph[, limits])`` raising an
+SnnpipeError (or returning a list of them) when the graph breaks a limit of the chip.
 """
 from __future__ import annotations
 
@@ -48,33 +48,12 @@ def check(graph: nx.MultiDiGraph, target: str | None = None, limits=None, *, fil
 
 
 def target_rules(target: str) -> list:
-    """The design rules of ``hwmap.targets.<target>`` that take a graph (first parameter
-    unannotated or annotated as a graph); rules over a mapped configuration are left out."""
+    """The design rules over a Graph of ``hwmap.targets.<target>``: its ``GRAPH_RULES``, each
+    ``rule(graph[, limits])`` raising an SnnpipeError or returning a list of them."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: expected one of {', '.join(TARGETS)}")
-    try:
-        module = importlib.import_module(f"hwmap.targets.{target}")
-    except ImportError as e:
-        raise ValueError(f"target {target!r} is not available: {e}") from e
-    rules = getattr(module, "RULES", None)
-    if rules is None:
-        raise ValueError(f"target {target!r} defines no design rules "
-                         f"(hwmap.targets.{target}.RULES)")
-    rules = [rule for rule in rules if _takes_graph(rule)]
-    if not rules:
-        raise ValueError(f"target {target!r} has no design rules that take a graph "
-                         f"(hwmap.targets.{target}.RULES check a mapped configuration)")
-    return rules
-
-
-def _takes_graph(rule) -> bool:
-    params = list(inspect.signature(rule).parameters.values())
-    if not params:
-        return False
-    ann = params[0].annotation
-    if ann is inspect.Parameter.empty:
-        return True
-    return "Graph" in (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+    module = importlib.import_module(f"hwmap.targets.{target}")
+    return list(module.GRAPH_RULES)
 
 
 def _limits_args(rule, limits) -> tuple:

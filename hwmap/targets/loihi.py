@@ -183,6 +183,7 @@ def weight_to_int(weight):
 
 
 _LAZY = {"quantize": "loihi_quant", "QuantReport": "loihi_quant", "RULES": "loihi_rules",
+         "GRAPH_RULES": "loihi_rules",
          "check": "loihi_rules", "LoihiConfig": "loihi_config", "Population": "loihi_config",
          "Projection": "loihi_config", "save": "loihi_config", "load": "loihi_config",
          "map_graph": "loihi_map", "place": "loihi_map", "resource_report": "loihi_map",

@@ -148,6 +148,9 @@ RULES = [rule_neuron_model, rule_custom_features, rule_synaptic_currents, rule_e
          rule_fan_in]
 
 
+# The rules that take a Graph (all of them on this target): what pipeline.validate runs.
+GRAPH_RULES = RULES
+
 def check(g, limits: LoihiLimits = LoihiLimits(), rules=None) -> None:
     """Run ``rules`` (default :data:`RULES`); re-raise the first error prefixed by the rule name."""
     for rule in RULES if rules is None else rules:

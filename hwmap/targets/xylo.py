@@ -409,3 +409,16 @@ def validate(config: XyloConfig, limits: XyloLimits = XYLO_AUDIO2) -> None:
     errors = check(config, limits)
     if errors:
         raise ValidationErrors(errors)
+
+
+_LAZY = {"GRAPH_RULES": "xylo_map", "quantize_and_map": "xylo_map", "QuantReport": "xylo_map",
+         "resource_report": "xylo_report", "report_text": "xylo_report"}
+
+
+def __getattr__(name: str):
+    """Lazy re-exports of the target's other modules (they import this one)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"hwmap.targets.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

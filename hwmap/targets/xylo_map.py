@@ -331,6 +331,22 @@ def _readout_gain(b: "_Builder") -> float:
     return float((np.abs(b.w["out"]).sum(axis=0) / (a_syn * a_mem)).max(initial=0.0))
 
 
+def rule_graph_structure(g, limits: XyloLimits = XYLO_AUDIO2) -> list:
+    """What Xylo cannot express: conv, delays, n_syn > 2, refractory, outputs that project on..."""
+    return _structure_errors(g, limits)
+
+
+def rule_graph_capacity(g, limits: XyloLimits = XYLO_AUDIO2) -> list:
+    """Input channels, hidden and output neurons within the chip's sizes."""
+    _, n_in, n_hid, n_out = _layout(g)
+    return _capacity_errors(n_in, n_hid, n_out, limits)
+
+
+# Design rules over a Graph (pipeline.validate runs them); those over a mapped XyloConfig are
+# hwmap.targets.xylo.RULES.
+GRAPH_RULES = [rule_graph_structure, rule_graph_capacity]
+
+
 def quantize_and_map(g, limits: XyloLimits = XYLO_AUDIO2, state_headroom: float = 2.0 ** 12,
                      readout_rate: float = 1.0, decay_after_input: bool = False
                      ) -> tuple[XyloConfig, QuantReport]:

@@ -132,16 +132,10 @@ def test_an_unknown_target_is_a_value_error():
 
 
 def target_module(monkeypatch, name, rules):
+    """A stand-in target whose GRAPH_RULES are hand-written rules, to test the rule runner."""
     module = types.ModuleType(f"hwmap.targets.{name}")
-    if rules is not None:
-        module.RULES = rules
+    module.GRAPH_RULES = rules
     monkeypatch.setitem(sys.modules, f"hwmap.targets.{name}", module)
-
-
-def test_a_target_without_design_rules_is_a_value_error(monkeypatch):
-    target_module(monkeypatch, "xylo", None)
-    with pytest.raises(ValueError, match="no design rules"):
-        validate(zoo.sequential_dense(0), target="xylo")
 
 
 def test_every_rule_of_the_target_runs_and_each_violation_is_returned(monkeypatch):
@@ -184,10 +178,11 @@ def test_the_loihi_target_rules_run_with_default_or_given_limits():
     assert (type(p), p.where, p.field) == (CapacityError, "pre -> dil", "delay")
 
 
-def test_rules_over_a_mapped_configuration_are_not_graph_rules(monkeypatch):
-    def rule_on_config(config: "XyloConfig", limits: "XyloLimits") -> None:
-        raise AssertionError("called with a graph")
+def test_the_xylo_target_rules_name_what_the_chip_cannot_express():
+    from hwmap.targets.xylo import XyloLimits
 
-    target_module(monkeypatch, "xylo", [rule_on_config])
-    with pytest.raises(ValueError, match="no design rules that take a graph"):
-        validate(zoo.sequential_dense(0), target="xylo")
+    assert validate(zoo.synnet(0), target="xylo") == []
+    problems = validate(zoo.sequential_conv(0), target="xylo")
+    assert ("in -> c1", "op") in fields(problems) and all(isinstance(p, CapacityError) for p in problems)
+    (p,) = validate(zoo.synnet(0), target="xylo", limits=XyloLimits(n_hidden=8))
+    assert (type(p), p.field, p.where) == (CapacityError, None, "hidden") and "too many hidden" in str(p)

@@ -1,0 +1,76 @@
+"""`snnpipe compile` and `snnpipe simulate`: files on disk in, files on disk out, exit codes."""
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.hdf5 import export
+from tests.pipeline import zoo
+
+pytestmark = pytest.mark.lava
+
+
+@pytest.fixture
+def files(tmp_path):
+    export(zoo.sequential_dense(0), tmp_path / "dense.h5")
+    export(zoo.synnet(0), tmp_path / "synnet.h5")
+    export(zoo.sequential_conv(0), tmp_path / "conv.h5")
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "in8.npy", (rng.random((8, 30)) < 0.4).astype(np.int64))
+    np.save(tmp_path / "in6.npy", rng.integers(0, 3, (2, 6, 30)))
+    return tmp_path
+
+
+def test_compile_loihi_writes_config_and_report_and_prints_json(files, capsys):
+    assert main(["compile", str(files / "dense.h5"), "--target", "loihi", "-o", str(files / "lo"),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["resources"]["totals"]["neurons"] == 12 + 6
+    assert report["resources"]["totals"]["cores"] == 2
+    assert {p["src"] for p in report["quantisation"]["projections"]} == {"in", "h1"}
+    assert (files / "lo" / "config.json").is_file() and (files / "lo" / "report.txt").is_file()
+
+
+def test_compile_xylo_of_a_conv_net_is_a_design_rule_error_with_nothing_written(files, capsys):
+    assert main(["compile", str(files / "conv.h5"), "--target", "xylo", "-o", str(files / "xy")]) == 2
+    err = capsys.readouterr().err
+    assert "convolutions" in err and "op" in err
+    assert not (files / "xy" / "config.json").exists()
+
+
+def test_lava_fixed_point_and_the_loihi_simulator_give_the_same_output_file(files, capsys):
+    assert main(["compile", str(files / "dense.h5"), "--target", "loihi", "-o", str(files / "lo")]) == 0
+    assert main(["compile", str(files / "dense.h5"), "--target", "lava", "-o", str(files / "la")]) == 0
+    runs = {"lava": ["simulate", str(files / "la"), "--backend", "lava-fixed"],
+            "intsim": ["simulate", str(files / "lo" / "config.json"), "--backend", "intsim", "--record"]}
+    out = {}
+    for name, argv in runs.items():
+        assert main(argv + ["--input", str(files / "in8.npy"), "-o", str(files / f"{name}.npz")]) == 0
+        out[name] = np.load(files / f"{name}.npz")
+    assert out["lava"]["output"].shape == (6, 30)                       # 2-D in, 2-D out
+    assert out["lava"]["output"].sum() > 0
+    assert np.array_equal(out["lava"]["output"], out["intsim"]["output"])
+    assert int(out["intsim"]["t_offset"]) == 0 and str(out["intsim"]["backend"]) == "intsim"
+    assert out["intsim"]["h1/v"].shape == (12, 30) and out["intsim"]["h1/u"].shape == (1, 12, 30)
+
+
+def test_xylo_simulation_of_a_batch_keeps_the_batch_and_reports_the_offset(files, capsys):
+    assert main(["compile", str(files / "synnet.h5"), "--target", "xylo", "-o", str(files / "xy")]) == 0
+    assert "hidden neurons" in (files / "xy" / "report.txt").read_text()
+    capsys.readouterr()
+    assert main(["simulate", str(files / "xy"), "--backend", "intsim", "--input", str(files / "in6.npy"),
+                 "-o", str(files / "xy.npz"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["t_offset"] == -1 and summary["shape"] == [2, 3, 30]
+    with np.load(files / "xy.npz") as z:
+        assert z["output"].shape == (2, 3, 30) and int(z["t_offset"]) == -1
+
+
+def test_an_input_of_the_wrong_width_exits_2(files, capsys):
+    code = main(["simulate", str(files / "dense.h5"), "--backend", "lava-fixed",
+                 "--input", str(files / "in6.npy"), "-o", str(files / "x.npz")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "in6.npy" in err and "channels" in err and "expected 8" in err
+    assert not (files / "x.npz").exists()
