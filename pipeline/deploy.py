@@ -171,7 +171,7 @@ def _simulate_lava(path: Path, backend: str, raster, record: bool) -> Simulation
     precision = "fixed" if backend == "lava-fixed" else "float"
     neurons = [n for n, d in g.nodes(data=True) if d["kind"] == "neuron"]
     probes = [f"{n}/{v}" for n in neurons for v in ("u", "v")] if record else ()
-    rec = run(lava_compile(g, precision), raster, probes=probes)
+    rec = run(lava_compile(g, precision), raster, probes=probes, progress=True)
     first = g.graph["outputs"][0]
     t = raster.shape[-1]
     states = {k: np.asarray(v)[..., :t] for k, v in rec.states.items()}

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.source import RingBuffer as Source
 
@@ -126,7 +127,8 @@ def _recorder(path, shape, buffer: int, var=None):
     return VarRecorder(var=var, buffer=buffer, path=str(path))
 
 
-def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, folder: str):
+def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, folder: str,
+             progress: bool = False):
     """Attach recorders, run every sample, read the files: (emitted, states), both
     name -> (B, ..., steps)."""
     files, total = {}, batch * steps
@@ -149,17 +151,22 @@ def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, fo
     root = next((src for name, src in sources.items() if net.input_ports[name]),
                 next(iter(sources.values())))
     cfg = Loihi2SimCfg(select_tag=TAGS[net.precision])
+    chunk = max(100, steps // 20) if progress else steps
+    bar = tqdm(total=batch * steps, unit="step", desc="lava", disable=not progress, leave=False)
     try:
         for b in range(batch):
             if b:
                 _reset(net)
-            run_steps(root, steps, cfg)
+            for done in range(0, steps, chunk):
+                run_steps(root, min(chunk, steps - done), cfg)
+                bar.update(min(chunk, steps - done))
     except (BackendError, GraphError, KeyboardInterrupt):
         raise
     except Exception as exc:
         raise BackendError(f"Lava run failed: {exc}", where=net.graph.graph.get("name"),
                            field=net.precision) from exc
     finally:
+        bar.close()
         shutdown(root)
     emitted, states = {}, {}
     for key, (path, shape) in files.items():
@@ -174,7 +181,8 @@ def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, fo
     return emitted, states
 
 
-def run(network: LavaNetwork, spikes, steps: int | None = None, probes=()) -> Record:
+def run(network: LavaNetwork, spikes, steps: int | None = None, probes=(),
+        progress: bool = False) -> Record:
     """Feed ``spikes`` through ``network`` on Lava's CPU simulator and collect the outputs.
 
     Args:
@@ -184,6 +192,7 @@ def run(network: LavaNetwork, spikes, steps: int | None = None, probes=()) -> Re
             {graph input: raster} for several inputs.
         steps: Lava steps per sample; default T + the largest output latency.
         probes: "node/u" or "node/v" for states to record.
+        progress: show a progress bar (stderr) over all samples and steps.
 
     Raises:
         BackendError: Lava failed (the runtime is stopped and its workers are gone).
@@ -205,7 +214,7 @@ def run(network: LavaNetwork, spikes, steps: int | None = None, probes=()) -> Re
             connect_source(sources[name].s_out, port, chw)
     tmp = tempfile.TemporaryDirectory(prefix="snnpipe-lava-")
     try:
-        emitted, states = _execute(network, sources, probes, batch, steps, tmp.name)
+        emitted, states = _execute(network, sources, probes, batch, steps, tmp.name, progress)
     finally:
         tmp.cleanup()
     emitted.update(padded)

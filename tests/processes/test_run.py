@@ -128,3 +128,15 @@ def test_two_inputs_add_at_the_target():
     assert np.array_equal(rec.outputs["h"], (xa + w_b @ xb > 0.5).astype(np.int64))
     with pytest.raises(GraphError, match="several inputs"):
         run(compile(g, "fixed"), xa)
+
+
+def test_a_run_in_progress_bar_chunks_equals_one_run(capsys):
+    g = zoo.recurrent_second(0)
+    x = (np.random.default_rng(3).random((G.size(g.nodes["in"]["shape"]), 230)) < 0.3).astype(np.int64)
+    whole = run(compile(g, "fixed"), x, probes=("h2/v",))
+    chunked = run(compile(g, "fixed"), x, probes=("h2/v",), progress=True)   # chunks of 100 steps
+    out = g.graph["outputs"][0]
+    assert whole.raw[out].sum() > 0
+    assert np.array_equal(whole.raw[out], chunked.raw[out])
+    assert np.array_equal(whole.states["h2/v"], chunked.states["h2/v"])
+    assert "step" in capsys.readouterr().err
