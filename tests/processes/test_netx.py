@@ -61,3 +61,30 @@ def test_compile_of_netx_file_equals_netx(case, tmp_path):
     out = loaded.graph["outputs"][0]
     assert np.array_equal(rec.raw[out], want)
     assert want.sum() > 0
+
+
+def test_compile_of_a_file_exported_by_slayer_equals_netx(tmp_path):
+    """A network built and exported by lava-dl's slayer itself (Dense 8-12-6)."""
+    import h5py
+    import torch
+    from lava.lib.dl import slayer
+
+    torch.manual_seed(3)
+    params = dict(threshold=1.0, current_decay=0.25, voltage_decay=0.03, requires_grad=False)
+    blocks = [slayer.block.cuba.Dense(params, 8, 12, weight_scale=3),
+              slayer.block.cuba.Dense(params, 12, 6, weight_scale=3)]
+    x = (np.random.default_rng(5).random((8, T)) < 0.4).astype(np.int64)
+    with torch.no_grad():                           # export_hdf5 needs one forward pass
+        y = torch.tensor(x[None], dtype=torch.float32)
+        for b in blocks:
+            y = b(y)
+    path = tmp_path / "slayer.h5"
+    with h5py.File(path, "w") as f:
+        layers = f.create_group("layer")
+        for i, b in enumerate(blocks):
+            b.export_hdf5(layers.create_group(str(i)))
+    want = _run_netx(path, x, (8,))
+    loaded = hdf5.load(path)
+    rec = run(compile(loaded, "fixed"), x, steps=T)
+    assert want.sum() > 0
+    assert np.array_equal(rec.raw[loaded.graph["outputs"][0]], want)
