@@ -1,0 +1,389 @@
+"""Run any Graph in torch with the models' neuron step functions (inference, verification).
+
+``build(graph, precision) -> GraphModel``: dense / conv / identity edges, merges, recurrent
+edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
+precisions of :mod:`models.neurons.cuba` (``loihi``, ``float``, ``xylo``).
+
+Timing (one convention for every backend; index t of every array is one time step):
+    * an input node emits column t of its raster at index t;
+    * a projection (dense, conv or identity edge into a neuron) delivers what its source
+      emitted at index t at index ``t + latency + delay``, with ``latency`` 1 (Lava's Dense
+      latency; Xylo's hidden -> hidden and hidden -> output hops) except for edges out of
+      inputs in the ``xylo`` precision, whose latency is 0 (Xylo adds input events to the
+      currents in the same step); ``input_latency`` overrides it;
+    * a population updates at index t from what arrives at t and emits at t;
+    * a merge emits at t the weighted sum of what its sources emit at ``t - delay`` (no latency:
+      Lava folds merges into the consumer's synapses, Xylo copies spikes by aliases in the step).
+So index t here is Lava's raw index t (Lava step t + 1, ``processes.run.Record.raw``) and index
+t of the integer simulators (``hwmap.intsim.loihi``, ``hwmap.intsim.xylo``): the offset to
+them is 0. A node L projections from the input first responds at index ``t + L``
+(``GraphModel.latency``); a SLAYER network whose blocks delay by one step (DESIGN.md 5.4)
+emits block k's output at the same index as population k here.
+
+Weights per precision: ``loihi`` SLAYER's 8-bit quantiser (even integers in 1/64, as Lava and
+the Loihi mapper apply them), composed through merges before quantisation as Lava's lowering
+does; conv activations wrap at 24 bits as Lava's Conv; ``xylo`` int8 in 1/64 units
+(:func:`models.neurons.cuba_xylo.quantize_weight_xylo`), input counts clipped to 15 per step;
+``float`` as stored. ``quantize=False`` uses the stored weights in every precision (for graphs
+whose weights already are the chip's integers, such as the Xylo mapped graph of
+``pipeline.verify_xylo``). In the ``xylo`` precision merges are not folded (a hop reads the
+merge's sum, capped at 31 as Xylo's alias relays) and a step's input to a current that could
+saturate 16 bits is added event by event in the chip's order (``source_order``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hwmap.targets import loihi, xylo
+from models.neurons import cuba
+from models.neurons.cuba_xylo import UNIT as XYLO_UNIT
+from models.neurons.cuba_xylo import quantize_weight_xylo
+from pipeline.errors import GraphError
+from pipeline.graph import edges, size, topological_order
+
+PRECISIONS = ("loihi", "float", "xylo")
+XYLO_MAX_INPUT_EVENTS = 15
+MAX_CONV_MATRIX = 1 << 22    # convolutions up to this N_dst * N_src run as one matrix product
+
+
+@dataclass
+class Hop:
+    """One projection into a neuron population after folding merges.
+
+    ``terms``: [(delay steps, weight)] with weight (N_dst, N_src) for dense, (N,) for identity,
+    (C_out, C_in/g, kh, kw) for conv (one term, its delay); ``in_scale`` (N_src,) multiplies the
+    source before a conv (merge weights); ``latency`` steps (0 or 1).
+    """
+
+    src: str
+    dst: str
+    syn: int
+    op: str
+    terms: list
+    latency: int
+    conv: dict | None = None
+    in_scale: torch.Tensor | None = None
+
+
+def _sources(g, node, weight: np.ndarray, delay) -> list:
+    """Resolve ``node`` through merges: [(source, channel weight (N,), delay)]."""
+    if g.nodes[node]["kind"] != "merge":
+        return [(node, weight, delay)]
+    out = []
+    n = size(g.nodes[node]["shape"])
+    for src, _, d in g.in_edges(node, data=True):
+        if d["op"] != "identity":
+            raise GraphError("merge in-edges must be identity edges", where=f"{src} -> {node}",
+                             field="op", expected="identity", found=d["op"])
+        w = weight * _channel(d["weight"], g.nodes[node]["shape"], n)
+        out += _sources(g, src, w, delay + np.asarray(d.get("delay", 0), np.int64))
+    return out
+
+
+def _channel(w, shape, n: int) -> np.ndarray:
+    """A scalar, per-channel (C,) or per-neuron (N,) weight as (N,) float64."""
+    w = np.asarray(w, np.float64).reshape(-1)
+    if w.size in (1, n):
+        return np.broadcast_to(w, (n,)).copy()
+    return np.repeat(w, n // int(shape[0]))
+
+
+def _conv_matrix(w: torch.Tensor, conv: dict, n_src: int) -> torch.Tensor:
+    """The (N_dst, N_src) matrix of a convolution (each entry one kernel weight or 0): the
+    convolution of every one-hot input."""
+    eye = torch.eye(n_src, dtype=w.dtype).reshape((n_src,) + conv["in_shape"])
+    y = F.conv2d(eye, w, None, conv["stride"], conv["padding"], conv["dilation"], conv["groups"])
+    return y.reshape(n_src, -1).T.contiguous()
+
+
+def _quantize(w: np.ndarray, precision: str, quantize: bool) -> np.ndarray:
+    if not quantize or precision == "float":
+        return w
+    if precision == "loihi":
+        return loihi.weight_to_int(w) / loihi.WEIGHT_UNIT
+    return quantize_weight_xylo(torch.as_tensor(w)).double().numpy()
+
+
+def _terms(w: np.ndarray, delay: np.ndarray, dtype) -> list:
+    """Split weights by delay value: [(d, weight where delay == d)]."""
+    delay = np.broadcast_to(delay, w.shape)
+    return [(int(d), torch.as_tensor(np.where(delay == d, w, 0.0), dtype=dtype))
+            for d in np.unique(delay)]
+
+
+def _dense_delay(d: dict, extra, shape) -> np.ndarray:
+    """Edge delay (scalar, (N_dst,), (N_dst, N_src)) plus merge delay (scalar or (N_src,))."""
+    dl = np.asarray(d.get("delay", 0), np.int64)
+    if dl.ndim == 1 and dl.shape[0] == shape[0]:
+        dl = dl[:, None]
+    extra = np.asarray(extra, np.int64)
+    return np.broadcast_to(dl, shape) + (extra[None, :] if extra.ndim == 1 else extra)
+
+
+def lower(g, precision: str = "loihi", quantize: bool = True, input_latency: int | None = None,
+          dtype=torch.float64, fold_merges: bool | None = None) -> list:
+    """The :class:`Hop` list of ``g``: one per (edge into a neuron, source through merges).
+
+    ``fold_merges`` (default: all precisions but xylo) resolves merges into their sources as
+    Lava does; unfolded, a hop reads the merge's own emission (as Xylo's alias relay neurons).
+    """
+    if input_latency is None:
+        input_latency = 0 if precision == "xylo" else 1
+    if fold_merges is None:
+        fold_merges = precision != "xylo"
+    hops = []
+    for src, dst, key, d in edges(g):
+        if g.nodes[dst]["kind"] != "neuron":
+            continue
+        n_src, n_dst = size(g.nodes[src]["shape"]), size(g.nodes[dst]["shape"])
+        sources = _sources(g, src, np.ones(n_src), np.zeros((), np.int64)) if fold_merges \
+            else [(src, np.ones(n_src), np.zeros((), np.int64))]
+        for s, w, extra in sources:
+            lat = input_latency if g.nodes[s]["kind"] == "input" else 1
+            syn = int(d.get("syn", 0))
+            if d["op"] == "conv":
+                conv = {k: tuple(d[k]) for k in ("stride", "padding", "dilation")}
+                conv.update(groups=int(d.get("groups", 1)), in_shape=tuple(g.nodes[src]["shape"]))
+                wq = torch.as_tensor(_quantize(np.asarray(d["weight"], np.float64), precision,
+                                               quantize), dtype=dtype)
+                dl = int(np.max(np.asarray(d.get("delay", 0)) + np.asarray(extra)))
+                if n_src * n_dst <= MAX_CONV_MATRIX:
+                    conv["matrix"] = _conv_matrix(wq, conv, n_src)
+                hops.append(Hop(s, dst, syn, "conv", [(dl, wq)], lat, conv,
+                                torch.as_tensor(w, dtype=dtype)))
+            elif d["op"] == "dense":
+                wf = np.asarray(d["weight"], np.float64).reshape(n_dst, n_src) * w[None, :]
+                wq = _quantize(wf, precision, quantize)
+                hops.append(Hop(s, dst, syn, "dense",
+                                _terms(wq, _dense_delay(d, extra, wq.shape), dtype), lat))
+            else:
+                wf = _channel(d["weight"], g.nodes[dst]["shape"], n_dst) * w
+                wq = _quantize(wf, precision, quantize)
+                dl = np.broadcast_to(np.asarray(d.get("delay", 0), np.int64), (n_dst,)) + extra
+                hops.append(Hop(s, dst, syn, "identity", _terms(wq, dl, dtype), lat))
+    return hops
+
+
+def latencies(g, hops: list) -> dict:
+    """Fewest steps from an input to each reachable node (index of its first response)."""
+    dist = {n: 0 for n in g.graph["inputs"]}
+    arcs = [(h.src, h.dst, h.latency + min(d for d, _ in h.terms)) for h in hops]
+    arcs += [(u, m, int(np.min(d.get("delay", 0)))) for u, m, d in g.edges(data=True)
+             if g.nodes[m]["kind"] == "merge"]
+    for _ in range(g.number_of_nodes() + 1):
+        changed = False
+        for src, dst, steps in arcs:
+            if src in dist and dist[src] + steps < dist.get(dst, 1 << 60):
+                dist[dst], changed = dist[src] + steps, True
+        if not changed:
+            break
+    return dist
+
+
+def _params(attrs: dict, dtype) -> cuba.CubaParams:
+    n, n_syn = size(attrs["shape"]), int(attrs.get("n_syn", 1))
+    cd = np.asarray(attrs["current_decay"], np.float64)
+    cd = cd.reshape(n_syn, -1) if cd.ndim else np.full((n_syn, 1), float(cd))
+
+    def t(x):
+        return torch.as_tensor(np.asarray(x, np.float64), dtype=dtype).reshape(-1) \
+            if np.size(x) > 1 else torch.as_tensor(float(np.asarray(x).reshape(-1)[0]), dtype=dtype)
+
+    th = attrs.get("threshold") if attrs["model"] != "li" else None
+    return cuba.CubaParams(torch.as_tensor(cd, dtype=dtype), t(attrs["voltage_decay"]),
+                           None if th is None else t(th), t(attrs.get("bias", 0.0)),
+                           attrs.get("reset", "zero"), attrs.get("spike", "binary"),
+                           int(attrs.get("refractory", 0)))
+
+
+def _matrix(h: Hop, w: torch.Tensor) -> torch.Tensor | None:
+    """The (N_dst, N_src) matrix of one term of a hop (None for a conv too large for one)."""
+    if h.op == "dense":
+        return w
+    if h.op == "identity":
+        return torch.diag(w)
+    m = h.conv.get("matrix")
+    return None if m is None else m * h.in_scale[None, :]
+
+
+def _xylo_ordered(u: torch.Tensor, z: torch.Tensor, events: list):
+    """Xylo's event-ordered saturating input (DESIGN.md 6.2, step 1) for one population.
+
+    ``u`` (B, n_syn, N) currents before the step, ``z`` (B, n_syn, N) the summed input, both
+    float units; ``events``: [(rank, hop, weight term, source counts (B, N_src))]. Where
+    ``|I| + sum |w| * count`` can leave 16 bits, the counts of each source neuron are added in
+    (rank, neuron) order with saturation (``count * w`` at once saturates as ``count`` additions
+    of ``w``). Returns the input that makes ``sat16(I + x)`` equal the ordered result, and the
+    mask of the currents so treated. Convolutions above ``MAX_CONV_MATRIX`` stay summed.
+    """
+    unit = XYLO_UNIT
+    i0 = torch.round(u * unit).long()
+    bound = i0.abs().double()
+    events = [(r, h, _matrix(h, w), src) for r, h, w, src in events]
+    events = [e for e in events if e[2] is not None]
+    for _, h, w, src in events:
+        bound[:, h.syn] += src.abs() @ w.abs().T * unit
+    mask = bound > xylo.STATE_MAX
+    if not mask.any():
+        return z, mask
+    acc = i0.clone()
+    for _, h, w, src in sorted(events, key=lambda e: e[0]):
+        wi = torch.round(w * unit).long()
+        counts = torch.round(src).long()
+        for j in torch.nonzero(counts.any(0)).flatten().tolist():
+            acc[:, h.syn] = xylo.sat16(acc[:, h.syn] + counts[:, j:j + 1] * wi[:, j])
+    z = torch.where(mask, (acc - i0).to(z.dtype) / unit, z)
+    return z, mask
+
+
+class GraphModel(torch.nn.Module):
+    """A Graph as a torch module (built by :func:`build`; inference only, no gradients).
+
+    Attributes: ``precision``; ``hops`` (:class:`Hop`); ``latency``: node -> steps to its
+    first response; ``t_offset`` = 0: index t equals Lava's raw index and the integer
+    simulators' index t (see the module docstring).
+    """
+
+    t_offset = 0
+
+    def __init__(self, graph, precision: str = "loihi", quantize: bool = True,
+                 input_latency: int | None = None, dtype=torch.float64, source_order=None):
+        super().__init__()
+        if precision not in PRECISIONS:
+            raise GraphError("unknown precision", field="precision", expected=PRECISIONS,
+                             found=precision)
+        self.graph, self.precision, self.dtype = graph, precision, dtype
+        self.order = topological_order(graph)
+        self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
+        self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
+        self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops}
+        self.extras = {n: ((cuba.EXTRAS[precision](p),) if precision in cuba.EXTRAS else ())
+                       for n, p in self.params.items()}
+        self.hops = lower(graph, precision, quantize, input_latency, dtype)
+        self.latency = latencies(graph, self.hops)
+        order = list(source_order) if source_order is not None else \
+            list(graph.graph["inputs"]) + [n for n in self.order if n not in graph.graph["inputs"]]
+        self.rank = {n: i for i, n in enumerate(order)}
+
+    def _inputs(self, x) -> dict:
+        names = self.graph.graph["inputs"]
+        if not isinstance(x, dict):
+            x = {names[0]: x}
+        out = {}
+        for name in names:
+            a = torch.as_tensor(np.asarray(x[name]) if not torch.is_tensor(x[name]) else x[name])
+            shape = self.graph.nodes[name]["shape"]
+            a = a.to(self.dtype)
+            a = a[None] if a.dim() == 2 or (len(shape) > 1 and a.dim() == len(shape) + 1) else a
+            a = a.reshape(a.shape[0], -1, a.shape[-1])
+            if a.shape[1] != size(shape):
+                raise GraphError("input raster has the wrong number of channels", where=name,
+                                 field="inputs", expected=size(shape), found=a.shape[1])
+            if self.precision == "xylo":
+                a = a.clamp(0, XYLO_MAX_INPUT_EVENTS)
+            out[name] = a
+        return out
+
+    def _apply(self, h: Hop, src: torch.Tensor, w) -> torch.Tensor:
+        """Weighted input (B, N_dst) of source values ``src`` (B, N_src) through one term."""
+        if h.op == "dense":
+            return src @ w.T
+        if h.op == "identity":
+            return src * w
+        c = h.conv
+        if "matrix" in c:
+            y = (src * h.in_scale) @ c["matrix"].T
+        else:
+            x = (src * h.in_scale).reshape((src.shape[0],) + c["in_shape"])
+            y = F.conv2d(x, w, None, c["stride"], c["padding"], c["dilation"], c["groups"])
+            y = y.reshape(src.shape[0], -1)
+        if self.precision == "loihi":   # Lava's Conv wraps its output at 24 bits (1/64 units)
+            y = loihi.wrap_activation(torch.round(y * loihi.WEIGHT_UNIT).long()) / loihi.WEIGHT_UNIT
+        return y.to(self.dtype)
+
+    @torch.no_grad()
+    def forward(self, x, record: bool = False):
+        """Run from rest.
+
+        Args:
+            x: input counts (batch, channels, time) (or (channels, time), or the input's shape
+                in place of channels) for the first graph input, or a dict input -> raster.
+            record: also return the states.
+        Returns:
+            the first output's emission (batch, N, T): spike counts of a ``cuba`` population,
+            ``v`` of an ``li`` (float units), the sum of a merge; with ``record=True`` also
+            ``{node: {"u": (B, n_syn, N, T), "v": (B, N, T) after reset, "x": (B, n_syn, N, T)
+            weighted input, "spikes": (B, N, T), "ordered": (B, n_syn, N, T) bool}}`` in float
+            units (loihi: integer / 4096, xylo: integer / 1024, exact in float64), and for
+            merges ``{"spikes": ...}``. ``ordered`` marks the xylo currents whose step sum could
+            saturate and was added event by event, as the chip does.
+        """
+        xs = self._inputs(x)
+        batch, steps = next(iter(xs.values())).shape[0], next(iter(xs.values())).shape[-1]
+        emitted = {n: [a[..., t] for t in range(steps)] for n, a in xs.items()}
+        for n in self.pops + self.merges:
+            emitted[n] = []
+        states = {n: cuba.initial_state(batch, p.n_syn, size(self.graph.nodes[n]["shape"]),
+                                        self.dtype) for n, p in self.params.items()}
+        rec = {n: {"u": [], "v": [], "x": [], "spikes": [], "ordered": []} for n in self.pops}
+        by_dst = {n: [h for h in self.hops if h.dst == n] for n in self.pops}
+        step = cuba.STEPS[self.precision]
+        for t in range(steps):
+            for n in self.pops:
+                st = states[n]
+                z = torch.zeros_like(st.u)
+                events = []
+                for h in by_dst[n]:
+                    for d, w in h.terms:
+                        i = t - h.latency - d
+                        if i >= 0:
+                            z[:, h.syn] += self._apply(h, emitted[h.src][i], w)
+                            if self.precision == "xylo":
+                                events.append((self.rank.get(h.src, 0), h, w, emitted[h.src][i]))
+                ordered = torch.zeros(st.u.shape, dtype=torch.bool)
+                if self.precision == "xylo" and events:
+                    z, ordered = _xylo_ordered(st.u, z, events)
+                s, u, v_pre, states[n] = step(z, st, self.params[n], *self.extras[n])
+                out = v_pre if s is None else s
+                emitted[n].append(out)
+                if record:
+                    for k, val in (("u", u), ("v", states[n].v), ("x", z), ("spikes", out),
+                                   ("ordered", ordered)):
+                        rec[n][k].append(val)
+            for m in self.merges:
+                total = torch.zeros(batch, size(self.graph.nodes[m]["shape"]), dtype=self.dtype)
+                for u, _, d in self.graph.in_edges(m, data=True):
+                    i = t - int(np.max(d.get("delay", 0)))
+                    if i >= 0:
+                        total = total + emitted[u][i] * torch.as_tensor(
+                            _channel(d["weight"], self.graph.nodes[m]["shape"], total.shape[1]),
+                            dtype=self.dtype)
+                if self.precision == "xylo":     # alias copies saturate at 31 spikes
+                    total = total.clamp(max=cuba.MAX_SPIKES)
+                emitted[m].append(total)
+        first = torch.stack(emitted[self.graph.graph["outputs"][0]], -1)
+        if not record:
+            return first
+        out = {n: {k: torch.stack(v, -1) for k, v in r.items()} for n, r in rec.items()}
+        out.update({m: {"spikes": torch.stack(emitted[m], -1)} for m in self.merges})
+        return first, out
+
+
+def build(graph, precision: str = "loihi", quantize: bool = True, input_latency: int | None = None,
+          dtype=torch.float64, source_order=None) -> GraphModel:
+    """A torch module that runs ``graph`` in ``precision`` ("loihi" | "float" | "xylo").
+
+    ``quantize``: apply the precision's weight quantiser (False: use the stored weights);
+    ``input_latency``: steps of the projections out of inputs (default 1, xylo 0; see the
+    module docstring); ``source_order``: nodes in the order the chip processes their events
+    (xylo: inputs, then hidden neurons by index; default: inputs, then topological order).
+    Raises GraphError for an unknown precision or a non-identity merge input.
+    """
+    return GraphModel(graph, precision, quantize, input_latency, dtype, source_order)
+
+
+__all__ = ["build", "GraphModel", "Hop", "lower", "latencies", "PRECISIONS"]
