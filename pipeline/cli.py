@@ -96,6 +96,25 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args) -> int:
+    from pipeline.hdf5 import load
+    from pipeline.spikes import load_raster
+    from pipeline.verify import random_inputs, verify
+
+    g = load(args.file)
+    if args.input:
+        width = sum(int(np.prod(g.nodes[n]["shape"])) for n in g.graph["inputs"])
+        inputs = load_raster(args.input, channels=width)
+    else:
+        inputs = random_inputs(g, args.random, args.seed, steps=args.steps)
+    report = verify(g, args.target, inputs)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1, default=str))
+    else:
+        print(report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="snnpipe",
@@ -149,6 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--record", action="store_true", help="also save every population's states")
     m.add_argument("--json", action="store_true", help="print a summary as JSON")
     m.set_defaults(func=cmd_simulate)
+
+    v = sub.add_parser("verify", parents=[common],
+                       help="run every implementation of a target on the same input and compare",
+                       description="Run the same inputs through torch (in the target's integer "
+                                   "precision), Lava fixed point and the target's integer "
+                                   "simulator (xylosim too for xylo); report per population "
+                                   "whether spikes and states agree and the first divergence. "
+                                   "Exit 0 when all agree, 1 when not, 2 on bad input.")
+    v.add_argument("file", metavar="NET.h5")
+    v.add_argument("--target", required=True, choices=("loihi", "xylo", "lava"))
+    src = v.add_mutually_exclusive_group()
+    src.add_argument("--input", metavar="SPIKES", help=".npy raster of event counts")
+    src.add_argument("--random", type=int, default=2, metavar="N",
+                     help="N random input samples (default 2)")
+    v.add_argument("--steps", type=int, default=50, help="steps of each random sample")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(func=cmd_verify)
     return p
 
 

@@ -74,3 +74,18 @@ def test_an_input_of_the_wrong_width_exits_2(files, capsys):
     err = capsys.readouterr().err
     assert "in6.npy" in err and "channels" in err and "expected 8" in err
     assert not (files / "x.npz").exists()
+
+
+@pytest.mark.parametrize("target", ["loihi", "lava"])
+def test_verify_reports_agreement_and_exits_0(files, capsys, target):
+    assert main(["verify", str(files / "dense.h5"), "--target", target, "--random", "2",
+                 "--steps", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+
+
+def test_verify_with_an_input_file_of_the_wrong_width_exits_2(files, capsys):
+    assert main(["verify", str(files / "dense.h5"), "--target", "loihi",
+                 "--input", str(files / "in6.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "in6.npy" in err and "channels" in err and "expected 8" in err
