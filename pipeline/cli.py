@@ -115,6 +115,38 @@ def cmd_verify(args) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _print_metrics(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=1, default=str))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in value.items())
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        print(f"{key}: {value}")
+
+
+def cmd_train(args) -> int:
+    from models.recipes import registry
+
+    out = args.output or str(Path("out") / args.recipe)
+    result = registry.train(args.recipe, out, epochs=args.epochs, seed=args.seed,
+                            device=args.device, precision=args.precision, progress=not args.json)
+    _print_metrics(result, args.json)
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from models.recipes import registry
+
+    result = registry.evaluate(args.recipe, args.path, backend=args.backend, target=args.target,
+                               seed=args.seed, n=args.n)
+    _print_metrics(result, args.json)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="snnpipe",
@@ -186,6 +218,35 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.set_defaults(func=cmd_verify)
+
+    recipes = ("oxford", "wavesense", "synnet", "chirp", "ipd")
+    t = sub.add_parser("train", parents=[common], help="train a recipe (a reference workflow)",
+                       description="Train one of the five reference workflows and write its "
+                                   "checkpoint, HDF5 export, stats CSV and plots into DIR "
+                                   "(default out/RECIPE).")
+    t.add_argument("recipe", choices=recipes)
+    t.add_argument("-o", "--output", metavar="DIR")
+    t.add_argument("--epochs", type=int, help="default: the recipe's (a few minutes on 2 CPU cores)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    t.add_argument("--precision", choices=("float", "loihi", "xylo"),
+                   help="train in a target's integer precision (quantisation-aware)")
+    t.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", parents=[common],
+                       help="a recipe's metric on its held-out set for one implementation",
+                       description="The recipe's metric on held-out data for a trained run "
+                                   "(DIR, .pt or .h5) or a target's config.json, on torch, Lava "
+                                   "fixed point or the target's integer simulator.")
+    e.add_argument("recipe", choices=recipes)
+    e.add_argument("path", metavar="RUN|NET.h5|config.json")
+    e.add_argument("--backend", default="torch", choices=("torch", "lava-fixed", "intsim"))
+    e.add_argument("--target", choices=("loihi", "xylo"), help="the integer simulator's target")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("-n", type=int, help="number of test samples")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(func=cmd_evaluate)
     return p
 
 

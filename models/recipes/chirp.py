@@ -99,13 +99,13 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
         net, MembraneMSE(), common.loader(x, target, 1, False), None, epochs=n_epochs,
         lr=config["lr"], device=device, progress=progress,
         bounds=bounds(config),
-        metric=lambda n: {"correlation": correlation(common.run_torch(n.cpu(), x), target)},
+        metric=lambda n: {"correlation": correlation(common.run_torch(n, x), target)},
         metric_every=max(1, n_epochs // 20))
     net = net.cpu().eval()
     out = common.run_torch(net, x)
     result = {"correlation": correlation(out, target), "mse": float(np.mean((out - target.numpy()) ** 2))}
     paths = common.save_run(out_dir, NAME, net, config, stats, history,
-                            net.to_graph((task.n_inputs,)), result)
+                            common.export_graph(net, config["precision"], (task.n_inputs,)), result)
     common.plot_traces(f"{out_dir}/output.png", {"target": target, "output (torch)": out},
                        task.dt, "chirp regression")
     return {**result, **paths}

@@ -74,8 +74,8 @@ DEFAULT_EPOCHS = 10
 TARGETS = ("loihi", "xylo")
 XYLO_LIMITS_ARGS = (200, 12)    # (inputs, outputs) of the Xylo-style target: Audio 2 has 16, 8
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"), ("intsim", "xylo"))
-DEFAULTS = dict(n_hidden=30, tau=0.02, beta=5.0, n_train=4096, n_test=1024, batch_size=64,
-                lr=0.01, cosine=False, init_bound=12 ** -0.5, xylo_current_decay=0.5)
+DEFAULTS = dict(n_hidden=100, tau=0.02, beta=5.0, n_train=4096, n_test=1024, batch_size=64,
+                lr=0.01, cosine=True, init_bound=12 ** -0.5, xylo_current_decay=0.5)
 
 
 class MeanCrossEntropy(torch.nn.Module):
@@ -97,7 +97,8 @@ def build(config: dict):
     """The network of ``config`` (see :data:`DEFAULTS`, plus ``precision``, ``spiking``).
 
     In the ``xylo`` precision the currents decay by ``xylo_current_decay`` (Xylo's dash 0
-    would clear a current before it reaches the membrane)."""
+    would clear a current before it reaches the membrane) and the hidden neurons are the
+    chip's (multi-spike, subtractive reset)."""
     from models.networks import ipd_net
 
     net = ipd_net(n_hidden=config["n_hidden"], tau=config["tau"], beta=config["beta"],
@@ -105,6 +106,9 @@ def build(config: dict):
     if config["precision"] == "xylo":
         for block in net.blocks.values():
             block.neuron.current_decay.data.fill_(config["xylo_current_decay"])
+        if "hidden" in net.blocks:       # the chip's hidden neurons: multi-spike, subtractive
+            net.blocks["hidden"].neuron.spike = "multi"
+            net.blocks["hidden"].neuron.reset = "subtract"
     return net
 
 
@@ -146,12 +150,12 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
         net, MeanCrossEntropy(), train_loader, test_loader, epochs=DEFAULT_EPOCHS if epochs is None else epochs,
         lr=config["lr"], device=device, classifier=lambda o: torch.from_numpy(predict(o.cpu())).to(o.device),
         progress=progress, cosine=config["cosine"],
-        metric=lambda n: metrics(task, common.run_torch(n.cpu(), xt), yt, ipdt))
+        metric=lambda n: metrics(task, common.run_torch(n, xt), yt, ipdt))
     net = net.cpu().eval()
     out = common.run_torch(net, xt)
     result = metrics(task, out, yt, ipdt)
     paths = common.save_run(out_dir, NAME, net, config, stats, history,
-                            net.to_graph((task.n_inputs,)), result)
+                            common.export_graph(net, config["precision"], (task.n_inputs,)), result)
     common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), task.num_classes,
                           "IPD test set (torch)")
     return {**result, **paths}
@@ -165,7 +169,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     from models.recipes import common
 
     task = IPDTask()
-    n = DEFAULTS["n_test"] if n is None else n
+    n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n
     xt, yt, ipdt = dataset(task, n, seed + common.TEST_SEED_OFFSET)
     out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
                              xylo_limits=common.wide_xylo(*XYLO_LIMITS_ARGS))

@@ -63,7 +63,7 @@ class OxfordTask:
 # ---- the recipe: network, loss, training, evaluation ------------------------------------------
 
 NAME = "oxford"
-DEFAULT_EPOCHS = 40
+DEFAULT_EPOCHS = 100
 DEFAULT_PRECISION = "loihi"       # SLAYER's arithmetic: Lava and the Loihi-style chip reproduce it
 TARGETS = ("loihi",)
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"))
@@ -114,7 +114,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     result = {"loss": loss, "untrained_loss": untrained, "loss_ratio": loss / untrained,
               "output_spikes": int(out.sum()), "target_spikes": int(target.sum())}
     paths = common.save_run(out_dir, NAME, net, config, stats, history,
-                            net.to_graph((task.n_neurons,)), result)
+                            common.export_graph(net, config["precision"], (task.n_neurons,)), result)
     common.plot_rasters(f"{out_dir}/raster.png", {"target": target[0], "output (torch)": out[0]})
     return {**result, **paths}
 

@@ -80,19 +80,21 @@ class ToneKeywords:
 # ---- the recipe: network, loss, training, evaluation ------------------------------------------
 
 NAME = "synnet"
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = 15
 TARGETS = ("xylo",)
 DEPLOY = (("intsim", "xylo"),)
-DEFAULTS = dict(size_hidden_layers=(24, 24, 24), time_constants_per_layer=(2, 4, 8),
+DEFAULTS = dict(size_hidden_layers=(60,), time_constants_per_layer=(10,),
                 tau_syn_base=0.002, tau_mem=0.002, tau_syn_out=0.002, threshold=1.0,
                 threshold_out=100.0, p_dropout=0.0, n_train=1024, n_test=512, batch_size=32,
-                lr=3e-3, cosine=True)
+                lr=1e-2, cosine=True, readout="mean")
 
 
 def build(config: dict):
-    """The tutorial's SynNet (three hidden layers of 24 neurons with 2, 4 and 8 synaptic time
-    constants from 2 ms, Xylo-quantised) with the output layer's membrane as output; the
-    output threshold ``threshold_out`` is high enough that the readout does not spike."""
+    """SynNet with Rockpool's default layout (one hidden layer of 60 neurons with 10 synaptic
+    time constants 2 ms .. 1 s, Xylo-quantised; the tutorial's three layers of 24 with 2, 4
+    and 8 are ``size_hidden_layers=(24, 24, 24), time_constants_per_layer=(2, 4, 8)``) and the
+    output layer's membrane as output; ``threshold_out`` is high enough that it does not
+    spike."""
     from models.networks import SynNet
 
     return SynNet(n_channels=16, n_classes=len(KEYWORDS),
@@ -104,17 +106,32 @@ def build(config: dict):
                   output="vmem", precision=config["precision"])
 
 
-def predict(output) -> np.ndarray:
-    """The class whose output reaches the highest value over time; (batch, classes, time)."""
-    return np.asarray(output).max(-1).argmax(1)
+def _pool(output, readout: str):
+    """Output (batch, classes, time) pooled over time: ``max`` or ``mean``."""
+    return output.amax(-1) if readout == "max" else output.mean(-1)
+
+
+class PooledCrossEntropy(torch.nn.Module):
+    """Cross-entropy of the output pooled over time (``readout``: max or mean); label (batch,)."""
+
+    def __init__(self, readout: str = "max"):
+        super().__init__()
+        self.readout = readout
+
+    def forward(self, output: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(_pool(output, self.readout), label)
+
+
+def predict(output, readout: str = "max") -> np.ndarray:
+    """The class with the highest pooled output; output (batch, classes, time)."""
+    return _pool(torch.as_tensor(np.asarray(output)), readout).argmax(1).numpy()
 
 
 def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
           precision: str = "float", progress: bool = True, **overrides) -> dict:
-    """Train with cross-entropy on the maximum over time of the output membrane on
+    """Train with cross-entropy on the output membrane pooled over time (``readout``) on
     ``n_train`` keywords of seed ``seed``; test on ``n_test`` of seed ``seed + 10000``. Writes
     the run files and ``confusion.png``. Returns the test accuracy (0..1) and the paths."""
-    from models.losses import MaxCrossEntropy
     from models.recipes import common
 
     config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
@@ -124,16 +141,16 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     xt, yt = task.sample(config["n_test"], seed + common.TEST_SEED_OFFSET)
     net = build(config)
     stats, history = common.fit(
-        net, MaxCrossEntropy(), common.loader(x, y, config["batch_size"], True, gen),
+        net, PooledCrossEntropy(config["readout"]), common.loader(x, y, config["batch_size"], True, gen),
         common.loader(xt, yt, 256, False), epochs=DEFAULT_EPOCHS if epochs is None else epochs,
         lr=config["lr"], device=device, progress=progress, cosine=config["cosine"],
-        classifier=lambda o: o.amax(-1).argmax(1))
+        classifier=lambda o: _pool(o, config["readout"]).argmax(1))
     net = net.cpu().eval()
     out = common.run_torch(net, xt)
-    result = {"accuracy": float(np.mean(predict(out) == yt.numpy()))}
+    result = {"accuracy": float(np.mean(predict(out, config["readout"]) == yt.numpy()))}
     paths = common.save_run(out_dir, NAME, net, config, stats, history,
-                            net.to_graph((task.n_channels,)), result)
-    common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), task.n_classes,
+                            common.export_graph(net, config["precision"], (task.n_channels,)), result)
+    common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out, config["readout"]), task.n_classes,
                           "tone keywords test set (torch)")
     return {**result, **paths}
 
@@ -145,13 +162,14 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     ``seed + 10000``."""
     from models.recipes import common
 
-    n = DEFAULTS["n_test"] if n is None else n
+    config = common.run_config(path, NAME, DEFAULTS)
+    n = config["n_test"] if n is None else n
     task = ToneKeywords()
     xt, yt = task.sample(n, seed + common.TEST_SEED_OFFSET)
     out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
                              xylo_state="Vmem_out")
     if plots_dir is not None:
-        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out),
+        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out, config["readout"]),
                               task.n_classes, f"tone keywords ({backend})")
     return {"backend": backend, "target": target, "n": n,
-            "accuracy": float(np.mean(predict(out) == yt.numpy()))}
+            "accuracy": float(np.mean(predict(out, config["readout"]) == yt.numpy()))}

@@ -59,18 +59,18 @@ class TemporalXOR:
 # ---- the recipe: network, loss, training, evaluation ------------------------------------------
 
 NAME = "wavesense"
-DEFAULT_EPOCHS = 30
+DEFAULT_EPOCHS = 40
 TARGETS = ("xylo",)
 DEPLOY = (("intsim", "xylo"), ("lava-fixed", None))
 DEFAULTS = dict(dilations=(2, 32), n_neurons=16, kernel_size=2, tau_mem=0.002, base_tau_syn=0.002,
-                tau_lp=0.01, threshold=1.0, spike="binary", reset="subtract", n_train=256,
-                n_test=256, batch_size=32, lr=3e-3)
+                tau_lp=0.01, threshold=1.0, spike=None, reset="subtract", n_train=128,
+                n_test=256, batch_size=16, lr=5e-3, cosine=True)
 
 
 def build(config: dict):
     """WaveSense as in the tutorial (dilations 2 and 32, 16 neurons per layer, two synaptic
-    currents, low-pass readout). Binary spikes with subtractive reset by default, so that the
-    same network runs on Lava (binary spikes only) and on Xylo."""
+    currents, low-pass readout), subtractive reset. ``spike`` None: the chip's multi-spike
+    neurons in the ``xylo`` precision, else binary spikes (Lava runs binary spikes only)."""
     from models.networks import WaveSenseNet
 
     n = config["n_neurons"]
@@ -78,7 +78,8 @@ def build(config: dict):
                         n_channels_res=n, n_channels_skip=n, n_hidden=n,
                         kernel_size=config["kernel_size"], tau_mem=config["tau_mem"],
                         base_tau_syn=config["base_tau_syn"], tau_lp=config["tau_lp"],
-                        threshold=config["threshold"], spike=config["spike"],
+                        threshold=config["threshold"],
+                        spike=config["spike"] or ("multi" if config["precision"] == "xylo" else "binary"),
                         reset=config["reset"], precision=config["precision"])
 
 
@@ -106,12 +107,12 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     stats, history = common.fit(
         net, LastStepCrossEntropy(), common.loader(x, y, config["batch_size"], True, gen),
         common.loader(xt, yt, 256, False), epochs=DEFAULT_EPOCHS if epochs is None else epochs,
-        lr=config["lr"], device=device, progress=progress,
+        lr=config["lr"], device=device, progress=progress, cosine=config["cosine"],
         classifier=lambda o: o[..., -1].argmax(1))
     net = net.cpu().eval()
     out = common.run_torch(net, xt)
     result = {"accuracy": float(np.mean(predict(out) == yt.numpy()))}
-    paths = common.save_run(out_dir, NAME, net, config, stats, history, net.to_graph(), result)
+    paths = common.save_run(out_dir, NAME, net, config, stats, history, common.export_graph(net, config["precision"]), result)
     common.plot_confusion(f"{out_dir}/confusion.png", yt.numpy(), predict(out), 2,
                           "temporal XOR test set (torch)")
     common.plot_traces(f"{out_dir}/output.png", {f"class {k} (label {int(yt[i])})": out[i, k]
@@ -126,7 +127,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     intsim, target xylo) over ``n`` samples of seed ``seed + 10000``."""
     from models.recipes import common
 
-    n = DEFAULTS["n_test"] if n is None else n
+    n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n
     xt, yt = TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)
     out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0])
     if plots_dir is not None:

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+import processes.compile  # noqa: F401  (Lava sets the multiprocessing start method on import)
+
 from hwmap.targets.xylo_map import quantize_and_map
 from models.recipes import common, registry
 from pipeline.hdf5 import load
@@ -98,13 +100,7 @@ def test_oxford_in_loihi_precision_deploys_exactly_on_lava_and_the_loihi_simulat
         assert m["exact"] and m["mismatches"] == 0, (backend, m)
 
 
-def test_wavesense_runs_on_lava(runs):
-    folder, _ = runs["wavesense"]
-    m = registry.evaluate("wavesense", folder, "lava-fixed", n=2)
-    assert 0.0 <= m["accuracy"] <= 1.0 and m["n"] == 2
-
-
-def test_ipd_li_readout_matches_between_the_loihi_simulator_and_loihi_precision(tmp_path):
+def test_ipd_in_loihi_precision_deploys_exactly_on_the_loihi_simulator_and_lava(tmp_path):
     run = registry.train("ipd", tmp_path, epochs=1, precision="loihi", progress=False,
                          n_train=32, n_test=8, batch_size=32)
     x, _, _ = registry.get("ipd").dataset(registry.get("ipd").IPDTask(), 4, 1)
@@ -112,6 +108,8 @@ def test_ipd_li_readout_matches_between_the_loihi_simulator_and_loihi_precision(
     torch_out = common.run_torch(net, x)
     sim_out = common.run_loihi(load(run["hdf5"]), x.numpy())
     np.testing.assert_array_equal(sim_out, torch_out)
+    lava_out = common.run_lava(load(run["hdf5"]), x[:2].numpy())
+    np.testing.assert_array_equal(lava_out, torch_out[:2])
 
 
 def test_unknown_names_are_refused():
@@ -121,3 +119,77 @@ def test_unknown_names_are_refused():
         registry.get("mnist")
     with pytest.raises(SnnpipeError):
         registry.train("ipd", "/nonexistent", precision="double")
+
+
+def test_xylo_precision_export_keeps_the_networks_response_on_the_xylo_simulator(tmp_path):
+    ipd = registry.get("ipd")
+    run = registry.train("ipd", tmp_path, epochs=1, precision="xylo", progress=False,
+                         n_train=32, n_test=8, batch_size=32, n_hidden=30)
+    x, _, _ = ipd.dataset(ipd.IPDTask(), 4, 1)
+    net, _ = common.load_checkpoint(run["checkpoint"], ipd.build)
+    torch_out = common.run_torch(net, x)
+    sim_out = common.run_xylo(load(run["hdf5"]), x.numpy(), limits=common.wide_xylo(200, 12))
+    assert np.corrcoef(torch_out.ravel(), sim_out.ravel())[0, 1] > 0.95
+
+
+def test_wavesense_trained_in_xylo_precision_exports_and_maps(tmp_path):
+    run = registry.train("wavesense", tmp_path, epochs=1, precision="xylo", progress=False,
+                         n_train=8, n_test=4, batch_size=8)
+    g = load(run["hdf5"])
+    assert validate(g) == []
+    m = registry.evaluate("wavesense", tmp_path, "intsim", "xylo", n=4)
+    assert 0.0 <= m["accuracy"] <= 1.0
+
+
+def test_wavesense_in_loihi_precision_runs_bit_exactly_on_lava(tmp_path):
+    run = registry.train("wavesense", tmp_path, epochs=1, precision="loihi", progress=False,
+                         n_train=8, n_test=4, batch_size=8)
+    x, _ = registry.get("wavesense").TemporalXOR().sample(2, 5)
+    net, _ = common.load_checkpoint(run["checkpoint"], registry.get("wavesense").build)
+    np.testing.assert_array_equal(common.run_lava(load(run["hdf5"]), x.numpy()),
+                                  common.run_torch(net, x))
+
+
+def test_deploy_evaluates_torch_and_every_deployment_backend(runs):
+    folder, _ = runs["synnet"]
+    out = registry.deploy("synnet", folder, n=8)
+    assert set(out) == {"torch", "intsim/xylo"}
+    assert all(m["n"] == 8 for m in out.values())
+
+
+def test_a_saved_target_config_evaluates_like_the_network_file(runs, tmp_path):
+    from hwmap.targets.loihi_config import save as save_loihi
+    from hwmap.targets.loihi_map import map_graph
+
+    folder, _ = runs["synnet"]
+    cfg, _ = quantize_and_map(load(folder / "synnet.h5"))
+    path = cfg.save(tmp_path / "xylo")
+    assert registry.evaluate("synnet", path, "intsim", n=8)["accuracy"] == \
+        registry.evaluate("synnet", folder, "intsim", "xylo", n=8)["accuracy"]
+    folder, _ = runs["ipd"]
+    path = save_loihi(map_graph(load(folder / "ipd.h5")), tmp_path / "loihi")
+    assert registry.evaluate("ipd", path, "intsim", n=8) == \
+        dict(registry.evaluate("ipd", folder, "intsim", "loihi", n=8), target=None)
+
+
+def test_the_command_line_knows_every_recipe():
+    from pipeline.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    recipe_arg = next(a for a in train._actions if a.dest == "recipe")
+    assert set(recipe_arg.choices) == set(registry.RECIPES)
+
+
+def test_snnpipe_train_and_evaluate_write_a_run_and_print_its_metrics(tmp_path, capsys):
+    from pipeline.cli import main
+
+    run = tmp_path / "synnet"
+    assert main(["train", "synnet", "--epochs", "1", "-o", str(run), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert {"synnet.pt", "synnet.h5", "stats.csv", "learning.png"} <= {p.name for p in run.iterdir()}
+    assert 0.0 <= trained["accuracy"] <= 1.0
+    assert main(["evaluate", "synnet", str(run / "synnet.h5"), "--backend", "intsim",
+                 "--target", "xylo", "-n", "32", "--json"]) == 0
+    deployed = json.loads(capsys.readouterr().out)
+    assert deployed["n"] == 32 and deployed["backend"] == "intsim" and "accuracy" in deployed
+    assert main(["evaluate", "synnet", str(tmp_path / "missing.h5")]) == 2

@@ -1,0 +1,390 @@
+"""What every recipe shares: seeding, the training loop on the Assistant, the files a training
+run writes, checkpoints, and running a trained network on each backend.
+
+Tensors are (batch, channels, time). A training run writes into its folder:
+``<name>.pt`` (checkpoint: recipe, config, state_dict, metrics), ``<name>.h5`` (the Graph,
+:func:`pipeline.hdf5.export`), ``stats.csv`` (loss and accuracy per epoch and phase),
+``metrics.csv`` (the recipe's metric per evaluated epoch), ``metrics.json`` (the final
+metrics), and PNG plots (``learning.png``, ``metric.png`` and the recipe's own).
+
+Backends (``run_backend``): ``torch`` (the checkpoint's model), ``lava-fixed`` (Lava's CPU
+simulator in fixed point, :mod:`processes`), ``intsim`` (the integer simulator of a target:
+``loihi`` through :func:`hwmap.targets.loihi_map.map_graph`, ``xylo`` through
+:func:`hwmap.targets.xylo_map.quantize_and_map`, or a saved ``config.json``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.training import Assistant, LearningStats
+from pipeline.errors import FormatError, SnnpipeError
+
+BACKENDS = ("torch", "lava-fixed", "intsim")
+PRECISIONS = ("float", "loihi", "xylo")
+TEST_SEED_OFFSET = 10_000       # held-out data: seed + TEST_SEED_OFFSET
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global generator (weight initialisation) and return a generator for
+    shuffling."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class CountDataset(torch.utils.data.Dataset):
+    """Samples stored compactly (uint8 event counts) and returned as float32 (channels, time)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x = x.to(torch.uint8) if bool((x == x.round()).all() and x.min() >= 0 and x.max() < 256) else x
+        self.y = y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i].float(), self.y[i]
+
+
+def loader(x, y, batch_size: int, shuffle: bool, generator=None):
+    """A DataLoader over inputs x (n, channels, time) and targets y (n, ...)."""
+    return torch.utils.data.DataLoader(CountDataset(x, y), batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator)
+
+
+def fit(net, error, train, test, *, epochs: int, lr: float, device: str, classifier=None,
+        bounds=None, metric=None, metric_every: int = 1, progress: bool = True,
+        clip_grad: float | None = None, reduction: str = "mean", weight_decay: float = 0.0,
+        cosine: bool = False):
+    """Train ``net`` with Adam for ``epochs`` on the loader ``train``, validating on ``test``.
+
+    ``metric(net) -> dict`` (optional) is evaluated every ``metric_every`` epochs and at the end.
+    ``cosine`` anneals the learning rate to zero over the epochs.
+    Returns ``(stats, metric_history)`` with ``metric_history`` a list of ``{"epoch", ...}``.
+    """
+    stats = LearningStats()
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr,
+                           weight_decay=weight_decay)
+    assistant = Assistant(net, error, opt, stats, classifier=classifier, device=device,
+                          clip_grad=clip_grad, bounds=bounds, reduction=reduction,
+                          progress=progress)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1)) if cosine else None
+    history = []
+    for epoch in range(epochs):
+        assistant.train(train, epoch)
+        if sched is not None:
+            sched.step()
+        if test is not None:
+            assistant.valid(test, epoch)
+        stats.update()
+        if metric is not None and (epoch % metric_every == 0 or epoch == epochs - 1):
+            history.append({"epoch": epoch, **metric(net)})
+        if progress:
+            extra = "" if not history else " | " + ", ".join(
+                f"{k} {v:.4g}" for k, v in history[-1].items() if k != "epoch")
+            print(f"epoch {epoch}: {stats}{extra}", flush=True)
+    return stats, history
+
+
+def export_graph(net, precision: str, *args):
+    """``net.to_graph(*args)``; in the ``xylo`` precision, with every weight into a neuron
+    multiplied by ``1 - current_decay`` of the current it feeds.
+
+    Why: the xylo precision adds the input before the current decays, ``u = (u + W s)(1 - d)``
+    (as the chip does), while the Graph's float semantics are ``u = u (1 - d) + W' s`` and the
+    Xylo mapper divides ``W'`` by ``1 - 2^-dash`` to reproduce them. The float-equivalent
+    weight is ``W' = W (1 - d)``; :func:`models.block.base.weight_array` exports ``W``.
+    """
+    g = net.to_graph(*args)
+    if precision != "xylo":
+        return g
+    for _, dst, data in g.edges(data=True):
+        node = g.nodes[dst]
+        if node.get("kind") != "neuron":
+            continue
+        cd = np.asarray(node["current_decay"], np.float64)
+        cd = cd.reshape(int(node.get("n_syn", 1)), -1)[int(data.get("syn", 0))]
+        keep = 1.0 - cd
+        w = np.asarray(data["weight"], np.float64)
+        if data["op"] == "dense":
+            data["weight"] = w * keep.reshape(-1, 1)
+        elif data["op"] == "identity":
+            data["weight"] = np.asarray(w * (keep if keep.size > 1 else keep.reshape(())))
+    return g
+
+
+def save_run(out_dir, name: str, net, config: dict, stats, history, graph, metrics: dict) -> dict:
+    """Write checkpoint, HDF5, stats CSV, metric CSV/JSON and the learning plots.
+
+    Returns ``{"checkpoint", "hdf5", "stats", "metrics"}`` paths (str).
+    """
+    from pipeline.atomic import write_text_atomic
+    from pipeline.hdf5 import export
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, h5 = out / f"{name}.pt", out / f"{name}.h5"
+    torch.save({"recipe": name, "config": config, "metrics": metrics,
+                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}, ckpt)
+    export(graph, h5)
+    stats.save_csv(out / "stats.csv")
+    stats.plot(out / "learning.png")
+    keys = [k for k in (history[0] if history else {}) if k != "epoch"]
+    rows = ["epoch," + ",".join(keys)] + [
+        f"{h['epoch']}," + ",".join(repr(float(h[k])) for k in keys) for h in history]
+    write_text_atomic(out / "metrics.csv", "\n".join(rows) + "\n")
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    if history:
+        plot_metric(out / "metric.png", history)
+    return {"checkpoint": str(ckpt), "hdf5": str(h5), "stats": str(out / "stats.csv"),
+            "metrics": str(out / "metrics.json")}
+
+
+def _figure(ncols: int = 1, size=(5, 3.5)):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]))
+    return plt, fig, np.atleast_1d(axes)
+
+
+def _save(plt, fig, path) -> None:
+    from pipeline.atomic import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def plot_metric(path, history) -> None:
+    """Each metric of ``history`` against epoch, one panel each."""
+    keys = [k for k in history[0] if k != "epoch"]
+    plt, fig, axes = _figure(len(keys))
+    for ax, k in zip(axes, keys):
+        ax.plot([h["epoch"] for h in history], [h[k] for h in history], marker=".")
+        ax.set(xlabel="epoch", ylabel=k)
+    _save(plt, fig, path)
+
+
+def plot_confusion(path, true, pred, n_classes: int, title: str = "") -> np.ndarray:
+    """Confusion matrix (true rows, predicted columns, counts) as PNG; returns the matrix."""
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(cm, (np.asarray(true), np.asarray(pred)), 1)
+    plt, fig, (ax,) = _figure(size=(4.5, 4))
+    im = ax.imshow(cm, cmap="Blues", origin="lower")
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    fig.colorbar(im, ax=ax)
+    _save(plt, fig, path)
+    return cm
+
+
+def plot_traces(path, traces: dict, dt: float = 1e-3, title: str = "") -> None:
+    """Overlay 1-D signals (time,) sharing an axis in seconds; ``traces`` label -> array."""
+    plt, fig, (ax,) = _figure(size=(8, 3))
+    for label, y in traces.items():
+        y = np.ravel(np.asarray(y))
+        ax.plot(np.arange(y.size) * dt, y, label=label, lw=1)
+    ax.set(xlabel="time (s)", title=title)
+    ax.legend()
+    _save(plt, fig, path)
+
+
+def plot_rasters(path, rasters: dict, dt: float = 1e-3) -> None:
+    """Spike rasters (channels, time) side by side; ``rasters`` label -> array."""
+    plt, fig, axes = _figure(len(rasters), size=(5, 4))
+    for ax, (label, r) in zip(axes, rasters.items()):
+        c, t = np.nonzero(np.asarray(r))
+        ax.plot(t * dt, c, ".", ms=1)
+        ax.set(xlabel="time (s)", ylabel="neuron", title=label)
+    _save(plt, fig, path)
+
+
+# ---- checkpoints and backends ----------------------------------------------------------------
+
+def resolve(path, name: str) -> dict:
+    """The files of a run from a run folder, a checkpoint, an HDF5 file or a target config:
+    ``{"checkpoint": Path | None, "hdf5": Path | None, "config": Path | None}``."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / "config.json").exists() and not (p / f"{name}.h5").exists():
+            return {"checkpoint": None, "hdf5": None, "config": p / "config.json"}
+        p = p / f"{name}.h5"
+    if not p.exists():
+        raise FormatError("no such file", where=str(p), expected="a run folder, .pt, .h5 or config.json")
+    if p.suffix == ".json":
+        return {"checkpoint": None, "hdf5": None, "config": p}
+    ckpt, h5 = p.with_suffix(".pt"), p.with_suffix(".h5")
+    return {"checkpoint": ckpt if ckpt.exists() else None, "hdf5": h5 if h5.exists() else None,
+            "config": None}
+
+
+def run_config(path, name: str, defaults: dict) -> dict:
+    """The config saved with the run at ``path`` (``defaults`` when there is no checkpoint)."""
+    ckpt = resolve(path, name)["checkpoint"]
+    if ckpt is None:
+        return dict(defaults)
+    return dict(defaults, **torch.load(ckpt, map_location="cpu", weights_only=False)["config"])
+
+
+def load_checkpoint(path, build):
+    """``(net, config)`` from a checkpoint written by :func:`save_run`; ``build(config) -> net``."""
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    net = build(data["config"])
+    net.load_state_dict(data["state_dict"])
+    return net.eval(), data["config"]
+
+
+def run_torch(net, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """The network's output (batch, out, time) as float64, without gradients, computed on
+    the device of the network's parameters."""
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            outs.append(net(x[i:i + batch_size].float().to(device)).double().cpu().numpy())
+    net.train(was_training)
+    return np.concatenate(outs)
+
+
+def run_lava(graph, x: np.ndarray) -> np.ndarray:
+    """Lava fixed point: the graph's first output (batch, out, time) aligned with the torch
+    model: spiking outputs as Lava emits them (DESIGN 7, ``t_offset`` 0); ``li`` outputs one
+    step earlier (the torch readout does not delay its output, Lava's projection does) and in
+    float units (v / 4096)."""
+    from processes.compile import compile as lava_compile
+    from processes.run import run
+
+    out, steps = graph.graph["outputs"][0], x.shape[-1]
+    li = graph.nodes[out].get("model") == "li"
+    rec = run(lava_compile(graph, "fixed"), np.asarray(x).astype(np.int64), steps=steps + li)
+    y = np.asarray(rec.raw[out], np.float64)[..., int(li):steps + int(li)]
+    return y / 4096.0 if li else y
+
+
+def run_loihi(graph_or_config, x: np.ndarray) -> np.ndarray:
+    """Loihi-style integer simulator: the first output (batch, out, time) aligned with the
+    torch model; spikes as counts, ``li`` readouts as v in float units (v / 4096), one step
+    earlier (as :func:`run_lava`)."""
+    from hwmap.intsim.loihi import simulate
+    from hwmap.targets.loihi_config import LoihiConfig
+    from hwmap.targets.loihi_map import map_graph
+
+    cfg = graph_or_config if isinstance(graph_or_config, LoihiConfig) else map_graph(graph_or_config)
+    out, steps = cfg.outputs[0], x.shape[-1]
+    x = np.asarray(x).astype(np.int64)
+    if cfg.population(out).model != "li":
+        return simulate(cfg, x).spikes[out].astype(np.float64)
+    x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), np.int64)], -1)
+    v = simulate(cfg, x, record=(f"{out}/v",)).states[f"{out}/v"]
+    return v[..., 1:steps + 1].astype(np.float64) / 4096.0
+
+
+def wide_xylo(n_in: int, n_out: int):
+    """Xylo Audio 2's limits widened to ``n_in`` input channels and ``n_out`` outputs (the
+    recipes whose tutorials use 200 inputs or 12 classes; Xylo Audio 2 has 16 and 8)."""
+    from dataclasses import replace
+
+    from hwmap.targets.xylo import XYLO_AUDIO2
+
+    return replace(XYLO_AUDIO2, name=f"xylo-audio2-wide-{n_in}in-{n_out}out",
+                   n_in=max(n_in, XYLO_AUDIO2.n_in), n_out=max(n_out, XYLO_AUDIO2.n_out))
+
+
+def xylo_headroom(graph) -> dict:
+    """``quantize_and_map`` arguments that give the hidden neurons the state scale of the
+    ``xylo`` precision (1024 state units per float unit), so that a network trained in that
+    precision saturates where it did in training: ``state_headroom`` = 1024 x the largest
+    hidden threshold. (Recipe graphs of that precision already carry float-equivalent weights,
+    :func:`export_graph`: map them without ``decay_after_input``.)"""
+    from models.neurons.cuba_xylo import UNIT
+
+    outputs = set(graph.graph["outputs"])
+    theta = max((float(np.max(d["threshold"])) for n, d in graph.nodes(data=True)
+                 if d.get("kind") == "neuron" and d.get("model") != "li" and n not in outputs),
+                default=1.0)
+    return {"state_headroom": UNIT * theta}
+
+
+def run_xylo(graph_or_config, x: np.ndarray, state: str = "auto", limits=None,
+             headroom: dict | None = None) -> np.ndarray:
+    """Xylo-style integer simulator: output neurons (batch, out, time); ``state="auto"`` gives
+    ``Vmem_out`` (chip units) when the outputs never spike (li readouts or ``threshold_out``
+    at the maximum), else the output spike counts; or ``"Vmem_out"`` / ``"spikes"``.
+    ``limits``: a :class:`hwmap.targets.xylo.XyloLimits` (default Xylo Audio 2);
+    ``headroom``: keyword arguments of ``quantize_and_map`` (see :func:`xylo_headroom`)."""
+    from hwmap.intsim.xylo import simulate
+    from hwmap.targets.xylo import STATE_MAX, XYLO_AUDIO2, XyloConfig
+    from hwmap.targets.xylo_map import quantize_and_map
+
+    limits = limits or XYLO_AUDIO2
+    cfg = graph_or_config if isinstance(graph_or_config, XyloConfig) else \
+        quantize_and_map(graph_or_config, limits, **(headroom or {}))[0]
+    if state == "auto":
+        state = "Vmem_out" if np.all(np.asarray(cfg.threshold_out) >= STATE_MAX) else "spikes"
+    x = np.asarray(x).astype(np.int64)
+    if state == "spikes":
+        return simulate(cfg, x, hidden=False, limits=limits).spikes_out.astype(np.float64)
+    return simulate(cfg, x, record=True, hidden=False, limits=limits).states[state].astype(np.float64)
+
+
+def load_target_config(path):
+    """A saved Loihi-style or Xylo-style configuration (``config.json``) and its target name."""
+    from hwmap.configio import load_config
+
+    target, _ = load_config(path)
+    if target == "xylo":
+        from hwmap.targets.xylo import XyloConfig
+
+        return XyloConfig.load(path), "xylo"
+    from hwmap.targets.loihi_config import load
+
+    return load(path), "loihi"
+
+
+def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: str,
+                xylo_state: str = "auto", xylo_limits=None) -> np.ndarray:
+    """Run input x (batch, channels, time) through the run at ``path`` on ``backend``.
+
+    ``build(config) -> net`` rebuilds the torch model; ``target`` (``loihi`` | ``xylo``) picks
+    the integer simulator of ``intsim`` (a ``config.json`` path decides it by itself);
+    ``xylo_state`` and ``xylo_limits`` as :func:`run_xylo`; a network trained in the ``xylo``
+    precision is mapped at that precision's scale (:func:`xylo_headroom`).
+    Returns the first output (batch, out, time) float64.
+    """
+    from pipeline.hdf5 import load
+
+    if backend not in BACKENDS:
+        raise SnnpipeError("unknown backend", field="backend", expected=BACKENDS, found=backend)
+    files = resolve(path, name)
+    if backend == "torch":
+        if files["checkpoint"] is None:
+            raise FormatError("the torch backend needs the checkpoint (.pt) next to the file",
+                              where=str(path), field="checkpoint", expected=f"{name}.pt", found=None)
+        net, _ = load_checkpoint(files["checkpoint"], build)
+        return run_torch(net, x)
+    if files["config"] is not None:
+        if backend != "intsim":
+            raise FormatError("a target config runs only on the integer simulator", where=str(path),
+                              field="backend", expected="intsim", found=backend)
+        cfg, target = load_target_config(files["config"])
+        if target == "loihi":
+            return run_loihi(cfg, x.numpy())
+        return run_xylo(cfg, x.numpy(), xylo_state, xylo_limits)
+    graph = load(files["hdf5"])
+    if backend == "lava-fixed":
+        return run_lava(graph, x.numpy())
+    if target == "loihi":
+        return run_loihi(graph, x.numpy())
+    if target == "xylo":
+        precision = run_config(path, name, {"precision": "float"})["precision"]
+        headroom = xylo_headroom(graph) if precision == "xylo" else None
+        return run_xylo(graph, x.numpy(), xylo_state, xylo_limits, headroom)
+    raise SnnpipeError("unknown target", field="target", expected=("loihi", "xylo"), found=target)
