@@ -77,3 +77,24 @@ def test_wavesense_uses_two_synapse_neurons_and_reports_latency():
     # merges add no step; the longer path through dil and post takes 4.
     assert net.latency["readout"] == 3
     assert net.latency["post"] == 3
+
+
+@pytest.mark.parametrize("name", ["wavesense", "synnet", "recurrent_second"])
+def test_float_lava_equals_the_torch_float_model(name):
+    """Lava floating point against models.from_graph in the float precision (float64): spikes
+    identical, u and v within 1e-9 (float64 rounding of the same sums in another order)."""
+    import torch
+
+    from models.from_graph import build
+
+    g, x = _all_outputs(name)
+    probes = [f"{n}/{var}" for n in g.graph["outputs"] for var in ("u", "v")]
+    rec = run(compile(g, "float"), x, steps=T, probes=probes)
+    _, states = build(g, "float").forward(torch.tensor(x[None], dtype=torch.float64), record=True)
+    for node in g.graph["outputs"]:
+        ours = states[node]
+        if g.nodes[node]["model"] == "cuba":
+            assert np.array_equal(rec.raw[node], ours["spikes"][0].numpy()), node
+        np.testing.assert_allclose(rec.states[f"{node}/u"], ours["u"][0].numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(rec.states[f"{node}/v"], ours["v"][0].numpy(), rtol=0, atol=1e-9)
+    assert sum(rec.raw[n].sum() for n in g.graph["outputs"] if g.nodes[n]["model"] == "cuba") > 0

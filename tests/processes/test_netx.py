@@ -45,7 +45,7 @@ def _dense_with_bias(seed: int):
 
 
 CASES = {"dense0": lambda: zoo.sequential_dense(0), "dense_bias1": lambda: _dense_with_bias(1),
-         "conv": lambda: zoo.sequential_conv(0)}
+         "conv": lambda: zoo.sequential_conv(0), "dense_rec": lambda: zoo.recurrent_first(0)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
