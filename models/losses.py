@@ -19,11 +19,13 @@ def exp_kernel(time_constant: float = 5.0, length: int = 100, order: int = 1) ->
 
 
 def fir(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Causal filter along time: ``y[..., t] = sum_k kernel[k] * x[..., t - k]``; x (..., T)."""
-    shape, length = x.shape, kernel.numel()
-    y = F.conv1d(F.pad(x.reshape(-1, 1, shape[-1]), (length - 1, 0)),
-                 kernel.flip(0).reshape(1, 1, -1).to(x))
-    return y.reshape(shape)
+    """Causal filter along time: ``y[..., t] = sum_k kernel[k] * x[..., t - k]``; x (..., T).
+
+    Computed by FFT (:func:`models.kernels.fir.fir`): a direct conv1d's backward dominates a
+    training step with long kernels (SpikeTime at T = 2000)."""
+    from models.kernels.fir import fir as fft_fir
+
+    return fft_fir(x, kernel)
 
 
 def rate(spikes: torch.Tensor) -> torch.Tensor:

@@ -234,11 +234,21 @@ def cuba_recurrent(x: torch.Tensor, p: CubaParams, w_rec: torch.Tensor,
     return torch.stack(spikes, -1), torch.stack(us, -1), torch.stack(vs, -1), state
 
 
-def run(x: torch.Tensor, p: CubaParams, state: CubaState | None = None, precision: str = "loihi"):
-    """Dispatch to the sequence function of ``precision`` (see :data:`PRECISIONS`)."""
+def run(x: torch.Tensor, p: CubaParams, state: CubaState | None = None, precision: str = "loihi",
+        kernel: str | None = None):
+    """Dispatch to the sequence function of ``precision`` (see :data:`PRECISIONS`).
+
+    ``kernel`` (default ``$SNNPIPE_KERNEL`` or ``auto``): ``auto``/``fused`` run the fused
+    kernel of :mod:`models.kernels` where it supports the case, ``reference`` always runs the
+    reference function (the specification the kernel is tested against).
+    """
     if precision not in PRECISIONS:
         raise SnnpipeError("unknown precision", field="precision", expected=sorted(PRECISIONS),
                            found=precision)
+    from models import kernels
+    fused = kernels.select(x, p, state, precision, kernel)
+    if fused is not None:
+        return fused(x, p, state, precision)
     return PRECISIONS[precision](x, p, state)
 
 

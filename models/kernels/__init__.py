@@ -1,0 +1,33 @@
+"""Fused kernels of the neuron dynamics (the time loop and its backward in one call).
+
+:func:`select` decides, per call of :func:`models.neurons.cuba.run`, whether the fused kernel
+or the reference sequence function runs: ``kernel`` (argument) or the ``SNNPIPE_KERNEL``
+environment variable, one of ``auto`` (default: fused where supported), ``fused`` (fused where
+supported; the reference otherwise, as auto) or ``reference`` (always the reference functions,
+which remain the specification the kernels are tested against).
+"""
+from __future__ import annotations
+
+import os
+
+from pipeline.errors import SnnpipeError
+
+KERNELS = ("auto", "fused", "reference")
+ENV = "SNNPIPE_KERNEL"
+
+
+def choice(kernel: str | None = None) -> str:
+    """The kernel asked for: ``kernel`` if given, else ``$SNNPIPE_KERNEL``, else ``auto``."""
+    kernel = kernel or os.environ.get(ENV, "auto")
+    if kernel not in KERNELS:
+        raise SnnpipeError("unknown kernel", field=f"kernel (or ${ENV})", expected=KERNELS,
+                           found=kernel)
+    return kernel
+
+
+def select(x, p, state, precision: str, kernel: str | None = None):
+    """The fused sequence function for this call, or None where the reference must run."""
+    if choice(kernel) == "reference":
+        return None
+    from models.kernels import cuba_fused
+    return cuba_fused.cuba_fused if cuba_fused.supports(x, p, state, precision) else None

@@ -1,0 +1,168 @@
+"""The fused CUBA kernel equals the reference sequence functions (its specification).
+
+Values: loihi bit for bit (spikes, u, v, final state); float the same float32 operations in the
+same order, so equal too. Gradients w.r.t. the input and every trainable parameter (current
+and voltage decays, threshold, bias): equal up to float32 summation order.
+"""
+import pytest
+import torch
+
+pytest.importorskip("numba", reason="the fused CPU kernel needs numba (pip install numba)")
+
+from models import kernels  # noqa: E402
+from models.kernels.cuba_fused import cuba_fused, supports  # noqa: E402
+from models.networks import oxford  # noqa: E402
+from models.neurons import cuba  # noqa: E402
+from models.surrogate import FastSigmoid, Sigmoid, SlayerExp  # noqa: E402
+
+CASES = [(prec, spike, reset, seed) for prec in ("loihi", "float")
+         for spike, reset in (("binary", "zero"), ("multi", "subtract"), ("binary", "subtract"),
+                              ("multi", "zero"))
+         for seed in range(2)]
+
+
+def _draw(seed: int, spike="binary", reset="zero", threshold=True, surrogate=None):
+    """Random shapes, per-neuron or scalar parameters (leaves requiring grad) and input."""
+    g = torch.Generator().manual_seed(seed)
+    b, k, n = (int(v) for v in torch.randint(1, 5, (3,), generator=g))
+    k, n, t = min(k, 3), 2 * n, int(torch.randint(20, 60, (1,), generator=g))
+    per_neuron = seed % 2 == 0
+    cd = torch.rand(k, n if per_neuron else 1, generator=g)
+    vd = torch.rand(n if per_neuron else (), generator=g) * 0.5
+    th = 0.2 + torch.rand(n if per_neuron else (), generator=g)
+    bias = 0.05 * torch.randn(n if per_neuron else (), generator=g)
+    leaves = [v.clone().requires_grad_() for v in (cd, vd, th, bias)]
+    x = (0.4 * torch.randn(b, k, n, t, generator=g)).requires_grad_()
+    p = cuba.CubaParams(leaves[0], leaves[1], leaves[2] if threshold else None, leaves[3],
+                        reset=reset, spike=spike, surrogate=surrogate or SlayerExp(1.0, 1.0))
+    return x, p, [x, *(leaves if threshold else leaves[:2] + leaves[3:])]
+
+
+def _loss(out, seed):
+    """A random linear functional of every output (spikes, u, v, final state)."""
+    g = torch.Generator().manual_seed(seed)
+    s, u, v, final = out
+    terms = [u, v, final.u, final.v] + ([] if s is None else [s])
+    return sum((t * torch.randn(t.shape, generator=g)).sum() for t in terms)
+
+
+def _compare(ref, fused, leaves, seed):
+    for name, a, b in zip(("s", "u", "v"), ref[:3], fused[:3]):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert torch.equal(a, b), f"{name} differs at {torch.nonzero(a != b)[:5].tolist()}"
+    assert torch.equal(ref[3].u, fused[3].u) and torch.equal(ref[3].v, fused[3].v)
+    g_ref = torch.autograd.grad(_loss(ref, seed), leaves, allow_unused=True)
+    g_fused = torch.autograd.grad(_loss(fused, seed), leaves, allow_unused=True)
+    for i, (a, b) in enumerate(zip(g_ref, g_fused)):
+        scale = a.abs().max().item() + 1e-6
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * scale), \
+            f"gradient of leaf {i}: max diff {(a - b).abs().max().item()} (scale {scale})"
+
+
+@pytest.mark.parametrize("precision,spike,reset,seed", CASES)
+def test_fused_equals_reference(precision, spike, reset, seed):
+    x, p, leaves = _draw(seed, spike, reset)
+    assert supports(x, p, None, precision)
+    ref = cuba.PRECISIONS[precision](x, p)
+    fused = cuba_fused(x, p, None, precision)
+    assert ref[0].sum() > 0, "the case should spike"
+    _compare(ref, fused, leaves, seed)
+
+
+@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("surrogate", [Sigmoid(4.0), FastSigmoid(7.0), SlayerExp(0.5, 2.0)])
+def test_surrogates(precision, surrogate):
+    x, p, leaves = _draw(5, "binary", "zero", surrogate=surrogate)
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 5)
+
+
+@pytest.mark.parametrize("precision", ["loihi", "float"])
+def test_leaky_integrator_without_threshold(precision):
+    x, p, leaves = _draw(3, threshold=False)
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 3)
+
+
+@pytest.mark.parametrize("precision", ["loihi", "float"])
+def test_initial_state_and_continuation(precision):
+    """A sequence split in two halves (the state carried over) equals the whole sequence."""
+    x, p, _ = _draw(4, "multi", "subtract")
+    g = torch.Generator().manual_seed(9)
+    b, k, n, _ = x.shape
+    state = cuba.CubaState(torch.randint(-3000, 3000, (b, k, n), generator=g) / 4096,
+                           torch.randint(-3000, 3000, (b, n), generator=g) / 4096,
+                           torch.zeros(b, n, dtype=torch.int64))
+    ref = cuba.PRECISIONS[precision](x, p, state)
+    half = x.shape[-1] // 2
+    first = cuba_fused(x[..., :half], p, state, precision)
+    second = cuba_fused(x[..., half:], p, cuba.CubaState(*(t.detach() for t in first[3])),
+                        precision)
+    assert torch.equal(torch.cat([first[0], second[0]], -1), ref[0])
+    assert torch.equal(torch.cat([first[2], second[2]], -1), ref[2])
+    assert torch.equal(second[3].v, ref[3].v) and torch.equal(second[3].u, ref[3].u)
+
+
+def test_loihi_wrap_and_saturation_match():
+    """Inputs large enough to wrap u and saturate v at 24 bits."""
+    x = torch.full((1, 2, 3, 6), 1500.0)
+    x[:, 1] = -2100.0
+    p = cuba.CubaParams(torch.tensor([[0.0], [0.01]]), torch.tensor(0.0), torch.tensor(3000.0))
+    ref, fused = cuba.cuba_loihi(x, p), cuba_fused(x, p, None, "loihi")
+    for a, b in zip(ref[:3], fused[:3]):
+        assert torch.equal(a, b)
+    assert (ref[2].abs() * 4096 == 2 ** 23 - 1).any()
+
+
+def test_dispatch_selects_fused_and_falls_back():
+    x, p, _ = _draw(1)
+    assert kernels.select(x, p, None, "loihi") is cuba_fused
+    assert kernels.select(x, p, None, "loihi", kernel="reference") is None
+    assert kernels.select(x, p, None, "xylo") is None
+    refractory = cuba.CubaParams(p.current_decay, p.voltage_decay, p.threshold, p.bias,
+                                 refractory=2)
+    assert kernels.select(x, refractory, None, "float") is None
+    assert kernels.select(x.double(), p, None, "float") is None
+
+
+def test_oxford_blocks_equal_with_either_kernel(monkeypatch):
+    """A whole training step of the Oxford net: same spikes, same weight and decay gradients."""
+    torch.manual_seed(0)
+    net = oxford(20, 24, 10)
+    x = (torch.rand(2, 20, 80) < 0.2).float()
+    results = []
+    for kernel in ("reference", "fused"):
+        monkeypatch.setenv(kernels.ENV, kernel)
+        net.zero_grad()
+        out = net(x)
+        (out * torch.linspace(-1, 1, 80)).sum().backward()
+        grads = [q.grad.clone() for q in net.parameters() if q.requires_grad]
+        results.append((out.detach(), grads))
+    (out_ref, g_ref), (out_fused, g_fused) = results
+    assert torch.equal(out_ref, out_fused) and out_ref.sum() > 0
+    for a, b in zip(g_ref, g_fused):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * (a.abs().max().item() + 1e-6))
+
+
+@pytest.mark.parametrize("shape,length", [((2, 3, 50), 10), ((1, 4, 300), 100), ((5, 7), 40)])
+def test_fft_fir_equals_the_losses_filter(shape, length):
+    """models.kernels.fir.fir against models.losses.fir (direct conv1d): values and gradients."""
+    from models.kernels.fir import fir as fft_fir
+    from models.losses import exp_kernel, fir
+    g = torch.Generator().manual_seed(length)
+    x = (torch.rand(shape, generator=g) < 0.2).float().requires_grad_()
+    kernel = exp_kernel(5.0, length, 2)
+    weight = torch.randn(shape, generator=g)
+    y_ref, y = fir(x, kernel), fft_fir(x, kernel)
+    assert torch.allclose(y, y_ref, atol=1e-5 * y_ref.abs().max().item())
+    g_ref = torch.autograd.grad((y_ref * weight).sum(), x)[0]
+    g_fft = torch.autograd.grad((y * weight).sum(), x)[0]
+    assert torch.allclose(g_fft, g_ref, atol=1e-5 * g_ref.abs().max().item())
+
+
+def test_parallel_kernel_threads_give_the_same_result(monkeypatch):
+    """``SNNPIPE_KERNEL_THREADS=0`` (all of numba's threads) computes what one thread does."""
+    from models.kernels import cuba_numba
+    x, p, leaves = _draw(6, "multi", "subtract")
+    monkeypatch.setenv(cuba_numba.THREADS_ENV, "0")
+    assert cuba_numba.set_threads() >= 1
+    _compare(cuba.cuba_loihi(x, p), cuba_fused(x, p, None, "loihi"), leaves, 6)
