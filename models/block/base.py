@@ -150,7 +150,7 @@ def neuron_attrs(neuron: Cuba, shape) -> dict:
             q = loihi_ints(p)
             cd, vd = q.i_decay / loihi.DECAY_UNIT, q.v_decay / loihi.DECAY_UNIT
             th = None if q.vth_mant is None else q.vth_mant / loihi.WEIGHT_UNIT
-            bias = q.bias_mant / loihi.WEIGHT_UNIT
+            bias = q.bias / loihi.DECAY_UNIT
         elif neuron.precision == "xylo":
             q = xylo_ints(p)
             cd, vd, bias = q.syn_decay, q.mem_decay, q.bias / XYLO_UNIT

@@ -150,14 +150,13 @@ def _effective(p: cuba.CubaParams, precision: str, n_n: int):
     ints = None
     if precision == "loihi":
         q = cuba.loihi_ints(p)
-        cd, vd, bias = q.i_decay / cuba.UNIT, q.v_decay / cuba.UNIT, q.bias_mant / cuba.W_UNIT
+        cd, vd, bias = q.i_decay / cuba.UNIT, q.v_decay / cuba.UNIT, q.bias / cuba.UNIT
         th = None if q.vth_mant is None else q.vth_mant / cuba.W_UNIT
         vth_i = torch.zeros(()) if q.vth_mant is None else q.vth_mant
         ints = (_np(torch.broadcast_to(q.i_decay, (n_k, n_n)), np.int64),
                 _np(torch.broadcast_to(q.v_decay, (n_n,)), np.int64),
                 _np(torch.broadcast_to(vth_i, (n_n,)), np.int64) << cuba.loihi.ACTIVATION_SHIFT,
-                _np(torch.broadcast_to(q.bias_mant, (n_n,)), np.int64)
-                << cuba.loihi.ACTIVATION_SHIFT)
+                _np(torch.broadcast_to(q.bias, (n_n,)), np.int64))
     else:
         cd, vd, th, bias = p.current_decay, p.voltage_decay, p.threshold, p.bias
     f32 = torch.float32

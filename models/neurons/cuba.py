@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from hwmap.targets import loihi
@@ -85,15 +86,27 @@ class LoihiInts(NamedTuple):
     i_decay: torch.Tensor    # (n_syn, 1|N) 0..4096
     v_decay: torch.Tensor    # () | (N,) 0..4096
     vth_mant: torch.Tensor | None   # () | (N,) threshold mantissa (1/64 units)
-    bias_mant: torch.Tensor  # () | (N,) bias mantissa (1/64 units)
+    bias: torch.Tensor       # () | (N,) bias in state units (1/4096): mant << exp of the target
+
+
+def _bias_state(bias: torch.Tensor) -> torch.Tensor:
+    """Bias in state units as the Loihi-style target realises it (``bias_mant << bias_exp``,
+    :func:`hwmap.targets.loihi_quant.bias_to_int`), with a straight-through gradient."""
+    from hwmap.targets.loihi_quant import bias_to_int
+
+    mant, exp = bias_to_int(bias.detach().cpu().double().numpy())
+    value = torch.as_tensor(np.asarray(mant) << np.asarray(exp), dtype=bias.dtype, device=bias.device)
+    scaled = bias * UNIT
+    return scaled + (value - scaled).detach()
 
 
 def loihi_ints(p: CubaParams) -> LoihiInts:
-    """Quantise float parameters as SLAYER does (round-half-even decays, truncated threshold)."""
+    """Quantise float parameters as SLAYER does (round-half-even decays, truncated threshold)
+    and the bias as the Loihi-style target does (1/4096 units, mantissa and exponent)."""
     return LoihiInts(round_ste(p.current_decay.clamp(0, 1) * UNIT),
                      round_ste(p.voltage_decay.clamp(0, 1) * UNIT),
                      None if p.threshold is None else trunc_ste(p.threshold * W_UNIT),
-                     round_ste(p.bias * W_UNIT))
+                     _bias_state(p.bias))
 
 
 def _fire(v_pre, theta, n_value, state: CubaState, p: CubaParams):
@@ -150,14 +163,14 @@ def cuba_step_loihi(x: torch.Tensor, state: CubaState, p: CubaParams, q: LoihiIn
     """
     q = loihi_ints(p) if q is None else q
     i_decay, v_decay, bias_i = q.i_decay.detach().long(), q.v_decay.detach().long(), \
-        q.bias_mant.detach().long() << loihi.ACTIVATION_SHIFT
+        q.bias.detach().long()
     u_i = (state.u.detach() * UNIT).long()
     v_i = (state.v.detach() * UNIT).long()
     x_i = (UNIT * x.detach()).long()
     u_i = loihi.wrap_current(loihi.decay(u_i, i_decay) + x_i)
     v_i = loihi.voltage_step(v_i, u_i.sum(1), v_decay, bias_i)
     u = exact(u_i / UNIT, state.u * (1 - q.i_decay / UNIT) + x)
-    v_pre = exact(v_i / UNIT, state.v * (1 - q.v_decay / UNIT) + u.sum(1) + q.bias_mant / W_UNIT)
+    v_pre = exact(v_i / UNIT, state.v * (1 - q.v_decay / UNIT) + u.sum(1) + q.bias / UNIT)
     if q.vth_mant is None:
         return None, u, v_pre, CubaState(u, v_pre, state.r)
     theta_i = torch.broadcast_to(loihi.threshold_value(q.vth_mant.detach().long()), v_i.shape)

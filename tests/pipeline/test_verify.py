@@ -217,3 +217,14 @@ def test_inputs_may_be_given_in_the_input_shape():
     x = (np.random.default_rng(0).random((2, 8, 6, 12)) < 0.3).astype(np.int64)
     rep = verify(g, "loihi", x, implementations=("torch", "intsim"), pad=0)
     assert rep.ok and (rep.batch, rep.steps) == (1, 12)
+
+
+def test_biases_off_the_1_64_grid_agree_across_torch_lava_and_the_simulator():
+    """One bias format for every implementation: the Loihi target's (1/4096 mantissa and
+    exponent), which the torch loihi precision imports."""
+    from tests.pipeline import zoo
+
+    g = zoo.sequential_dense(0)
+    g.nodes["h1"]["bias"] = np.linspace(-0.05, 0.07, 12) + 0.0031
+    report = verify(g, "loihi", random_inputs(g, 1, seed=4, steps=30))
+    assert report.ok, report.text()
