@@ -15,14 +15,21 @@ def fail(file, where, field, message, expected=None, found=None) -> FormatError:
                        found=found)
 
 
+def _member(parent: h5py.Group, name: str, kind: type, file, where):
+    """``parent[name]`` when it is a ``kind`` (h5py.Dataset or h5py.Group); FormatError naming
+    the file, layer and field when it is missing or of the other kind."""
+    what, other = ("dataset", "group") if kind is h5py.Dataset else ("group", "dataset")
+    if name not in parent:
+        raise fail(file, where, name, f"missing {what}")
+    obj = parent[name]
+    if not isinstance(obj, kind):
+        raise fail(file, where, name, f"expected a {what}", f"a {what}", f"a {other}")
+    return obj
+
+
 def dataset(group: h5py.Group, name: str, file, where) -> h5py.Dataset:
     """The dataset ``group[name]``; FormatError when it is missing or a group."""
-    if name not in group:
-        raise fail(file, where, name, "missing dataset")
-    obj = group[name]
-    if not isinstance(obj, h5py.Dataset):
-        raise fail(file, where, name, "expected a dataset", "a dataset", "a group")
-    return obj
+    return _member(group, name, h5py.Dataset, file, where)
 
 
 def read_array(group: h5py.Group, name: str, file, where, kind: str = "float",
@@ -69,9 +76,4 @@ def read_str(group, name, file, where) -> str:
 
 def group(parent: h5py.Group, name: str, file, where) -> h5py.Group:
     """The sub-group ``parent[name]``; FormatError when missing or a dataset."""
-    if name not in parent:
-        raise fail(file, where, name, "missing group")
-    obj = parent[name]
-    if not isinstance(obj, h5py.Group):
-        raise fail(file, where, name, "expected a group", "a group", "a dataset")
-    return obj
+    return _member(parent, name, h5py.Group, file, where)

@@ -268,7 +268,7 @@ def test_intsim_equals_lava(kind):
 
 
 @pytest.mark.crosscheck
-@pytest.mark.skipif(not FULL, reason="set SNNPIPE_CROSSCHECK=full")
+@pytest.mark.skipif(not FULL, reason="full randomised cross-check: runs under `make crosscheck` (SNNPIPE_CROSSCHECK=full); the suite runs a subset")
 @pytest.mark.parametrize("kind", KINDS)
 def test_intsim_equals_lava_full(kind):
     rng = np.random.default_rng(1000 + KINDS.index(kind))

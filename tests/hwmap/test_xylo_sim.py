@@ -54,7 +54,7 @@ def test_random_small_configs_match_xylosim(seed):
 
 
 @pytest.mark.crosscheck
-@pytest.mark.skipif(not FULL, reason="set SNNPIPE_CROSSCHECK=full")
+@pytest.mark.skipif(not FULL, reason="full randomised cross-check: runs under `make crosscheck` (SNNPIPE_CROSSCHECK=full); the suite runs a subset")
 @pytest.mark.parametrize("seed", range(100, 220))
 def test_random_configs_full_crosscheck(seed):
     rng = np.random.default_rng(seed)
@@ -80,7 +80,7 @@ def test_xylo_v1_matches_xylosim_v1(seed):
 
 
 @pytest.mark.crosscheck
-@pytest.mark.skipif(not FULL, reason="set SNNPIPE_CROSSCHECK=full")
+@pytest.mark.skipif(not FULL, reason="full randomised cross-check: runs under `make crosscheck` (SNNPIPE_CROSSCHECK=full); the suite runs a subset")
 @pytest.mark.parametrize("seed", range(24, 74))
 def test_xylo_v1_full_crosscheck(seed):
     _v1_case(seed)
