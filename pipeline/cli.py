@@ -81,7 +81,8 @@ def cmd_simulate(args) -> int:
 
     raster = load_raster(args.input, channels=input_width(args.network, args.backend))
     result = simulate(args.network, args.backend, raster, record=args.record)
-    squeeze = np.load(args.input, mmap_mode="r").ndim == 2      # keep the input's leading shape
+    squeeze = not str(args.input).endswith(".npy") or str(args.input).endswith(".events.npy") \
+        or np.load(args.input, mmap_mode="r").ndim == 2        # keep the input's leading shape
     pick = (lambda a: a[0]) if squeeze else (lambda a: a)
     save_result(args.output, pick(result.output), backend=result.backend,
                 t_offset=result.t_offset, states={k: pick(v) for k, v in result.states.items()})
@@ -103,16 +104,74 @@ def cmd_verify(args) -> int:
 
     g = load(args.file)
     if args.input:
-        width = sum(int(np.prod(g.nodes[n]["shape"])) for n in g.graph["inputs"])
-        inputs = load_raster(args.input, channels=width)
+        ins = g.graph["inputs"]
+        width = sum(int(np.prod(g.nodes[n]["shape"])) for n in ins)
+        inputs = load_raster(args.input, channels=width,
+                             shape=g.nodes[ins[0]]["shape"] if len(ins) == 1 else None,
+                             dt_ms=float(g.graph.get("dt", 1e-3)) * 1e3)
     else:
         inputs = random_inputs(g, args.random, args.seed, steps=args.steps)
-    report = verify(g, args.target, inputs)
+    recipe = _recipe_of(args.file)
+    mapping = {}
+    if recipe:
+        from models.recipes import registry
+
+        mapping = registry.mappings(recipe, args.file).get(args.target, {})
+    report = verify(g, args.target, inputs, mapping=mapping)
+    out = report.to_dict()
+    if recipe and args.metric_samples > 0:
+        out["metric"] = _recipe_metric(recipe, args.file, args.target, args.metric_samples, args.seed)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=1, default=str))
+        print(json.dumps(out, indent=1, default=str))
     else:
         print(report.text())
+        if "metric" in out:
+            m = out["metric"]
+            print(f"recipe {recipe}, {m['n']} test samples: " + "; ".join(
+                f"{k} {m['before'][k]:.4g} -> {m['after'][k]:.4g}" for k in m["before"]
+                if isinstance(m["before"][k], float)) + f" (torch -> {m['backend']})")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _recipe_of(path) -> str | None:
+    """The recipe that trained the network at ``path``: its file is ``<recipe>.h5`` beside the
+    checkpoint ``<recipe>.pt`` that a recipe's training writes."""
+    p = Path(path)
+    from models.recipes.registry import RECIPES
+
+    return p.stem if p.stem in RECIPES and p.with_suffix(".pt").exists() else None
+
+
+def _recipe_metric(recipe: str, path, target: str, n: int, seed: int) -> dict:
+    """The recipe's metric on torch and on the target's deployment, on the same ``n`` samples."""
+    from models.recipes import registry
+
+    backend, sim = ("lava-fixed", None) if target == "lava" else ("intsim", target)
+    before = registry.evaluate(recipe, path, "torch", seed=seed, n=n)
+    after = registry.evaluate(recipe, path, backend, sim, seed=seed, n=n)
+    keys = [k for k, v in before.items() if isinstance(v, float)]
+    return {"n": n, "backend": backend if sim is None else f"{backend}/{sim}",
+            "before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys}}
+
+
+def cmd_demo(args) -> int:
+    from pipeline.demo import run
+
+    result = run(args.output, recipe=args.recipe, epochs=args.epochs, seed=args.seed,
+                 n_eval=args.samples, quick=args.quick, progress=not args.json)
+    if args.json:
+        print(json.dumps(result, indent=1, default=str))
+    else:
+        print("\n".join(result["summary"]))
+    return EXIT_OK if result["verified"] else EXIT_FAILED
+
+
+def cmd_report(args) -> int:
+    from pipeline.report import build
+
+    path = build(args.dir, args.output, compute=not args.no_compute)
+    print(f"wrote {path}")
+    return EXIT_OK
 
 
 def _print_metrics(result: dict, as_json: bool) -> None:
@@ -194,13 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "states.")
     m.add_argument("network", metavar="NET.h5|config.json|DIR")
     m.add_argument("--input", required=True, metavar="SPIKES",
-                   help=".npy raster (channels, time) or (batch, channels, time) of event counts")
+                   help=".npy raster (channels, time) or (batch, channels, time) of event counts, "
+                        "or an event file (.bs1, .bs2, .events.npy; 1 ms bins)")
     m.add_argument("--backend", required=True, choices=("lava-fixed", "lava-float", "intsim"))
     m.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     m.add_argument("--record", action="store_true", help="also save every population's states")
     m.add_argument("--json", action="store_true", help="print a summary as JSON")
     m.set_defaults(func=cmd_simulate)
 
+    recipes = ("oxford", "wavesense", "synnet", "chirp", "ipd")
     v = sub.add_parser("verify", parents=[common],
                        help="run every implementation of a target on the same input and compare",
                        description="Run the same inputs through torch (in the target's integer "
@@ -211,15 +272,44 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file", metavar="NET.h5")
     v.add_argument("--target", required=True, choices=("loihi", "xylo", "lava"))
     src = v.add_mutually_exclusive_group()
-    src.add_argument("--input", metavar="SPIKES", help=".npy raster of event counts")
+    src.add_argument("--input", metavar="SPIKES",
+                     help=".npy raster of event counts or an event file (.bs1, .bs2, .events.npy)")
     src.add_argument("--random", type=int, default=2, metavar="N",
                      help="N random input samples (default 2)")
     v.add_argument("--steps", type=int, default=50, help="steps of each random sample")
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--metric-samples", type=int, default=64, metavar="N",
+                   help="for a recipe's network (<recipe>.h5 beside its .pt): the task metric on "
+                        "N test samples before and after deployment (0: skip)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.set_defaults(func=cmd_verify)
 
-    recipes = ("oxford", "wavesense", "synnet", "chirp", "ipd")
+    dm = sub.add_parser("demo", parents=[common], help="the main job: train, deploy, verify, report",
+                        description="Train a recipe (default ipd) in float and quantisation-aware "
+                                    "for Xylo, export, validate, compile for Lava and both "
+                                    "targets, simulate, verify, and write OUT/report.html with "
+                                    "the plots. Exit 1 when a verification fails.")
+    dm.add_argument("-o", "--output", default="out/demo", metavar="OUT")
+    dm.add_argument("--recipe", default="ipd", choices=recipes)
+    dm.add_argument("--epochs", type=int, help="training epochs of each network (default 6)")
+    dm.add_argument("--samples", type=int, default=32,
+                    help="test samples of the metric on every implementation (default 32)")
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--quick", action="store_true", help="tiny data and one epoch (for tests)")
+    dm.add_argument("--json", action="store_true", help="print the result as JSON")
+    dm.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("report", parents=[common], help="the HTML report of trained networks",
+                       description="Write DIR/report.html for a run folder (a network <name>.h5, "
+                                   "with what training and deployment left there) or a folder "
+                                   "of run folders: compiles for each target, simulates a "
+                                   "sample, verifies and plots where that is not done yet.")
+    r.add_argument("dir", metavar="DIR")
+    r.add_argument("-o", "--output", metavar="HTML", help="default DIR/report.html")
+    r.add_argument("--no-compute", action="store_true",
+                   help="only show what is in DIR (no compiling, simulating or verifying)")
+    r.set_defaults(func=cmd_report)
+
     t = sub.add_parser("train", parents=[common], help="train a recipe (a reference workflow)",
                        description="Train one of the five reference workflows and write its "
                                    "checkpoint, HDF5 export, stats CSV and plots into DIR "

@@ -14,7 +14,7 @@ earlier than in the torch model: ``t_offset = -1``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,26 +39,54 @@ class Simulation:
     states: dict = field(default_factory=dict)
 
 
-def compile_network(path, target: str, out_dir) -> dict:
+def compile_network(path, target: str, out_dir, mapping: dict | None = None) -> dict:
     """Compile the HDF5 network at ``path`` for ``target`` into ``out_dir``; returns the report.
 
     Writes ``report.txt`` (and ``config.json`` + ``config.npz`` for loihi/xylo, ``net.h5`` +
-    ``manifest.json`` for lava). Every check runs before anything is written.
+    ``manifest.json`` for lava). Every check runs before anything is written. ``mapping``:
+    keyword arguments of the target's mapper (e.g. xylo ``limits``, ``state_headroom``); when
+    given they are saved as ``mapping.json`` (:func:`load_mapping`) so that the deployment can
+    be re-verified the same way.
     """
     from pipeline.hdf5 import load
 
     g = load(path)
     out = Path(out_dir)
+    mapping = dict(mapping or {})
     if target == "lava":
         report, text = _lava_bundle(g, Path(path), out)
     elif target == "loihi":
-        report, text = _loihi(g, out)
+        report, text = _loihi(g, out, mapping)
     elif target == "xylo":
-        report, text = _xylo(g, out)
+        report, text = _xylo(g, out, mapping)
     else:
         raise ValueError(f"target must be one of {TARGETS}, found {target!r}")
+    if mapping:
+        write_text_atomic(out / "mapping.json", json.dumps(
+            {"target": target, **{k: asdict(v) if is_dataclass(v) else v
+                                  for k, v in mapping.items()}}, indent=1))
     write_text_atomic(out / "report.txt", text + "\n")
     return report
+
+
+def load_mapping(out_dir) -> dict:
+    """The mapper keyword arguments saved by :func:`compile_network` in ``out_dir`` ({} when
+    none), with ``limits`` as the target's limits dataclass."""
+    path = Path(out_dir) / "mapping.json"
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+        target = doc.pop("target")
+        if "limits" in doc:
+            if target == "xylo":
+                from hwmap.targets.xylo import XyloLimits as Limits
+            else:
+                from hwmap.targets.loihi import LoihiLimits as Limits
+            doc["limits"] = Limits(**doc["limits"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise FormatError(f"not a mapping file ({e})", file=path) from None
+    return doc
 
 
 def _lava_bundle(g, src: Path, out: Path) -> tuple[dict, str]:
@@ -81,20 +109,20 @@ def _lava_bundle(g, src: Path, out: Path) -> tuple[dict, str]:
     return manifest, "\n".join(lines)
 
 
-def _loihi(g, out: Path) -> tuple[dict, str]:
+def _loihi(g, out: Path, mapping: dict) -> tuple[dict, str]:
     from hwmap.targets.loihi import map_graph, report_text, resource_report, save
 
-    cfg = map_graph(g)
+    cfg = map_graph(g, **mapping)
     rep = resource_report(cfg)
     save(cfg, out)
     return {"resources": rep, "quantisation": cfg.quant}, report_text(rep)
 
 
-def _xylo(g, out: Path) -> tuple[dict, str]:
-    from hwmap.targets.xylo import quantize_and_map, report_text, resource_report
+def _xylo(g, out: Path, mapping: dict) -> tuple[dict, str]:
+    from hwmap.targets.xylo import XYLO_AUDIO2, quantize_and_map, report_text, resource_report
 
-    cfg, quant = quantize_and_map(g)
-    rep = resource_report(cfg)
+    cfg, quant = quantize_and_map(g, **mapping)
+    rep = resource_report(cfg, mapping.get("limits", XYLO_AUDIO2))
     cfg.save(out)
     return ({"resources": rep, "latency_steps": quant.latency_steps, "t_offset": XYLO_T_OFFSET},
             report_text(rep) + "\n\nquantisation:\n" + str(quant))

@@ -17,17 +17,33 @@ from pipeline.atomic import write_bytes_atomic
 from pipeline.errors import FormatError
 
 
-def load_raster(path, *, channels: int | None = None) -> np.ndarray:
+EVENT_SUFFIXES = (".bs1", ".bs2", ".events.npy")
+
+
+def load_raster(path, *, channels: int | None = None, shape=None, dt_ms: float = 1.0) -> np.ndarray:
     """Read an input raster as int64 (batch, channels, time); a 2-D file gets batch 1.
+
+    ``.npy``: a raster (channels, time) or (batch, channels, time) of event counts. Event files
+    (:mod:`pipeline.events`): ``.bs1``, ``.bs2`` and slayer's ``xypt`` numpy arrays named
+    ``*.events.npy`` are binned into ``dt_ms`` steps; ``shape`` (C, H, W) or (C, W) of the input
+    (else ``channels``) gives the layout, slayer's (polarity, y, x).
 
     Raises:
         FormatError: naming the file when it is missing, not a ``.npy`` array, not 2-D or 3-D,
             not integer-valued, negative, or (when ``channels`` is given) of another width.
     """
     path = Path(path)
+    if path.name.endswith(EVENT_SUFFIXES):
+        counts = _events_raster(path, channels, shape, dt_ms)[None]
+        if channels is not None and counts.shape[1] != channels:
+            raise FormatError("events do not fit the network's input", file=path, field="channels",
+                              expected=channels, found=counts.shape[1])
+        return counts
+    path = Path(path)
     if path.suffix not in (".npy",):
         raise FormatError("unsupported spike file type", file=path, field="suffix",
-                          expected=".npy raster (channels, time) or (batch, channels, time)",
+                          expected=".npy raster (channels, time) or (batch, channels, time), "
+                                   "or events: " + " | ".join(EVENT_SUFFIXES),
                           found=path.suffix or "none")
     try:
         a = np.load(path, allow_pickle=False)
@@ -70,3 +86,22 @@ def save_result(path, output: np.ndarray, *, backend: str, t_offset: int,
             zf.writestr(name + ".npy", member.getvalue())
     write_bytes_atomic(path, buf.getvalue())
     return Path(path)
+
+
+def _events_raster(path: Path, channels, shape, dt_ms: float) -> np.ndarray:
+    """Bin an event file into (channels, time) for an input of ``shape`` or ``channels``."""
+    from pipeline.events import read_bs1, read_bs2, read_npy_events, to_raster
+
+    ev = {".bs1": read_bs1, ".bs2": read_bs2}.get(path.suffix, read_npy_events)(path)
+    if len(ev) == 0:
+        raise FormatError("event file holds no events", file=path)
+    shape = tuple(int(v) for v in shape) if shape is not None else None
+    if ev.y is not None:                                   # 2-D: (c, y, x)
+        if shape is not None and len(shape) == 3:
+            return to_raster(ev, n_c=shape[0], n_y=shape[1], n_x=shape[2], dt_ms=dt_ms)
+        return to_raster(ev, dt_ms=dt_ms)
+    n = channels if channels is not None else (int(np.prod(shape)) if shape else None)
+    if n is None:
+        return to_raster(ev, dt_ms=dt_ms)
+    n_c = shape[0] if shape is not None and len(shape) == 2 else (2 if np.max(ev.c) > 0 else 1)
+    return to_raster(ev, n_c=n_c, n_x=n // n_c, dt_ms=dt_ms)

@@ -214,7 +214,8 @@ def _altered(cfg, alter):
 
 
 def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, alter=None,
-           pad: int | None = None, n_random: int = 2, seed: int = 0) -> VerifyReport:
+           pad: int | None = None, n_random: int = 2, seed: int = 0,
+           mapping: dict | None = None) -> VerifyReport:
     """Run ``inputs`` through the implementations of ``target`` and compare them.
 
     Args:
@@ -228,6 +229,8 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
             LoihiConfig / XyloConfig before the integer simulators run (a fault injection
             hook: torch and Lava keep the unaltered network).
         pad: zero steps appended to the inputs; default the largest latency of the outputs.
+        mapping: keyword arguments of the target's mapper (``map_graph`` /
+            ``quantize_and_map``: ``limits``, ``state_headroom`` ...), as the deployment used.
     Raises:
         SnnpipeError: unknown target or implementation; the mappers' errors for graphs the
             target cannot hold (ValidationErrors, CapacityError, QuantizationError).
@@ -246,7 +249,7 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
     if inputs is None:
         inputs = random_inputs(graph, n_random, seed)
     if target == "xylo":
-        return _verify_xylo(graph, inputs, impls, alter, pad)
+        return _verify_xylo(graph, inputs, impls, alter, pad, mapping or {})
     from hwmap.targets.loihi_map import map_graph
     from hwmap.targets.loihi_quant import quantize
     from models.from_graph import build
@@ -254,7 +257,7 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
     lat = build(graph, "loihi").latency
     pad = max(lat.get(o, 0) for o in graph.graph["outputs"]) if pad is None else int(pad)
     x = _prepare(graph, inputs, pad)
-    cfg = map_graph(graph) if "intsim" in impls else None
+    cfg = map_graph(graph, **(mapping or {})) if "intsim" in impls else None
     pops = cfg.populations if cfg is not None else quantize(graph)[0]["populations"]
     ref, rec = torch_run(graph, x, "loihi", 4096, "torch-loihi")
     ref.saturation = loihi_saturation(pops, rec)
@@ -268,11 +271,11 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
     return compare(runs, target, notes)
 
 
-def _verify_xylo(graph, inputs, impls, alter, pad) -> VerifyReport:
+def _verify_xylo(graph, inputs, impls, alter, pad, mapping: dict) -> VerifyReport:
     from hwmap.targets.xylo_map import quantize_and_map
     from pipeline.verify_xylo import intsim_xylo_run, torch_xylo_run, xylosim_run
 
-    cfg, report = quantize_and_map(graph)
+    cfg, report = quantize_and_map(graph, **mapping)
     hops = report.latency_steps
     pad = max([0] + [hops.get(o, 0) for o in graph.graph["outputs"]]) if pad is None else int(pad)
     x = _prepare(graph, inputs, pad)

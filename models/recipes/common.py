@@ -144,22 +144,15 @@ def save_run(out_dir, name: str, net, config: dict, stats, history, graph, metri
 
 
 def _figure(ncols: int = 1, size=(5, 3.5)):
-    import matplotlib
+    from pipeline.plots import figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]))
-    return plt, fig, np.atleast_1d(axes)
+    return figure(ncols, size)
 
 
 def _save(plt, fig, path) -> None:
-    from pipeline.atomic import atomic_path
+    from pipeline.plots import save
 
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save(plt, fig, path)
 
 
 def plot_metric(path, history) -> None:
@@ -197,12 +190,9 @@ def plot_traces(path, traces: dict, dt: float = 1e-3, title: str = "") -> None:
 
 def plot_rasters(path, rasters: dict, dt: float = 1e-3) -> None:
     """Spike rasters (channels, time) side by side; ``rasters`` label -> array."""
-    plt, fig, axes = _figure(len(rasters), size=(5, 4))
-    for ax, (label, r) in zip(axes, rasters.items()):
-        c, t = np.nonzero(np.asarray(r))
-        ax.plot(t * dt, c, ".", ms=1)
-        ax.set(xlabel="time (s)", ylabel="neuron", title=label)
-    _save(plt, fig, path)
+    from pipeline.plots import rasters as plot
+
+    plot(path, rasters, dt)
 
 
 # ---- checkpoints and backends ----------------------------------------------------------------

@@ -65,3 +65,20 @@ def deploy(name: str, path, seed: int = 0, n: int | None = None) -> dict:
         key = backend if target is None else f"{backend}/{target}"
         out[key] = evaluate(name, path, backend, target, seed=seed, n=n)
     return out
+
+
+def mappings(name: str, path) -> dict:
+    """Mapper keyword arguments per target with which the run at ``path`` is deployed, as
+    :func:`evaluate` maps it: a recipe larger than Xylo Audio 2 gets its widened limits
+    (``XYLO_LIMITS_ARGS``), a run trained in the ``xylo`` precision its state scale.
+    Returns ``{target: kwargs}`` for the targets that need any."""
+    from models.recipes import common
+    from pipeline.hdf5 import load
+
+    recipe = get(name)
+    xylo = {}
+    if getattr(recipe, "XYLO_LIMITS_ARGS", None):
+        xylo["limits"] = common.wide_xylo(*recipe.XYLO_LIMITS_ARGS)
+    if common.run_config(path, name, {"precision": "float"})["precision"] == "xylo":
+        xylo.update(common.xylo_headroom(load(common.resolve(path, name)["hdf5"])))
+    return {"xylo": xylo} if xylo else {}

@@ -50,3 +50,22 @@ def test_result_file_round_trips_with_states(tmp_path):
         assert np.array_equal(z["output"], out) and int(z["t_offset"]) == 1
         assert str(z["backend"]) == "intsim" and z["hidden/v"].shape == (1, 4, 3)
     assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]  # no temp file left behind
+
+
+def test_event_files_are_read_as_rasters_of_the_network_input(tmp_path):
+    from pipeline.events import from_raster, write_bs1, write_bs2, write_npy_events
+
+    rng = np.random.default_rng(3)
+    r1 = rng.integers(0, 2, (2 * 5, 40))                       # 1-D: polarity x 5 neurons
+    r1[:, -1] = 1                                              # the last step has events
+    write_bs1(tmp_path / "a.bs1", from_raster(r1, n_x=5))
+    got = load_raster(tmp_path / "a.bs1", channels=10)
+    assert got.shape == (1, 10, 40) and np.array_equal(got[0], r1)
+    write_npy_events(tmp_path / "a.events.npy", from_raster(r1, n_x=5))
+    assert np.array_equal(load_raster(tmp_path / "a.events.npy", channels=10), got)
+    r2 = rng.integers(0, 2, (2 * 3 * 4, 25))                   # 2-D: (c=2, y=3, x=4)
+    r2[:, -1] = 1
+    write_bs2(tmp_path / "b.bs2", from_raster(r2, n_x=4, n_y=3))
+    assert np.array_equal(load_raster(tmp_path / "b.bs2", shape=(2, 3, 4))[0], r2)
+    with pytest.raises(FormatError, match="channels"):
+        load_raster(tmp_path / "b.bs2", channels=7, shape=(2, 3, 4))

@@ -1,0 +1,122 @@
+"""``snnpipe demo``: the main job, end to end, in a few minutes on 2 CPU cores.
+
+For a recipe (default ``ipd``, sound localisation) it trains two networks, each into its own
+run folder under ``out``:
+
+1. ``<recipe>-float``: trained in floating point; exported, validated, compiled for Lava, the
+   Loihi-style and the Xylo-style target, evaluated on each (Xylo shows what an unquantised
+   network loses there);
+2. ``<recipe>-xylo``: trained quantisation-aware in the Xylo precision; deployed to Xylo.
+
+Every deployment is simulated, verified against the torch model in the target's integer
+precision (and Lava fixed point, and SynSense's xylosim when installed), and
+``out/report.html`` gathers it all (:mod:`pipeline.report`). The recipes come from
+:mod:`models.recipes`, imported here only, as the command line does.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from pipeline.atomic import write_text_atomic
+
+RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",)))
+BACKENDS = {"lava": ("lava-fixed", None), "loihi": ("intsim", "loihi"), "xylo": ("intsim", "xylo")}
+LABELS = {"torch": "torch", "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim",
+          "intsim/xylo": "Xylo intsim"}
+QUICK = dict(epochs=1, n_train=256, n_test=64, n_eval=4)
+
+
+def _deployment_metrics(recipe: str, run_dir: Path, targets, n: int, seed: int) -> dict:
+    """The recipe's metric on torch and on each deployed target, on the same ``n`` samples."""
+    from models.recipes import registry
+
+    out = {"torch": registry.evaluate(recipe, run_dir, "torch", seed=seed, n=n, plots_dir=run_dir)}
+    for t in targets:
+        if (run_dir / "deploy" / t / "error.txt").exists():
+            continue
+        backend, target = BACKENDS[t]
+        key = backend if target is None else f"{backend}/{target}"
+        out[key] = registry.evaluate(recipe, run_dir, backend, target, seed=seed, n=n,
+                                     plots_dir=run_dir)
+    return out
+
+
+def _headline(metrics: dict) -> str:
+    """``torch 74.8 % -> Lava 74.8 %, ...`` from the first metric of each implementation."""
+    def first(m):
+        k = next(k for k, v in m.items() if k not in ("backend", "target", "n")
+                 and isinstance(v, (int, float)))
+        v = m[k]
+        return f"{100 * v:.1f} %" if k == "accuracy" else f"{k} {v:.3g}"
+
+    items = [f"{LABELS.get(k, k)} {first(m)}" for k, m in metrics.items()]
+    return items[0] + " -> " + ", ".join(items[1:]) if len(items) > 1 else items[0]
+
+
+def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: int = 0,
+        n_train: int | None = None, n_test: int | None = None, n_eval: int = 32,
+        quick: bool = False, progress: bool = True) -> dict:
+    """Run the demo into ``out``; returns ``{"report", "summary" (lines), "runs", "seconds"}``.
+
+    ``epochs``, ``n_train``, ``n_test``: training settings (default: 6 epochs on 2048 samples);
+    ``n_eval``: samples of the metric on every implementation (Lava runs them one at a time);
+    ``quick``: tiny settings for tests (:data:`QUICK`), the same steps.
+    """
+    from models.recipes import registry
+    from pipeline.report import build
+    from pipeline.report_data import deploy_all
+
+    t0 = time.perf_counter()
+    settings = dict(epochs=epochs or 6, n_train=n_train or 2048, n_test=n_test or 512, n_eval=n_eval)
+    if quick:
+        settings = dict(QUICK)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary, runs = [], {}
+    for tag, precision, targets in RUNS:
+        run_dir = out / f"{recipe}-{tag}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)                     # the demo's own folder: start clean
+        start = time.perf_counter()
+        if progress:
+            print(f"[demo] training {recipe} in the {precision} precision -> {run_dir}", flush=True)
+        registry.train(recipe, run_dir, epochs=settings["epochs"], seed=seed, precision=precision,
+                       progress=progress, n_train=settings["n_train"], n_test=settings["n_test"])
+        train_s = time.perf_counter() - start
+        if progress:
+            print(f"[demo] compiling for {', '.join(targets)}; evaluating on "
+                  f"{settings['n_eval']} samples", flush=True)
+        deploy_all(run_dir / f"{recipe}.h5", run_dir, targets, registry.mappings(recipe, run_dir))
+        metrics = _deployment_metrics(recipe, run_dir, targets, settings["n_eval"], seed)
+        write_text_atomic(run_dir / "deployment.json", json.dumps(metrics, indent=1) + "\n")
+        info = {"title": f"{recipe}: trained in the {precision} precision",
+                "recipe": recipe, "precision": precision, "seed": seed,
+                "epochs": settings["epochs"], "training samples": settings["n_train"],
+                "metric samples": settings["n_eval"], "training time (s)": round(train_s, 1),
+                "targets": ", ".join(targets)}
+        write_text_atomic(run_dir / "run.json", json.dumps(info, indent=1) + "\n")
+        runs[tag] = {"dir": str(run_dir), "metrics": metrics}
+        summary.append(f"{tag:>5}: {_headline(metrics)}")
+    if progress:
+        print("[demo] simulating, verifying and writing the report", flush=True)
+    intro = (f"The <b>{recipe}</b> recipe trained twice (float, and quantisation-aware for Xylo), "
+             "exported to HDF5, compiled for Lava and both hardware targets, simulated, and "
+             "verified implementation against implementation.")
+    report = build(out, out / "report.html", title=f"snnpipe demo: {recipe}", intro=intro)
+    verdicts, oks = [], []
+    for tag in runs:
+        for path in sorted((out / f"{recipe}-{tag}" / "verify").glob("*.json")):
+            doc = json.loads(path.read_text())
+            oks.append(bool(doc["ok"]))
+            verdicts.append(f"{tag}/{path.stem} {'OK' if doc['ok'] else 'DIFFERENT'} "
+                            f"({', '.join(doc['implementations'])})")
+    seconds = time.perf_counter() - t0
+    lines = [f"snnpipe demo: {recipe}, {len(runs)} networks trained and deployed in {seconds:.0f} s"]
+    lines += summary
+    lines.append("verification: " + ", ".join(verdicts))
+    lines.append(f"report: {report}")
+    return {"report": str(report), "summary": lines, "runs": runs, "seconds": seconds,
+            "verified": bool(oks) and all(oks)}

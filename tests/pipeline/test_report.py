@@ -1,0 +1,110 @@
+"""`snnpipe report` and `snnpipe demo`: a self-contained HTML report whose every plot loads in a
+real browser (headless Chromium), built from what a run folder holds and computed where missing."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.hdf5 import export
+from pipeline.report import build
+from pipeline.report_data import collect
+from tests.pipeline import browser, zoo
+
+pytestmark = pytest.mark.lava
+
+
+def _check_page(html_path, expected_keys):
+    dom = browser.dump_dom(html_path)
+    loaded, total = browser.images_loaded(dom)
+    assert total == len(expected_keys) and loaded == total, (loaded, total)
+    assert browser.plot_keys(dom) == list(expected_keys)
+    assert not re.search(r'<(img|script|link)[^>]+(src|href)="(https?:|file:|//)', dom), \
+        "the report must not fetch anything"
+    return dom
+
+
+def test_report_of_a_bare_network_file_compiles_simulates_verifies_and_plots(tmp_path, capsys):
+    export(zoo.sequential_dense(0), tmp_path / "net.h5")
+    assert main(["report", str(tmp_path)]) == 0
+    assert "report.html" in capsys.readouterr().out
+    # what the report computed is left in the folder for the next run
+    for f in ("deploy/lava/manifest.json", "deploy/loihi/config.json", "deploy/xylo/config.json",
+              "sample/input.npy", "verify/loihi.json", "verify/xylo.json"):
+        assert (tmp_path / f).is_file(), f
+    assert json.loads((tmp_path / "verify/loihi.json").read_text())["ok"]
+    data = collect(tmp_path)                      # second time: read back, nothing recomputed
+    assert set(data.verify) == {"loihi", "xylo"} and all(v["ok"] for v in data.verify.values())
+    assert set(data.energy) == {"Loihi-style", "Xylo-style"}
+    dom = _check_page(tmp_path / "report.html", data.plots)
+    assert "all agree" in dom and "Loihi-style core map" in dom
+    assert {"graph", "input_gif", "rasters", "loihi_cores", "xylo_resources", "energy"} <= set(data.plots)
+
+
+def test_a_target_that_cannot_hold_the_network_is_reported_not_fatal(tmp_path):
+    export(zoo.sequential_conv(0), tmp_path / "conv.h5")    # Xylo has no convolutions
+    out = build(tmp_path)
+    err = (tmp_path / "deploy/xylo/error.txt").read_text()
+    assert "convolution" in err and not (tmp_path / "deploy/xylo/config.json").exists()
+    html = out.read_text()
+    assert "not deployable" in html and "xylo_resources" not in html
+    assert set(collect(tmp_path).verify) == {"loihi"}
+
+
+def test_report_without_compute_only_shows_what_is_there(tmp_path):
+    export(zoo.sequential_dense(0), tmp_path / "net.h5")
+    build(tmp_path, compute=False)
+    assert not (tmp_path / "deploy").exists() and not (tmp_path / "verify").exists()
+    _check_page(tmp_path / "report.html", ["graph"])
+
+
+def test_a_folder_without_a_network_is_a_bad_input(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--quick", "-o", str(out)])
+    return out, code
+
+
+def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo, capsys):
+    out, code = demo
+    assert code == 0
+    for run in ("ipd-float", "ipd-xylo"):
+        assert (out / run / "ipd.h5").is_file() and (out / run / "deployment.json").is_file()
+    float_metrics = json.loads((out / "ipd-float/deployment.json").read_text())
+    assert set(float_metrics) == {"torch", "lava-fixed", "intsim/loihi", "intsim/xylo"}
+    assert set(json.loads((out / "ipd-xylo/deployment.json").read_text())) == {"torch", "intsim/xylo"}
+    for v in ("ipd-float/verify/loihi.json", "ipd-float/verify/xylo.json", "ipd-xylo/verify/xylo.json"):
+        doc = json.loads((out / v).read_text())
+        assert doc["ok"], v
+    pngs = sorted(p.name for p in (out / "ipd-float" / "plots").iterdir())
+    assert pngs == ["energy.png", "graph.png", "input.gif", "loihi_cores.png", "rasters.png",
+                    "training.png", "xylo_resources.png"]
+    dom = browser.dump_dom(out / "report.html")
+    loaded, total = browser.images_loaded(dom)
+    assert loaded == total >= 2 * 5 + 5      # per run: training, graph, gif, rasters, energy ... + confusions
+    keys = browser.plot_keys(dom)
+    for key in ("training", "graph", "input_gif", "rasters", "loihi_cores", "xylo_resources",
+                "energy", "confusion_torch", "confusion_lava-fixed", "confusion_intsim_loihi"):
+        assert key in keys, key
+
+
+def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, capsys):
+    out, _ = demo
+    capsys.readouterr()
+    code = main(["verify", str(out / "ipd-xylo" / "ipd.h5"), "--target", "xylo", "--random", "1",
+                 "--steps", "20", "--metric-samples", "8", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["ok"]
+    m = doc["metric"]
+    assert m["n"] == 8 and m["backend"] == "intsim/xylo"
+    assert set(m["before"]) == set(m["after"]) == {"accuracy", "mae_deg"}
+    expected = json.loads((out / "ipd-xylo/deployment.json").read_text())
+    if expected["torch"]["n"] == 8:
+        assert m["before"]["accuracy"] == expected["torch"]["accuracy"]
