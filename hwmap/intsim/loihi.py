@@ -6,7 +6,9 @@ neuron rule is the one of :mod:`hwmap.targets.loihi`. Time steps follow Lava: at
 step t into input its target receives at step t + 1 + delay. Since every projection adds a
 step, all populations update together from one state vector; input projections are computed a
 block of steps at a time (one matrix product), projections between populations every step (a
-gather of the active rows for one sample, a matrix product for a batch).
+gather of the active rows for one sample, a matrix product for a batch). Networks of Dense and
+identity projections run instead in the compiled loop of :mod:`hwmap.intsim.loihi_kernel`
+(numba, compiled on first use), which gives the same integers; ``KERNEL`` picks the path.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pipeline.errors import FormatError
 BLOCK_ELEMENTS = 1 << 22  # time block: steps * batch * neurons of the largest population
 SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
 SPARSE_MIN_ROWS = 1024    # ... for blocks of at least this many (step, sample) rows
+KERNEL = "auto"           # "auto": numba loop when it applies and numba imports; "numpy"; "numba"
 
 
 @dataclass
@@ -64,18 +67,25 @@ class LoihiResult:
     energy: dict = field(default_factory=dict)
 
 
+def _split_by_delay(q) -> list:
+    """[(delay, int64 weights)] of a projection: Dense (N_src, N_dst), identity (N,), conv
+    kernel (delay 0)."""
+    if q.op == "conv":
+        return [(0, np.asarray(q.weight, np.int64))]
+    eff = effective(q)
+    dl = np.broadcast_to(np.asarray(q.delay), eff.shape)
+    if dl.size == 0 or dl.min() == dl.max():                     # one delay: no split
+        return [(int(dl.flat[0]) if dl.size else 0, eff.T.copy())]
+    return [(int(d), np.where(dl == d, eff, 0).T.copy()) for d in np.unique(dl)]
+
+
 class _Synapses:
     """One projection prepared for evaluation: effective weights split by delay."""
 
     def __init__(self, cfg: LoihiConfig, q):
         self.q, self.src_shape = q, tuple(cfg.node_shape(q.src))
         self.n_dst = cfg.population(q.dst).size
-        if q.op == "conv":
-            mats = [(0, np.asarray(q.weight, np.int64))]
-        else:
-            eff = effective(q)
-            dl = np.broadcast_to(np.asarray(q.delay), eff.shape)
-            mats = [(int(d), np.where(dl == d, eff, 0).T.copy()) for d in np.unique(dl)]
+        mats = _split_by_delay(q)
         # float32 products are exact while every partial sum stays below 2^24 (binary inputs)
         small = q.op == "dense" and q.message_bits == 0 and all(
             np.abs(w).sum(axis=0).max(initial=0) < 2 ** 24 for _, w in mats)
@@ -112,7 +122,7 @@ class _Synapses:
 
 
 def _inputs(cfg: LoihiConfig, inputs) -> tuple[dict, int, int]:
-    """Input rasters -> {name: (T, B, N) int64}, T, B."""
+    """Input rasters -> {name: (B, N, T) int64, C-contiguous}, T, B."""
     if not isinstance(inputs, dict):
         if len(cfg.inputs) != 1:
             raise FormatError("several inputs: pass a dict name -> raster", field="inputs",
@@ -131,7 +141,7 @@ def _inputs(cfg: LoihiConfig, inputs) -> tuple[dict, int, int]:
                 not np.array_equal(x, np.round(x)):
             raise FormatError("input raster must be integer counts (batch, channels, time)",
                               field=name, expected=f"(B, {n}, T)", found=x.shape)
-        out[name] = np.ascontiguousarray(np.moveaxis(x.astype(np.int64), 2, 0))
+        out[name] = np.ascontiguousarray(x, np.int64)
         dims.add((x.shape[0], x.shape[2]))
     if len(dims) != 1:
         raise FormatError("input rasters differ in batch or time", field="inputs", found=dims)
@@ -159,14 +169,42 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
     """
     _check_record(cfg, record)
     x_in, T, B = _inputs(cfg, inputs)
+    kernel = _kernel(cfg)
+    run = _run_kernel if kernel is not None else _run_numpy
+    spikes, states, ev_b, ev_t = run(cfg, x_in, T, B, record, kernel)
+    counts = count_events(cfg, ev_b, ev_t, cfg.projections, T, B)
+    return LoihiResult(spikes, states, counts, estimate(counts, costs))
+
+
+def _kernel(cfg: LoihiConfig):
+    """The numba module when ``KERNEL`` and the network allow it (Dense and identity
+    projections only), else None."""
+    if KERNEL == "numpy" or any(q.op not in ("dense", "identity") for q in cfg.projections):
+        if KERNEL == "numba":
+            raise ValueError("the numba loop runs Dense and identity projections only")
+        return None
+    try:
+        from hwmap.intsim import loihi_kernel
+    except ImportError:                       # numba missing: the numpy path
+        if KERNEL == "numba":
+            raise
+        return None
+    return loihi_kernel
+
+
+def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
+    """The numpy path. Returns spikes {pop: (B, N, T) uint8}, states {"<pop>/u": (B, n_syn, N,
+    T), "<pop>/v": (B, N, T)}, and the non-zero events of every input and population
+    {name: (B, N)} per sample and {name: (T, N)} per step, float64."""
     net = _FlatNet(cfg, B, T)
-    spikes = np.zeros((T, B, net.n), np.uint8)
+    x_in = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
+    spikes = np.empty((T, B, net.n), np.uint8)
     rec = {}
     for p in cfg.populations:
         if _wanted(record, p.name, "u"):
-            rec[f"{p.name}/u"] = np.zeros((T, p.n_syn, B, p.size), np.int64)
+            rec[f"{p.name}/u"] = np.empty((T, p.n_syn, B, p.size), np.int64)
         if _wanted(record, p.name, "v"):
-            rec[f"{p.name}/v"] = np.zeros((T, B, p.size), np.int64)
+            rec[f"{p.name}/v"] = np.empty((T, B, p.size), np.int64)
     for t0 in range(0, T, net.tb):
         t1 = min(T, t0 + net.tb)
         for s in net.external:
@@ -179,13 +217,89 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
                 arr[t] = net.state(*key.split("/"))
         net.next_block(t1 - t0)
     events = dict(x_in, **{p.name: spikes[:, :, net.slice[p.name]] for p in cfg.populations})
-    counts = count_events(cfg, events, net.synapses, T, B)
-    return LoihiResult({p.name: np.ascontiguousarray(events[p.name].transpose(1, 2, 0))
-                        for p in cfg.populations},
-                       {k: np.ascontiguousarray(v.transpose((2, 1, 3, 0) if v.ndim == 4
-                                                            else (1, 2, 0)))
-                        for k, v in rec.items()},
-                       counts, estimate(counts, costs))
+    ev = {k: v != 0 for k, v in events.items()}
+    return ({p.name: np.ascontiguousarray(events[p.name].transpose(1, 2, 0))
+             for p in cfg.populations},
+            {k: np.ascontiguousarray(v.transpose((2, 1, 3, 0) if v.ndim == 4 else (1, 2, 0)))
+             for k, v in rec.items()},
+            {k: v.sum(axis=0, dtype=np.float64) for k, v in ev.items()},
+            {k: v.sum(axis=1, dtype=np.float64) for k, v in ev.items()})
+
+
+def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
+    """The numba path (:mod:`hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`."""
+    n_syn, n, slices, keep, bias, theta = _neurons(cfg)
+    names = list(cfg.inputs)
+    sizes = [x_in[k].shape[1] for k in names]
+    in_sl = {k: slice(int(a), int(a) + m) for k, a, m in zip(names, np.cumsum([0] + sizes), sizes)}
+    xs = x_in[names[0]] if len(names) == 1 else np.concatenate([x_in[k] for k in names], 1)
+    terms, ws, w_off, d_max = [], [], 0, 0
+    for q in cfg.projections:
+        src = in_sl[q.src].start if q.src in cfg.inputs else slices[q.src].start
+        for d, wi in _split_by_delay(q):
+            exp = int(q.weight_exp)
+            if exp >= 0:
+                wi = wi << (exp + ACT)
+            terms.append((q.src in cfg.inputs, src, wi.shape[0], slices[q.dst].start,
+                          cfg.population(q.dst).size, d, q.syn, exp, q.message_bits > 0,
+                          q.op == "identity", w_off))
+            ws.append(wi.ravel())
+            w_off += wi.size
+            d_max = max(d_max, d)
+    terms = np.array(terms, np.int64).reshape(-1, kernel.N_COLS)
+    w = np.concatenate(ws) if ws else np.zeros(0, np.int64)
+    idx, cols = {}, {}
+    for var in ("u", "v"):
+        idx[var], c = np.full(n, -1, np.int64), 0
+        for p in cfg.populations:
+            if _wanted(record, p.name, var):
+                idx[var][slices[p.name]] = np.arange(c, c + p.size)
+                cols[p.name, var] = slice(c, c + p.size)
+                c += p.size
+        cols[var] = c
+    rec_u = np.empty((B if cols["u"] else 0, n_syn, cols["u"], T), np.int64)
+    rec_v = np.empty((B if cols["v"] else 0, cols["v"], T), np.int64)
+    spikes = np.empty((B, n, T), np.uint8)
+    ev = [np.zeros(shape, np.int64) for shape in ((B, xs.shape[1]), (T, xs.shape[1]), (B, n),
+                                                   (T, n))]
+    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, terms, w, d_max + 2, spikes,
+               idx["u"], rec_u, idx["v"], rec_v, *ev)
+    states = {}
+    for p in cfg.populations:
+        if (p.name, "u") in cols:
+            states[f"{p.name}/u"] = np.ascontiguousarray(rec_u[:, :p.n_syn, cols[p.name, "u"]])
+        if (p.name, "v") in cols:
+            states[f"{p.name}/v"] = np.ascontiguousarray(rec_v[:, cols[p.name, "v"]])
+    spk = {p.name: spikes[:, slices[p.name]] for p in cfg.populations}
+    if len(spk) > 1:
+        spk = {k: np.ascontiguousarray(v) for k, v in spk.items()}
+    ev = [e.astype(np.float64) for e in ev]
+    per_sample = {**{k: ev[0][:, in_sl[k]] for k in names},
+                  **{p.name: ev[2][:, slices[p.name]] for p in cfg.populations}}
+    per_step = {**{k: ev[1][:, in_sl[k]] for k in names},
+                **{p.name: ev[3][:, slices[p.name]] for p in cfg.populations}}
+    return spk, states, per_sample, per_step
+
+
+def _neurons(cfg: LoihiConfig):
+    """Every population in one state vector: n_syn, N_total, slices, ``keep`` (n_syn + 1, 1,
+    N) = 4096 - decay (currents, then voltage), ``bias``, ``theta`` (N,) in state units."""
+    pops = cfg.populations
+    n_syn = max([p.n_syn for p in pops] + [1])
+    offs = np.cumsum([0] + [p.size for p in pops])
+    n, slices = int(offs[-1]), {p.name: slice(int(a), int(b))
+                                for p, a, b in zip(pops, offs[:-1], offs[1:])}
+    keep = np.full((n_syn + 1, 1, n), DECAY_UNIT, np.int64)
+    bias = np.zeros(n, np.int64)
+    theta = np.full(n, V_MAX, np.int64)          # li: v never exceeds V_MAX
+    for p in pops:
+        sl = slices[p.name]
+        keep[:p.n_syn, 0, sl] -= np.asarray(p.i_decay, np.int64)
+        keep[-1, 0, sl] -= np.asarray(p.v_decay, np.int64)
+        bias[sl] = bias_array(p.bias_mant, p.bias_exp)
+        if p.model == "cuba":
+            theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
+    return n_syn, n, slices, keep, bias, theta
 
 
 class _FlatNet:
@@ -195,25 +309,11 @@ class _FlatNet:
     projections between populations every step."""
 
     def __init__(self, cfg: LoihiConfig, B: int, T: int):
-        pops = cfg.populations
-        self.n_syn = max([p.n_syn for p in pops] + [1])
-        offs = np.cumsum([0] + [p.size for p in pops])
-        self.n, self.slice = int(offs[-1]), {p.name: slice(int(a), int(b))
-                                             for p, a, b in zip(pops, offs[:-1], offs[1:])}
-        self.pops = {p.name: p for p in pops}
+        self.n_syn, self.n, self.slice, self.keep, self.bias, self.theta = _neurons(cfg)
+        self.pops = {p.name: p for p in cfg.populations}
         self.synapses = [_Synapses(cfg, q) for q in cfg.projections]
         self.external = [s for s in self.synapses if s.q.src in cfg.inputs]
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
-        self.keep = np.full((self.n_syn + 1, 1, self.n), DECAY_UNIT, np.int64)
-        self.bias = np.zeros(self.n, np.int64)
-        self.theta = np.full(self.n, V_MAX, np.int64)          # li: v never exceeds V_MAX
-        for p in pops:
-            sl = self.slice[p.name]
-            self.keep[:p.n_syn, 0, sl] -= np.asarray(p.i_decay, np.int64)
-            self.keep[-1, 0, sl] -= np.asarray(p.v_decay, np.int64)
-            self.bias[sl] = bias_array(p.bias_mant, p.bias_exp)
-            if p.model == "cuba":
-                self.theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
         self.tmp = np.empty_like(self.x)
         self.tb = int(max(1, min(T, BLOCK_ELEMENTS // max(1, B * self.n))))
@@ -250,8 +350,10 @@ class _FlatNet:
         self.pending[:, :tail.shape[1]] = tail
 
 
-def count_events(cfg: LoihiConfig, events: dict, syn: list, T: int, B: int) -> EventCounts:
-    """Synaptic operations, spikes and messages per core from the event rasters (T, B, N)."""
+def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, projections: list,
+                 T: int, B: int) -> EventCounts:
+    """Synaptic operations, spikes and messages per core from the non-zero events of every
+    input and population, per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
     cores = cfg.cores or [{"core": i, "chip": 0, "pop": p.name, "start": 0, "stop": p.size}
                           for i, p in enumerate(cfg.populations)]
     nc = len(cores)
@@ -262,15 +364,12 @@ def count_events(cfg: LoihiConfig, events: dict, syn: list, T: int, B: int) -> E
              core=np.zeros(B), chip=np.zeros(B), inp=np.zeros(B),
              step_synops=np.zeros((T, nc)), step_spikes=np.zeros((T, nc)),
              step_out=np.zeros((T, nc)))
-    for s in syn:
-        q = s.q
+    for q in projections:
         mask = connectivity(cfg, q)
         fan = np.zeros((mask.shape[1], nc))
         for c in core_of.get(q.dst, []):
             fan[:, c["core"]] = mask[c["start"]:c["stop"]].sum(axis=0)
-        ev = events[q.src] != 0
-        ev_b = ev.sum(axis=0, dtype=np.float64)            # (B, N_src): per sample
-        ev_t = ev.sum(axis=1, dtype=np.float64)            # (T, N_src): per step
+        ev_b, ev_t = per_sample[q.src], per_step[q.src]
         z["synops"] += ev_b @ fan
         z["step_synops"] += ev_t @ fan
         reach = fan > 0
@@ -290,9 +389,8 @@ def count_events(cfg: LoihiConfig, events: dict, syn: list, T: int, B: int) -> E
                     z["step_out"][:, c["core"]] += ev_t[:, c["start"]:c["stop"]] @ n_msg
     for name, cs in core_of.items():
         for c in cs:
-            sp = events[name][:, :, c["start"]:c["stop"]].sum(axis=2)
-            z["spikes"][:, c["core"]] = sp.sum(axis=0)
-            z["step_spikes"][:, c["core"]] = sp.sum(axis=1)
+            z["spikes"][:, c["core"]] = per_sample[name][:, c["start"]:c["stop"]].sum(axis=1)
+            z["step_spikes"][:, c["core"]] = per_step[name][:, c["start"]:c["stop"]].sum(axis=1)
     npc = np.array([c["stop"] - c["start"] for c in cores], np.int64)
     return EventCounts(z["synops"], z["spikes"], z["local"], z["core"], z["chip"], z["inp"],
                        z["step_synops"], z["step_spikes"], z["step_out"], npc, npc * T)

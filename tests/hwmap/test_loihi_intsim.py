@@ -1,5 +1,5 @@
-"""The Loihi-style integer simulator: batching, time blocks, merges, events, energy; and
-netx's weight defects against real Lava."""
+"""The Loihi-style integer simulator: batching, time blocks, merges, events, energy; the numba
+loop against the numpy path and the neuron rule; and netx's weight defects against real Lava."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,8 @@ import pytest
 import hwmap.intsim.loihi as intsim
 from hwmap.intsim.energy import LoihiCosts
 from hwmap.intsim.loihi import simulate
-from hwmap.targets.loihi import LoihiLimits
+from hwmap.targets.loihi import (DECAY_UNIT, U_HALF, V_MAX, VTH_MAX, LoihiLimits, bias_array,
+                                 decay, neuron_step_inplace, threshold_value)
 from hwmap.targets.loihi_config import LoihiConfig, Population, Projection
 from hwmap.targets.loihi_map import map_graph, place
 from hwmap.targets.loihi_weights import weight_format
@@ -40,12 +41,111 @@ def test_batch_equals_samples_and_blocks_equal_whole(monkeypatch):
         one = simulate(cfg, x[b], record=("v",))
         assert np.array_equal(one.spikes["h"][0], full.spikes["h"][b])
         assert np.array_equal(one.states["o/v"][0], full.states["o/v"][b])
+    monkeypatch.setattr(intsim, "KERNEL", "numpy")                   # the numpy path, ...
     monkeypatch.setattr(intsim, "BLOCK_ELEMENTS", 7 * 3 * 16)       # blocks of 7 steps
     monkeypatch.setattr(intsim, "SPARSE_DENSITY", 1.1)               # force the sparse path
     monkeypatch.setattr(intsim, "SPARSE_MIN_ROWS", 1)
     blocked = simulate(cfg, x, record=("v",))
     assert np.array_equal(blocked.spikes["h"], full.spikes["h"])
     assert np.array_equal(blocked.states["o/v"], full.states["o/v"])
+
+
+def _extreme(rng, shape, values, lo, hi):
+    """Half the entries from ``values`` (the edges), half uniform in [lo, hi]."""
+    return np.where(rng.random(shape) < 0.5, rng.choice(np.asarray(values, np.int64), shape),
+                    rng.integers(lo, hi + 1, shape))
+
+
+def test_numba_neuron_step_equals_the_rule():
+    """The numba neuron update gives the integers of ``neuron_step_inplace``. Half the neurons
+    take extreme values: zero and full decays, currents and inputs that land exactly on and
+    beyond the 24-bit wrap edges, voltages at saturation, the largest biases, thresholds 0,
+    VTH_MAX << 6 and V_MAX (never spikes); the other half small integers, where v equals the
+    threshold and truncation toward zero matters."""
+    kernel = pytest.importorskip("hwmap.intsim.loihi_kernel")
+    rng = np.random.default_rng(7)
+    B, N = 3, 96
+    small = np.arange(N) % 2 == 0
+    for n_syn in (1, 2, 3):
+        keep = DECAY_UNIT - _extreme(rng, (n_syn + 1, 1, N), [0, 1, 2048, 4095, 4096], 0, 4096)
+        bias = np.where(small, rng.integers(-3, 4, N),
+                        bias_array(_extreme(rng, N, [-4096, 4095, 0], -4096, 4095),
+                                   rng.integers(0, 8, N)))
+        theta = np.where(small, rng.integers(0, 6, N),
+                         _extreme(rng, N, [0, threshold_value(VTH_MAX), V_MAX], 0, 1 << 20))
+        x = np.concatenate([_extreme(rng, (n_syn, B, N), [U_HALF, U_HALF - 1, 1 - U_HALF, 0],
+                                     1 - U_HALF, U_HALF),
+                            _extreme(rng, (1, B, N), [V_MAX, -V_MAX, 0], -V_MAX, V_MAX)])
+        x[:, :, small] = rng.integers(-8, 9, x[:, :, small].shape)
+        per_sample = [np.ascontiguousarray(x[:, b]) for b in range(B)]
+        tmp, s_b = np.empty_like(x), np.empty(N, np.int64)
+        spiked = 0
+        for _ in range(40):
+            a = np.where(small, rng.integers(-6, 7, (n_syn, B, N)),
+                         _extreme(rng, (n_syn, B, N), [0, 1 << 23, -(1 << 23)], -(1 << 24),
+                                  1 << 24))
+            # decayed current + input exactly on the wrap edges (2^23 stays, -2^23 wraps)
+            edge = rng.choice([U_HALF, U_HALF + 1, -U_HALF, 1 - U_HALF], a.shape)
+            hit = (rng.random(a.shape) < 0.25) & ~small
+            a[hit] = (edge - decay(x[:-1], DECAY_UNIT - keep[:-1]))[hit]
+            s = neuron_step_inplace(x, a, keep, bias, theta, tmp)
+            for b in range(B):
+                kernel.neuron_step(per_sample[b], np.ascontiguousarray(a[:, b]),
+                                   np.ascontiguousarray(keep[:, 0]), bias, theta, s_b)
+                assert np.array_equal(per_sample[b], x[:, b])
+                assert np.array_equal(s_b, s[b])
+            spiked += int(s.sum())
+        assert 0 < spiked < 40 * B * N
+
+
+def _multi_net(rng, n=7):
+    """Three populations with 1-3 synaptic currents, two inputs (one graded with negative
+    counts), Dense with per-synapse or uniform delays and weight_exp -4..3, an identity."""
+    def pop(name, k):
+        return Population(name, (n,), "cuba", rng.choice([0, 1, 2000, 4096], (k, n)),
+                          rng.choice([0, 300, 4096], n), rng.integers(0, 300, n),
+                          rng.integers(-4096, 4096, n), rng.integers(-3, 8, n))
+
+    def dense(src, dst, syn, n_src=n):
+        delay = (rng.integers(0, 5, (n, n_src)) if rng.random() < 0.5
+                 else np.asarray(int(rng.integers(0, 3))))
+        return Projection(src, dst, "dense", rng.integers(-256, 256, (n, n_src)),
+                          int(rng.integers(1, 9)), int(rng.integers(-4, 4)), syn, delay,
+                          int(rng.choice([0, 8])))
+
+    projs = [dense("i1", "a", 0, 5), dense("i2", "a", 1, 3), dense("a", "b", 0),
+             dense("b", "c", 2), dense("c", "a", 1), dense("c", "c", 0),
+             Projection("a", "c", "identity", rng.integers(-256, 256, n), 8,
+                        int(rng.integers(-3, 3)), 1, rng.integers(0, 4, n),
+                        int(rng.choice([0, 8])))]
+    return LoihiConfig("t", 1e-3, {"i1": (5,), "i2": (3,)}, [pop("a", 2), pop("b", 1),
+                                                            pop("c", 3)], projs, ["c"])
+
+
+def test_numba_path_equals_numpy_path(monkeypatch):
+    """The compiled loop and the numpy path give the same spikes, u, v and event counts."""
+    pytest.importorskip("hwmap.intsim.loihi_kernel")
+    rng = np.random.default_rng(3)
+    cases = [(map_graph(recurrent_graph()), (rng.random((2, 12, 60)) < 0.3).astype(int))]
+    for _ in range(6):
+        x = {"i1": rng.integers(-2, 4, (2, 5, 50)) * (rng.random((2, 5, 50)) < 0.4),
+             "i2": (rng.random((2, 3, 50)) < 0.5).astype(int)}
+        cases.append((place(_multi_net(rng), LoihiLimits(neurons_per_core=4)), x))
+    spikes = 0
+    for cfg, x in cases:
+        runs = {}
+        for path in ("numba", "numpy"):
+            monkeypatch.setattr(intsim, "KERNEL", path)
+            runs[path] = simulate(cfg, x, record=("u", "v"))
+        a, b = runs["numba"], runs["numpy"]
+        for part in ("spikes", "states", "energy"):
+            pa, pb = getattr(a, part), getattr(b, part)
+            assert pa.keys() == pb.keys()
+            assert all(np.array_equal(pa[k], pb[k]) for k in pa), part
+        for f in a.counts.__dataclass_fields__:
+            assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), f
+        spikes += sum(int(v.sum()) for v in a.spikes.values())
+    assert spikes > 0
 
 
 def test_merge_equals_duplicated_projections():

@@ -1,0 +1,156 @@
+"""Numba time loop of the Loihi-style integer simulator (:mod:`hwmap.intsim.loihi`).
+
+One compiled loop runs a whole network of Dense / identity projections (any delays, binary or
+graded messages, any ``weight_exp``) sample by sample: every step updates all neurons with
+:func:`neuron_step` (the integer rule of :mod:`hwmap.targets.loihi`, operation for operation
+as ``neuron_step_inplace``), then adds the weight rows of the active sources (input raster
+entries, spikes) into a ring of pending inputs at ``t + 1 + delay``. Nothing is allocated per
+step. Serial (numba's thread pool is never started). Compiled on first use (about 2.5 s;
+``cache=True``: later processes load it from ``__pycache__``). The constants of
+:mod:`hwmap.targets.loihi` are compiled in: numba's cache notices changes to this file only.
+
+Projection table ``terms`` (int64, one row per (projection, delay), columns ``T_*``): source
+offset and size in the input vector (``T_INPUT`` = 1) or in the spike vector, destination
+offset and size in the state vector, delay, synaptic current, ``weight_exp``, graded flag,
+diagonal flag (identity) and offset of the weights in ``w``: row-major (N_src, N_dst), or (N,)
+for a diagonal; already shifted left by ``weight_exp + 6`` when ``weight_exp >= 0`` (exact:
+integer shifts distribute over the sum), raw otherwise (the sum is floor-shifted per step).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hwmap.targets.loihi import (ACTIVATION_SHIFT, DECAY_BITS, DECAY_UNIT, U_HALF, U_WRAP,
+                                 V_MAX)
+
+(T_INPUT, T_SRC, T_NSRC, T_DST, T_NDST, T_DELAY, T_SYN, T_EXP, T_GRADED, T_DIAG,
+ T_WOFF) = range(11)
+N_COLS = 11
+ROUND = DECAY_UNIT - 1
+SPIKE_BLOCK = 64              # steps of spikes buffered before the (B, N, T) output
+
+
+@njit(cache=True, nogil=True)
+def neuron_step(x, a, keep, bias, theta, s):
+    """One step of one sample, in place: ``x`` (n_syn + 1, N) int64 currents then voltage,
+    ``a`` (n_syn, N) input already shifted (``a << 6``), ``keep`` (n_syn + 1, N) ``4096 -
+    decay``, ``bias``, ``theta`` (N,); writes spikes 0/1 into ``s`` (N,) int64. Same rule and
+    order as :func:`hwmap.targets.loihi.neuron_step_inplace`: decay with truncation toward
+    zero, add the input, a single 24-bit wrap correction of u, v += each u then the bias,
+    saturate v, strict threshold, reset to zero. Branch-free loops over neurons (they
+    vectorise)."""
+    n_syn, n = a.shape[0], x.shape[1]
+    v = x[n_syn]
+    kv = keep[n_syn]
+    for i in range(n):
+        p = v[i] * kv[i]
+        v[i] = (p + ((p >> 63) & ROUND)) >> DECAY_BITS
+    for k in range(n_syn):
+        u, ku, ak = x[k], keep[k], a[k]
+        for i in range(n):
+            p = u[i] * ku[i]
+            w = ((p + ((p >> 63) & ROUND)) >> DECAY_BITS) + ak[i]
+            w = w - U_WRAP if w > U_HALF else w
+            w = w + U_WRAP if w <= -U_HALF else w
+            u[i] = w
+            v[i] += w
+    for i in range(n):
+        w = min(max(v[i] + bias[i], -V_MAX), V_MAX)
+        f = w > theta[i]
+        s[i] = f
+        v[i] = 0 if f else w
+
+
+@njit(cache=True, nogil=True)
+def _add_row(tgt, w, c):
+    """``tgt += c * w`` (1-D, same length)."""
+    if c == 1:
+        for k in range(tgt.shape[0]):
+            tgt[k] += w[k]
+    else:
+        for k in range(tgt.shape[0]):
+            tgt[k] += c * w[k]
+
+
+@njit(cache=True, nogil=True)
+def _project(src, tm, w, ring, slot, acc):
+    """Add projection term ``tm`` of the source vector ``src`` into ``ring[slot]``."""
+    n_src, n_dst, dst = tm[T_NSRC], tm[T_NDST], tm[T_DST]
+    exp, graded, diag, w0 = tm[T_EXP], tm[T_GRADED], tm[T_DIAG], tm[T_WOFF]
+    x = src[tm[T_SRC]:tm[T_SRC] + n_src]
+    out = ring[slot, tm[T_SYN], dst:dst + n_dst]
+    direct = exp >= 0
+    tgt = out if direct else acc[:n_dst]
+    if not direct:
+        tgt[:] = 0
+    for j in range(n_src):
+        c = x[j]
+        if c == 0:
+            continue
+        if not graded:
+            c = 1
+        if diag:
+            tgt[j] += c * w[w0 + j]
+        else:
+            _add_row(tgt, w[w0 + j * n_dst:w0 + (j + 1) * n_dst], c)
+    if not direct:
+        for k in range(n_dst):
+            out[k] += (tgt[k] >> -exp) << ACTIVATION_SHIFT
+
+
+@njit(cache=True, nogil=True)
+def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_v_idx, rec_v,
+        ev_b_in, ev_t_in, ev_b, ev_t):
+    """All samples, all steps. ``x`` (B, N_in, T) int64 input rasters side by side; ``keep``
+    (n_syn + 1, N); ``bias``, ``theta`` (N,); ``terms``, ``w`` as the module says; ``ring_len``
+    >= max delay + 2. Writes ``spikes`` (B, N, T) uint8; where ``rec_*_idx[i] >= 0``,
+    ``rec_u[b, k, rec_u_idx[i], t]`` and ``rec_v[b, rec_v_idx[i], t]`` (the states after step
+    t); and adds the non-zero events of inputs and neurons per sample ``ev_b_in`` (B, N_in),
+    ``ev_b`` (B, N) and per step ``ev_t_in`` (T, N_in), ``ev_t`` (T, N)."""
+    n_b, n, n_t = spikes.shape
+    n_in = x.shape[1]
+    n_syn = keep.shape[0] - 1
+    state = np.empty((n_syn + 1, n), np.int64)
+    ring = np.empty((ring_len, n_syn, n), np.int64)
+    s = np.empty(n, np.int64)
+    sb = np.empty((SPIKE_BLOCK, n), np.uint8)      # spikes of the last steps, time-major
+    xt = np.empty(n_in, np.int64)
+    acc = np.empty(max(1, n), np.int64)
+    n_terms = terms.shape[0]
+    want_u, want_v = rec_u.shape[2] > 0, rec_v.shape[1] > 0
+    for b in range(n_b):
+        state[:] = 0
+        ring[:] = 0
+        for t in range(n_t):
+            slot = t % ring_len
+            neuron_step(state, ring[slot], keep, bias, theta, s)
+            ring[slot] = 0
+            row = sb[t % SPIKE_BLOCK]
+            for i in range(n):
+                row[i] = s[i]
+                ev_b[b, i] += s[i]
+                ev_t[t, i] += s[i]
+            if t % SPIKE_BLOCK == SPIKE_BLOCK - 1 or t == n_t - 1:
+                t0 = t - t % SPIKE_BLOCK
+                for i in range(n):
+                    for k in range(t - t0 + 1):
+                        spikes[b, i, t0 + k] = sb[k, i]
+            for j in range(n_in):
+                xt[j] = x[b, j, t]
+                nz = xt[j] != 0
+                ev_b_in[b, j] += nz
+                ev_t_in[t, j] += nz
+            if want_u:
+                for i in range(n):
+                    if rec_u_idx[i] >= 0:
+                        for k in range(n_syn):
+                            rec_u[b, k, rec_u_idx[i], t] = state[k, i]
+            if want_v:
+                for i in range(n):
+                    if rec_v_idx[i] >= 0:
+                        rec_v[b, rec_v_idx[i], t] = state[n_syn, i]
+            for q in range(n_terms):
+                tm = terms[q]
+                dest = (t + 1 + tm[T_DELAY]) % ring_len
+                _project(xt if tm[T_INPUT] else s, tm, w, ring, dest, acc)
