@@ -140,7 +140,7 @@ def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, fo
                 rec = _recorder(files[t.src][0], pop.s_out.shape, total)
                 pop.s_out.connect(rec.a_in)
     for probe in probes:
-        node, _, var = str(probe).partition("/")
+        node, _, var = str(probe).rpartition("/")
         if node not in net.populations or var not in VARIABLES:
             raise GraphError("probe must name a population and u or v", field="probes",
                              expected=f"<node>/{'|'.join(VARIABLES)}", found=probe)

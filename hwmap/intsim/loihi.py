@@ -214,7 +214,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
             for s in net.internal:
                 net.add_step(s, spikes[t, :, net.slice[s.q.src]], t - t0)
             for key, arr in rec.items():
-                arr[t] = net.state(*key.split("/"))
+                arr[t] = net.state(*key.rsplit("/", 1))
         net.next_block(t1 - t0)
     events = dict(x_in, **{p.name: spikes[:, :, net.slice[p.name]] for p in cfg.populations})
     ev = {k: v != 0 for k, v in events.items()}

@@ -193,3 +193,28 @@ def test_snnpipe_train_and_evaluate_write_a_run_and_print_its_metrics(tmp_path, 
     deployed = json.loads(capsys.readouterr().out)
     assert deployed["n"] == 32 and deployed["backend"] == "intsim" and "accuracy" in deployed
     assert main(["evaluate", "synnet", str(tmp_path / "missing.h5")]) == 2
+
+
+def _verify_targets(name):
+    """The targets ``snnpipe verify`` checks a recipe on, from its ``DEPLOY``: loihi (torch, Lava,
+    intsim) when it deploys to the Loihi-style simulator, else lava (torch, Lava) when it
+    deploys to Lava (custom neurons: Lava's processes have them, the Loihi target not), and
+    xylo (torch, intsim, xylosim)."""
+    targets = {t or "lava" for _, t in registry.get(name).DEPLOY}
+    return (["loihi"] if "loihi" in targets else ["lava"] if "lava" in targets else []) + \
+        (["xylo"] if "xylo" in targets else [])
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("name", sorted(registry.RECIPES))
+def test_snnpipe_verify_finds_no_difference_for_each_recipe_and_target(runs, name, capsys):
+    from pipeline.cli import main
+
+    folder, _ = runs[name]
+    for target in _verify_targets(name):
+        code = main(["verify", str(folder / f"{name}.h5"), "--target", target, "--random", "1",
+                     "--steps", "30", "--metric-samples", "0", "--json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert code == 0 and doc["ok"], (target, doc["first_divergence"])
+        assert all(not any(r["diffs"].values()) for r in doc["rows"])
+        assert len(doc["implementations"]) == (2 if target == "lava" else 3)
