@@ -3,7 +3,6 @@ real browser (headless Chromium), built from what a run folder holds and compute
 import json
 import re
 
-import numpy as np
 import pytest
 
 from pipeline.cli import main
@@ -63,48 +62,3 @@ def test_a_folder_without_a_network_is_a_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    code = main(["demo", "--quick", "-o", str(out)])
-    return out, code
-
-
-def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo, capsys):
-    out, code = demo
-    assert code == 0
-    for run in ("ipd-float", "ipd-xylo"):
-        assert (out / run / "ipd.h5").is_file() and (out / run / "deployment.json").is_file()
-    float_metrics = json.loads((out / "ipd-float/deployment.json").read_text())
-    assert set(float_metrics) == {"torch", "lava-fixed", "intsim/loihi", "intsim/xylo"}
-    assert set(json.loads((out / "ipd-xylo/deployment.json").read_text())) == {"torch", "intsim/xylo"}
-    for v in ("ipd-float/verify/loihi.json", "ipd-float/verify/xylo.json", "ipd-xylo/verify/xylo.json"):
-        doc = json.loads((out / v).read_text())
-        assert doc["ok"], v
-    pngs = sorted(p.name for p in (out / "ipd-float" / "plots").iterdir())
-    assert pngs == ["energy.png", "graph.png", "input.gif", "loihi_cores.png", "rasters.png",
-                    "training.png", "xylo_resources.png"]
-    dom = browser.dump_dom(out / "report.html")
-    loaded, total = browser.images_loaded(dom)
-    assert loaded == total >= 2 * 5 + 5      # per run: training, graph, gif, rasters, energy ... + confusions
-    keys = browser.plot_keys(dom)
-    for key in ("training", "graph", "input_gif", "rasters", "loihi_cores", "xylo_resources",
-                "energy", "confusion_torch", "confusion_lava-fixed", "confusion_intsim_loihi"):
-        assert key in keys, key
-
-
-def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, capsys):
-    out, _ = demo
-    capsys.readouterr()
-    code = main(["verify", str(out / "ipd-xylo" / "ipd.h5"), "--target", "xylo", "--random", "1",
-                 "--steps", "20", "--metric-samples", "8", "--json"])
-    doc = json.loads(capsys.readouterr().out)
-    assert code == 0 and doc["ok"]
-    m = doc["metric"]
-    assert m["n"] == 8 and m["backend"] == "intsim/xylo"
-    assert set(m["before"]) == set(m["after"]) == {"accuracy", "mae_deg"}
-    expected = json.loads((out / "ipd-xylo/deployment.json").read_text())
-    if expected["torch"]["n"] == 8:
-        assert m["before"]["accuracy"] == expected["torch"]["accuracy"]
