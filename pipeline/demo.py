@@ -20,7 +20,9 @@ import shutil
 import time
 from pathlib import Path
 
-from pipeline.atomic import write_text_atomic
+import numpy as np
+
+from pipeline.atomic import atomic_path, write_text_atomic
 
 RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",)))
 BACKENDS = {"lava": ("lava-fixed", None), "loihi": ("intsim", "loihi"), "xylo": ("intsim", "xylo")}
@@ -90,6 +92,11 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
             print(f"[demo] compiling for {', '.join(targets)}; evaluating on "
                   f"{settings['n_eval']} samples", flush=True)
         deploy_all(run_dir / f"{recipe}.h5", run_dir, targets, registry.mappings(recipe, run_dir))
+        sample = registry.test_inputs(recipe, 1, seed)
+        if sample is not None:                         # the report shows a real test input
+            with atomic_path(run_dir / "sample" / "input.npy", suffix=".npy") as tmp, \
+                    open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(sample[0]).astype(np.int64))
         metrics = _deployment_metrics(recipe, run_dir, targets, settings["n_eval"], seed)
         write_text_atomic(run_dir / "deployment.json", json.dumps(metrics, indent=1) + "\n")
         info = {"title": f"{recipe}: trained in the {precision} precision",

@@ -20,7 +20,7 @@ table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding
 text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}.ok{color:#0a0;font-weight:bold}
 .bad{color:#c00;font-weight:bold}figure{display:inline-block;margin:.5em;vertical-align:top}
 figcaption{font-size:.85em;color:#555}pre{background:#f7f7f7;padding:.6em;font-size:.8em;
-overflow-x:auto}img{max-width:100%}"""
+overflow-x:auto}img{max-width:100%;border:1px solid #e4e4e4}"""
 
 SCRIPT = """window.addEventListener('load',function(){var a=Array.from(document.images);
 var ok=a.filter(function(i){return i.complete&&i.naturalWidth>0}).length;

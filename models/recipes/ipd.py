@@ -161,6 +161,13 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
+def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` held-out inputs (n, 200, steps), drawn as :func:`evaluate` draws ``n`` samples."""
+    from models.recipes import common
+
+    return dataset(IPDTask(), n, seed + common.TEST_SEED_OFFSET)[0]
+
+
 def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
              n: int | None = None, plots_dir=None) -> dict:
     """Test accuracy and MAE of the run at ``path`` (folder, .pt, .h5 or config.json) on

@@ -82,3 +82,11 @@ def mappings(name: str, path) -> dict:
     if common.run_config(path, name, {"precision": "float"})["precision"] == "xylo":
         xylo.update(common.xylo_headroom(load(common.resolve(path, name)["hdf5"])))
     return {"xylo": xylo} if xylo else {}
+
+
+def test_inputs(name: str, n: int, seed: int = 0):
+    """``n`` held-out inputs (n, channels, steps) of recipe ``name``, drawn as its ``evaluate``
+    draws ``n`` samples, or None when the recipe's test input depends on the run's
+    settings (chirp, oxford)."""
+    fn = getattr(get(name), "test_inputs", None)
+    return None if fn is None else fn(n, seed)

@@ -121,6 +121,13 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
+def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` held-out inputs (n, channels, steps), drawn as :func:`evaluate` draws ``n`` samples."""
+    from models.recipes import common
+
+    return TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)[0]
+
+
 def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
              n: int | None = None, plots_dir=None) -> dict:
     """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |

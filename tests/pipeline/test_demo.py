@@ -3,6 +3,7 @@ Lava and both targets, verified, and one report whose every plot loads in headle
 `snnpipe verify` on a recipe's network adds the task metric before and after deployment."""
 import json
 
+import numpy as np
 import pytest
 
 from pipeline.cli import main
@@ -29,6 +30,10 @@ def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo,
     for v in ("ipd-float/verify/loihi.json", "ipd-float/verify/xylo.json", "ipd-xylo/verify/xylo.json"):
         doc = json.loads((out / v).read_text())
         assert doc["ok"], v
+    from models.recipes.registry import test_inputs
+
+    sample = np.load(out / "ipd-float" / "sample" / "input.npy")
+    assert np.array_equal(sample, test_inputs("ipd", 1)[0].numpy())   # a real test input
     pngs = sorted(p.name for p in (out / "ipd-float" / "plots").iterdir())
     assert pngs == ["energy.png", "graph.png", "input.gif", "loihi_cores.png", "rasters.png",
                     "training.png", "xylo_resources.png"]

@@ -1,5 +1,6 @@
 """Recipe data generators: seeded, the shapes and statistics the tutorials define."""
 import numpy as np
+import pytest
 import torch
 
 from models.recipes.chirp import ChirpTask, correlation
@@ -68,3 +69,14 @@ def test_tone_keywords_are_told_apart_by_tone_order_only():
     assert torch.argmax(early0) < torch.argmax(late0)
     early1, late1 = x[1, :, :70].sum(-1), x[1, :, -90:].sum(-1)
     assert torch.argmax(early1) > torch.argmax(late1)
+
+
+@pytest.mark.parametrize("name", ["ipd", "wavesense", "synnet"])
+def test_test_inputs_are_the_held_out_samples_evaluate_draws(name):
+    from models.recipes import registry
+
+    few = registry.test_inputs(name, 2, seed=3)
+    assert few.dim() == 3 and len(few) == 2 and few.sum() > 0
+    assert torch.equal(few, registry.test_inputs(name, 2, seed=3))
+    assert not torch.equal(few, registry.test_inputs(name, 2, seed=4))
+    assert registry.test_inputs("chirp", 1) is None
