@@ -169,7 +169,15 @@ def cmd_demo(args) -> int:
 def cmd_report(args) -> int:
     from pipeline.report import build
 
-    path = build(args.dir, args.output, compute=not args.no_compute)
+    def recipe_mappings(network):                  # a recipe's run deploys as it evaluates
+        recipe = _recipe_of(network)
+        if recipe is None:
+            return {}
+        from models.recipes import registry
+
+        return registry.mappings(recipe, network)
+
+    path = build(args.dir, args.output, compute=not args.no_compute, mappings=recipe_mappings)
     print(f"wrote {path}")
     return EXIT_OK
 

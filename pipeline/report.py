@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.atomic import write_text_atomic
-from pipeline.report_data import RunData, collect
+from pipeline.report_data import RunData, collect, network_file
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -162,16 +162,19 @@ def run_folders(path) -> list:
 
 
 def build(path, out=None, compute: bool = True, title: str = "snnpipe report", intro: str = "",
-          mappings: dict | None = None) -> Path:
+          mappings=None) -> Path:
     """Write the report of the run folder(s) at ``path`` (:func:`run_folders`) to ``out``
-    (default ``path/report.html``); returns its path."""
+    (default ``path/report.html``); returns its path. ``mappings``: the mapper keyword
+    arguments per target for deployments made here, or ``callable(network_path) -> dict``."""
     from pipeline.errors import FormatError
 
     folders = run_folders(path)
     if not folders:
         raise FormatError("no run folder: expected a folder with a network file <name>.h5 or "
                           "sub-folders holding one", file=path)
-    runs = [collect(f, compute=compute, mappings=mappings) for f in folders]
+    runs = [collect(f, compute=compute,
+                    mappings=mappings(network_file(f)) if callable(mappings) else mappings)
+            for f in folders]
     out = Path(out) if out is not None else Path(path) / "report.html"
     write_text_atomic(out, render(runs, title, intro))
     return out

@@ -59,3 +59,15 @@ def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, ca
     expected = json.loads((out / "ipd-xylo/deployment.json").read_text())
     if expected["torch"]["n"] == 8:
         assert m["before"]["accuracy"] == expected["torch"]["accuracy"]
+
+
+def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_path, capsys):
+    import shutil
+
+    out, _ = demo
+    for f in ("ipd.h5", "ipd.pt"):                     # a bare run: network and checkpoint
+        shutil.copy(out / "ipd-xylo" / f, tmp_path / f)
+    assert main(["report", str(tmp_path)]) == 0
+    mapping = json.loads((tmp_path / "deploy/xylo/mapping.json").read_text())
+    assert mapping["limits"]["n_in"] == 200 and mapping["limits"]["n_out"] == 12   # widened Xylo
+    assert json.loads((tmp_path / "verify/xylo.json").read_text())["ok"]
