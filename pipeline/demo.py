@@ -112,7 +112,8 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     intro = (f"The <b>{recipe}</b> recipe trained twice (float, and quantisation-aware for Xylo), "
              "exported to HDF5, compiled for Lava and both hardware targets, simulated, and "
              "verified implementation against implementation.")
-    report = build(out, out / "report.html", title=f"snnpipe demo: {recipe}", intro=intro)
+    report = build(out, out / "report.html", title=f"snnpipe demo: {recipe}", intro=intro,
+                   mappings=lambda network: registry.mappings(recipe, network))
     verdicts, oks = [], []
     for tag in runs:
         for path in sorted((out / f"{recipe}-{tag}" / "verify").glob("*.json")):

@@ -130,6 +130,11 @@ def _run_html(run: RunData) -> str:
         parts.append(_table(["setting", "value"], [[_e(k), _e(v)] for k, v in info.items()
                                                    if k != "title"], 2))
     parts.append("<h3>Task metric before and after deployment</h3>" + _metrics_table(run))
+    if run.validation:
+        rows = [[_e(k), '<span class="ok">valid</span>' if not v else
+                 f'<span class="bad">{len(v)} problem(s)</span>', "<br>".join(_e(x) for x in v[:8])]
+                for k, v in run.validation.items()]
+        parts.append("<h3>Validation</h3>" + _table(["rules", "verdict", "problems"], rows, 3))
     parts.append("<h3>Deployments</h3>" + _deploy_html(run))
     if run.verify:
         parts.append("<h3>Verification: the same input through every implementation</h3>"

@@ -45,6 +45,7 @@ class RunData:
     deployment: dict = field(default_factory=dict)
     deployments: dict = field(default_factory=dict)
     energy: dict = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)
     verify: dict = field(default_factory=dict)
     plots: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -186,6 +187,18 @@ def verify_all(graph, run_dir, dep: dict, x: np.ndarray) -> dict:
     return out
 
 
+def validation(graph, mappings: dict) -> dict:
+    """Problems of the graph alone and under each hardware target's design rules (with the
+    deployment's limits): ``{"graph" | "loihi" | "xylo": [message, ...]}``."""
+    from pipeline.validate import validate
+
+    out = {"graph": [str(p) for p in validate(graph)]}
+    for t in ("loihi", "xylo"):
+        out[t] = [str(p) for p in validate(graph, target=t,
+                                           limits=mappings.get(t, {}).get("limits"))]
+    return out
+
+
 def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | None = None) -> RunData:
     """The report data of the run folder ``run_dir``; with ``compute``, deployments, a sample,
     simulations, verification and plots are made where missing (``mappings``: target ->
@@ -200,6 +213,10 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     data = RunData(run_dir, net, summary=G.summary(g), info=_json(run_dir / "run.json") or {},
                    metrics=_json(run_dir / "metrics.json") or {},
                    deployment=_json(run_dir / "deployment.json") or {})
+    from pipeline.deploy import load_mapping
+
+    data.validation = validation(g, {t: (mappings or {}).get(t) or load_mapping(run_dir / "deploy" / t)
+                                     for t in ("loihi", "xylo")})
     pdir = run_dir / "plots"
     pdir.mkdir(exist_ok=True)
     if (run_dir / "stats.csv").exists():

@@ -48,7 +48,10 @@ def test_a_target_that_cannot_hold_the_network_is_reported_not_fatal(tmp_path):
     assert "convolution" in err and not (tmp_path / "deploy/xylo/config.json").exists()
     html = out.read_text()
     assert "not deployable" in html and "xylo_resources" not in html
-    assert set(collect(tmp_path).verify) == {"loihi"}
+    data = collect(tmp_path)
+    assert set(data.verify) == {"loihi"}
+    assert data.validation["graph"] == [] and data.validation["loihi"] == []
+    assert any("convolution" in p for p in data.validation["xylo"])
 
 
 def test_report_without_compute_only_shows_what_is_there(tmp_path):
