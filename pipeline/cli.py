@@ -76,10 +76,11 @@ def cmd_compile(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from pipeline.deploy import input_width, simulate
+    from pipeline.deploy import input_layout, simulate
     from pipeline.spikes import load_raster, save_result
 
-    raster = load_raster(args.input, channels=input_width(args.network, args.backend))
+    channels, shape, dt_ms = input_layout(args.network, args.backend)
+    raster = load_raster(args.input, channels=channels, shape=shape, dt_ms=dt_ms)
     result = simulate(args.network, args.backend, raster, record=args.record)
     squeeze = not str(args.input).endswith(".npy") or str(args.input).endswith(".events.npy") \
         or np.load(args.input, mmap_mode="r").ndim == 2        # keep the input's leading shape
@@ -155,7 +156,7 @@ def _recipe_metric(recipe: str, path, target: str, n: int, seed: int) -> dict:
 
 
 def cmd_demo(args) -> int:
-    from pipeline.demo import run
+    from models.recipes.demo import run
 
     result = run(args.output, recipe=args.recipe, epochs=args.epochs, seed=args.seed,
                  n_eval=args.samples, quick=args.quick, progress=not args.json)
@@ -166,8 +167,39 @@ def cmd_demo(args) -> int:
     return EXIT_OK if result["verified"] else EXIT_FAILED
 
 
+def cmd_raster(args) -> int:
+    from pipeline import plots
+    from pipeline.errors import FormatError
+    from pipeline.spikes import load_raster
+
+    try:
+        shape = tuple(int(v) for v in args.shape.split(",")) if args.shape else None
+    except ValueError:
+        raise FormatError("--shape must be integers separated by commas", field="shape",
+                          expected="C,H,W", found=args.shape) from None
+    batch = load_raster(args.input, shape=shape, dt_ms=args.dt_ms)
+    if not 0 <= args.sample < len(batch):
+        raise FormatError("no such sample", file=args.input, field="sample",
+                          expected=f"0..{len(batch) - 1}", found=args.sample)
+    raster = batch[args.sample]
+    suffix = Path(args.output).suffix
+    if suffix == ".gif":
+        plots.raster_gif(args.output, raster, shape=shape, window=args.window)
+    elif suffix == ".png":
+        plots.rasters(args.output, {Path(args.input).name: raster}, args.dt_ms * 1e-3, states=())
+    else:
+        raise FormatError("unsupported plot file type", file=args.output, field="suffix",
+                          expected=".png | .gif", found=suffix or "none")
+    print(f"wrote {args.output}: {raster.shape[0]} channels x {raster.shape[1]} steps, "
+          f"{int(raster.sum())} events")
+    return EXIT_OK
+
+
 def cmd_report(args) -> int:
     from pipeline.report import build
+
+    from pipeline.report import run_folders
+    from pipeline.report_data import deploy_all, network_file, refresh
 
     def recipe_mappings(network):                  # a recipe's run deploys as it evaluates
         recipe = _recipe_of(network)
@@ -177,6 +209,20 @@ def cmd_report(args) -> int:
 
         return registry.mappings(recipe, network)
 
+    if not args.no_compute:                        # a recipe's run: its metric on each target
+        for folder in run_folders(args.dir):
+            net = network_file(folder)
+            recipe = _recipe_of(net)
+            if recipe is None or (refresh(folder, net) and (folder / "deployment.json").exists()):
+                continue
+            from models.recipes import registry
+            from pipeline.atomic import write_text_atomic
+
+            dep = deploy_all(net, folder, mappings=recipe_mappings(net))
+            metrics = registry.deployment_metrics(
+                recipe, net, [t for t, d in dep.items() if not d["error"]], args.samples,
+                plots_dir=folder)
+            write_text_atomic(folder / "deployment.json", json.dumps(metrics, indent=1) + "\n")
     path = build(args.dir, args.output, compute=not args.no_compute, mappings=recipe_mappings)
     print(f"wrote {path}")
     return EXIT_OK
@@ -300,12 +346,25 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("-o", "--output", default="out/demo", metavar="OUT")
     dm.add_argument("--recipe", default="ipd", choices=recipes)
     dm.add_argument("--epochs", type=int, help="training epochs of each network (default 6)")
-    dm.add_argument("--samples", type=int, default=32,
+    dm.add_argument("--samples", type=int,
                     help="test samples of the metric on every implementation (default 32)")
     dm.add_argument("--seed", type=int, default=0)
-    dm.add_argument("--quick", action="store_true", help="tiny data and one epoch (for tests)")
+    dm.add_argument("--quick", action="store_true",
+                    help="tiny data and one epoch (for tests); --epochs and --samples still apply")
     dm.add_argument("--json", action="store_true", help="print the result as JSON")
     dm.set_defaults(func=cmd_demo)
+
+    ra = sub.add_parser("raster", parents=[common], help="plot spikes as a raster (PNG) or animation (GIF)",
+                        description="Draw SPIKES (a .npy raster or an event file) as a raster plot "
+                                    "(.png) or an animated GIF (.gif): with --shape C,H,W each "
+                                    "frame is an image of --window steps, else a sweep over time.")
+    ra.add_argument("input", metavar="SPIKES")
+    ra.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.gif")
+    ra.add_argument("--shape", metavar="C,H,W", help="the input's shape (2-D events: C,H,W)")
+    ra.add_argument("--dt-ms", type=float, default=1.0, help="time bin of event files (ms)")
+    ra.add_argument("--sample", type=int, default=0, help="which sample of a batch raster")
+    ra.add_argument("--window", type=int, default=5, help="steps per GIF frame")
+    ra.set_defaults(func=cmd_raster)
 
     r = sub.add_parser("report", parents=[common], help="the HTML report of trained networks",
                        description="Write DIR/report.html for a run folder (a network <name>.h5, "
@@ -316,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", metavar="HTML", help="default DIR/report.html")
     r.add_argument("--no-compute", action="store_true",
                    help="only show what is in DIR (no compiling, simulating or verifying)")
+    r.add_argument("--samples", type=int, default=32,
+                   help="a recipe's run: test samples of its metric on each implementation")
     r.set_defaults(func=cmd_report)
 
     t = sub.add_parser("train", parents=[common], help="train a recipe (a reference workflow)",

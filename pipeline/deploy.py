@@ -61,6 +61,8 @@ def compile_network(path, target: str, out_dir, mapping: dict | None = None) -> 
         report, text = _xylo(g, out, mapping)
     else:
         raise ValueError(f"target must be one of {TARGETS}, found {target!r}")
+    if not mapping and (out / "mapping.json").exists():
+        (out / "mapping.json").unlink()             # from an earlier compile with options
     if mapping:
         write_text_atomic(out / "mapping.json", json.dumps(
             {"target": target, **{k: asdict(v) if is_dataclass(v) else v
@@ -170,24 +172,37 @@ def _network_file(path: Path) -> Path:
     return path
 
 
-def input_width(path, backend: str) -> int:
-    """Number of input channels the network at ``path`` expects on ``backend``."""
+def input_layout(path, backend: str) -> tuple[int, tuple | None, float]:
+    """``(channels, shape, dt_ms)`` of the input the network at ``path`` expects on
+    ``backend``: channels in all, the input's shape (None when there are several inputs, or
+    for a Xylo config: a flat channel vector) and the time step in ms."""
     path = Path(path)
     if backend == "intsim":
         from hwmap.configio import load_config
 
         target, fields = load_config(path)
         if target == "xylo":
-            return int(np.asarray(fields["weights_in"]).shape[0])
+            return (int(np.asarray(fields["weights_in"]).shape[0]), None,
+                    float(fields.get("dt", 1e-3)) * 1e3)
         from hwmap.targets.loihi import load
 
         cfg = load(path)
-        return int(sum(np.prod(s) for s in cfg.inputs.values()))
+        shapes = list(cfg.inputs.values())
+        return (int(sum(np.prod(s) for s in shapes)), tuple(shapes[0]) if len(shapes) == 1 else None,
+                cfg.dt * 1e3)
     from pipeline.graph import size
     from pipeline.hdf5 import load
 
     g = load(_network_file(path))
-    return sum(size(g.nodes[n]["shape"]) for n in g.graph["inputs"])
+    ins = g.graph["inputs"]
+    return (sum(size(g.nodes[n]["shape"]) for n in ins),
+            tuple(g.nodes[ins[0]]["shape"]) if len(ins) == 1 else None,
+            float(g.graph.get("dt", 1e-3)) * 1e3)
+
+
+def input_width(path, backend: str) -> int:
+    """Number of input channels the network at ``path`` expects on ``backend``."""
+    return input_layout(path, backend)[0]
 
 
 def _simulate_lava(path: Path, backend: str, raster, record: bool) -> Simulation:

@@ -35,15 +35,18 @@ def save(plt, fig, path) -> Path:
     return Path(path)
 
 
-def rasters(path, named: dict, dt: float = 1e-3, title: str = "") -> Path:
-    """Spike rasters side by side, one panel per ``label -> (channels, time)`` array; a dot per
-    non-zero count (larger for more events)."""
+def rasters(path, named: dict, dt: float = 1e-3, title: str = "", states=None) -> Path:
+    """Rasters side by side, one panel per ``label -> (channels, time)`` array: spikes as a dot
+    per non-zero count (larger for more events); the labels in ``states`` (e.g. a readout's
+    membrane) as an image with a colour bar. ``states`` None: arrays with negative or
+    fractional values are states."""
     plt, fig, axes = figure(len(named), size=(4.2, 3.4))
     for ax, (label, r) in zip(axes, named.items()):
         r = np.asarray(r)
         if r.ndim != 2:
             raise FormatError("a raster must be (channels, time)", field=label, found=r.shape)
-        if (r < 0).any() or np.count_nonzero(r) > 0.5 * r.size:      # a state (v), not spikes
+        is_state = label in states if states is not None else bool((r < 0).any() or (r != np.round(r)).any())
+        if is_state:
             im = ax.imshow(r, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
                            extent=(0, r.shape[1] * dt, -0.5, r.shape[0] - 0.5))
             fig.colorbar(im, ax=ax)
@@ -69,8 +72,9 @@ def raster_gif(path, raster, *, shape=None, window: int = 5, fps: int = 10, scal
     from PIL import Image
 
     r = np.asarray(raster)
-    if r.ndim != 2:
-        raise FormatError("a raster must be (channels, time)", field="raster", found=r.shape)
+    if r.ndim != 2 or 0 in r.shape:
+        raise FormatError("a raster must be (channels, time) with at least one of each",
+                          field="raster", found=r.shape)
     steps = r.shape[1]
     starts = range(0, max(steps, 1), max(int(window), 1))
     frames = []

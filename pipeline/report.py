@@ -159,27 +159,38 @@ def render(runs: list, title: str = "snnpipe report", intro: str = "") -> str:
 
 
 def run_folders(path) -> list:
-    """``path`` itself when it holds a network file, else its sub-folders that do (sorted)."""
+    """``path`` itself when it holds a network file, else its sub-folders that do (sorted); a
+    network file ``NAME.h5`` stands for its folder."""
+    from pipeline.errors import FormatError
+
     path = Path(path)
+    if path.is_file() and path.suffix == ".h5":
+        return [path.parent]
+    if not path.is_dir():
+        raise FormatError("no such folder" if not path.exists() else "not a folder or a .h5 file",
+                          file=path, expected="a run folder or its NAME.h5")
     if any(path.glob("*.h5")):
         return [path]
     return sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.h5")))
 
 
 def build(path, out=None, compute: bool = True, title: str = "snnpipe report", intro: str = "",
-          mappings=None) -> Path:
-    """Write the report of the run folder(s) at ``path`` (:func:`run_folders`) to ``out``
-    (default ``path/report.html``); returns its path. ``mappings``: the mapper keyword
-    arguments per target for deployments made here, or ``callable(network_path) -> dict``."""
+          mappings=None, folders=None) -> Path:
+    """Write the report of the run folder(s) at ``path`` (:func:`run_folders`, or ``folders``)
+    to ``out`` (default ``report.html`` in the folder); returns its path. ``mappings``: the
+    mapper keyword arguments per target for deployments made here, or
+    ``callable(network_path) -> dict``."""
     from pipeline.errors import FormatError
 
-    folders = run_folders(path)
+    folders = run_folders(path) if folders is None else [Path(f) for f in folders]
     if not folders:
         raise FormatError("no run folder: expected a folder with a network file <name>.h5 or "
                           "sub-folders holding one", file=path)
     runs = [collect(f, compute=compute,
                     mappings=mappings(network_file(f)) if callable(mappings) else mappings)
             for f in folders]
-    out = Path(out) if out is not None else Path(path) / "report.html"
+    if out is None:
+        out = (Path(path).parent if Path(path).is_file() else Path(path)) / "report.html"
+    out = Path(out)
     write_text_atomic(out, render(runs, title, intro))
     return out

@@ -15,7 +15,9 @@ write them, any of::
 
 :func:`collect` with ``compute=True`` fills in what is missing (compiles for every target, draws
 a random input, verifies) and writes it into the folder, so that a report can be made for any
-network file; everything written is written atomically.
+network file; everything written is written atomically. ``derived.json`` holds the sha256 of
+the network those files were made from: when the network changes (trained again into the same
+folder) they are removed and made again (:func:`refresh`).
 """
 from __future__ import annotations
 
@@ -49,6 +51,36 @@ class RunData:
     verify: dict = field(default_factory=dict)
     plots: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+
+
+DERIVED = ("deploy", "verify", "sample", "plots", "deployment.json", "confusion_*.png",
+           "report.html")
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def refresh(run_dir, network) -> bool:
+    """Make the derived files of ``run_dir`` (:data:`DERIVED`) belong to ``network``: when
+    ``derived.json`` names another network content, remove them. Returns True when they were
+    already made from this network (stamped), False when the stamp is new."""
+    run_dir = Path(run_dir)
+    stamp = run_dir / "derived.json"
+    digest = _sha256(network)
+    old = _json(stamp) if stamp.exists() else None
+    if old is not None and old.get("sha256") == digest and old.get("network") == Path(network).name:
+        return True
+    if old is not None:                             # made from an earlier network: stale
+        import shutil
+
+        for pattern in DERIVED:
+            for p in run_dir.glob(pattern):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    _write_json(stamp, {"network": Path(network).name, "sha256": digest})
+    return False
 
 
 def network_file(run_dir) -> Path:
@@ -209,6 +241,7 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
 
     run_dir = Path(run_dir)
     net = network_file(run_dir)
+    refresh(run_dir, net)
     g = load(net)
     data = RunData(run_dir, net, summary=G.summary(g), info=_json(run_dir / "run.json") or {},
                    metrics=_json(run_dir / "metrics.json") or {},
@@ -239,8 +272,10 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     dt = float(g.graph.get("dt", 1e-3))
     plots.raster_gif(pdir / "input.gif", x, window=max(1, x.shape[-1] // 40))
     data.plots["input_gif"] = ("Input sample (animated)", pdir / "input.gif")
+    readout = g.nodes[g.graph["outputs"][0]].get("model") == "li"     # outputs are its v
     plots.rasters(pdir / "rasters.png", {"input": x, **outputs}, dt,
-                  "input and output of each deployment (outputs: spikes, or a readout's v)")
+                  "input and output of each deployment" + (" (the readout's v)" if readout else ""),
+                  states=set(outputs) if readout else set())
     data.plots["rasters"] = ("Input and output rasters", pdir / "rasters.png")
     for png in sorted(run_dir.glob("confusion*.png")) + sorted(run_dir.glob("raster*.png")):
         data.plots[png.stem] = (png.stem.replace("_", " "), png)

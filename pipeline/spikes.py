@@ -89,19 +89,33 @@ def save_result(path, output: np.ndarray, *, backend: str, t_offset: int,
 
 
 def _events_raster(path: Path, channels, shape, dt_ms: float) -> np.ndarray:
-    """Bin an event file into (channels, time) for an input of ``shape`` or ``channels``."""
+    """Bin an event file into (channels, time) in slayer's (polarity, y, x) layout, taken from
+    the input's ``shape`` ((C, H, W) for 2-D events; (C, W) or (W,) for 1-D), else from
+    ``channels`` (1-D: polarities from the file), else from the largest addresses. Events
+    outside the layout are an error, not silently dropped."""
     from pipeline.events import read_bs1, read_bs2, read_npy_events, to_raster
 
     ev = {".bs1": read_bs1, ".bs2": read_bs2}.get(path.suffix, read_npy_events)(path)
     if len(ev) == 0:
         raise FormatError("event file holds no events", file=path)
     shape = tuple(int(v) for v in shape) if shape is not None else None
-    if ev.y is not None:                                   # 2-D: (c, y, x)
-        if shape is not None and len(shape) == 3:
-            return to_raster(ev, n_c=shape[0], n_y=shape[1], n_x=shape[2], dt_ms=dt_ms)
-        return to_raster(ev, dt_ms=dt_ms)
-    n = channels if channels is not None else (int(np.prod(shape)) if shape else None)
-    if n is None:
-        return to_raster(ev, dt_ms=dt_ms)
-    n_c = shape[0] if shape is not None and len(shape) == 2 else (2 if np.max(ev.c) > 0 else 1)
-    return to_raster(ev, n_c=n_c, n_x=n // n_c, dt_ms=dt_ms)
+    x, c = np.round(ev.x).astype(np.int64), np.round(ev.c).astype(np.int64)
+    y = None if ev.y is None else np.round(ev.y).astype(np.int64)
+    top = lambda a: int(a.max()) + 1                                # noqa: E731
+    if y is not None:
+        n_c, n_y, n_x = shape if shape is not None and len(shape) == 3 else (top(c), top(y), top(x))
+    elif shape is not None:
+        n_y, (n_c, n_x) = 1, (shape if len(shape) == 2 else (1, int(np.prod(shape))))
+    elif channels is not None:
+        n_y, n_c = 1, top(c)
+        if channels % n_c:
+            raise FormatError("polarities do not divide the network's input", file=path,
+                              field="c", expected=f"a divisor of {channels}", found=n_c)
+        n_x = channels // n_c
+    else:
+        n_c, n_y, n_x = top(c), 1, top(x)
+    for name, a, n in (("x", x, n_x), ("y", y, n_y), ("c", c, n_c)):
+        if a is not None and (a.min() < 0 or a.max() >= n):
+            raise FormatError("events outside the network's input", file=path, field=name,
+                              expected=f"0..{n - 1}", found=f"{a.min()}..{a.max()}")
+    return to_raster(ev, n_c=n_c, n_y=None if y is None else n_y, n_x=n_x, dt_ms=dt_ms)

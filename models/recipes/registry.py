@@ -90,3 +90,18 @@ def test_inputs(name: str, n: int, seed: int = 0):
     settings (chirp, oxford)."""
     fn = getattr(get(name), "test_inputs", None)
     return None if fn is None else fn(n, seed)
+
+
+BACKEND_OF = {"lava": ("lava-fixed", None), "loihi": ("intsim", "loihi"), "xylo": ("intsim", "xylo")}
+
+
+def deployment_metrics(name: str, path, targets, n: int, seed: int = 0, plots_dir=None) -> dict:
+    """The recipe's metric on torch and on each of ``targets`` (lava | loihi | xylo), on the
+    same ``n`` held-out samples; ``plots_dir``: confusion matrices per implementation there.
+    Returns ``{"torch": metrics, "lava-fixed": ..., "intsim/loihi": ..., ...}``."""
+    out = {"torch": evaluate(name, path, "torch", seed=seed, n=n, plots_dir=plots_dir)}
+    for t in targets:
+        backend, target = BACKEND_OF[t]
+        key = backend if target is None else f"{backend}/{target}"
+        out[key] = evaluate(name, path, backend, target, seed=seed, n=n, plots_dir=plots_dir)
+    return out

@@ -89,3 +89,31 @@ def test_verify_with_an_input_file_of_the_wrong_width_exits_2(files, capsys):
                  "--input", str(files / "in6.npy")]) == 2
     err = capsys.readouterr().err
     assert "in6.npy" in err and "channels" in err and "expected 8" in err
+
+
+def test_simulate_takes_2d_event_files_in_the_networks_input_layout(files, capsys):
+    from pipeline.events import Events, write_bs2
+
+    # two events of a (2, 8, 6) input that reach neither the largest x/y nor polarity 1
+    write_bs2(files / "in.bs2", Events(x=np.array([1, 2]), y=np.array([0, 3]), c=np.array([0, 0]),
+                                       t=np.array([0.0, 5.0])))
+    assert main(["simulate", str(files / "conv.h5"), "--input", str(files / "in.bs2"),
+                 "--backend", "lava-fixed", "-o", str(files / "o.npz")]) == 0
+    assert "lava-fixed" in capsys.readouterr().out
+    write_bs2(files / "far.bs2", Events(x=np.array([7]), y=np.array([0]), c=np.array([0]),
+                                        t=np.array([0.0])))                 # x beyond width 6
+    assert main(["simulate", str(files / "conv.h5"), "--input", str(files / "far.bs2"),
+                 "--backend", "lava-fixed", "-o", str(files / "o2.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "far.bs2" in err and "x" in err and not (files / "o2.npz").exists()
+
+
+def test_raster_draws_spike_files_as_png_and_gif(files, capsys):
+    from PIL import Image
+
+    assert main(["raster", str(files / "in8.npy"), "-o", str(files / "r.png")]) == 0
+    assert main(["raster", str(files / "in6.npy"), "--sample", "1", "-o", str(files / "r.gif")]) == 0
+    assert Image.open(files / "r.gif").n_frames == 6 and Image.open(files / "r.png").format == "PNG"
+    assert main(["raster", str(files / "in8.npy"), "-o", str(files / "r.svg")]) == 2
+    assert main(["raster", str(files / "in6.npy"), "--sample", "2", "-o", str(files / "x.png")]) == 2
+    assert "sample" in capsys.readouterr().err and not (files / "x.png").exists()

@@ -49,16 +49,17 @@ def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo,
 def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, capsys):
     out, _ = demo
     capsys.readouterr()
+    expected = json.loads((out / "ipd-xylo/deployment.json").read_text())
+    n = expected["torch"]["n"]                    # the demo's metric samples
     code = main(["verify", str(out / "ipd-xylo" / "ipd.h5"), "--target", "xylo", "--random", "1",
-                 "--steps", "20", "--metric-samples", "8", "--json"])
+                 "--steps", "20", "--metric-samples", str(n), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["ok"]
     m = doc["metric"]
-    assert m["n"] == 8 and m["backend"] == "intsim/xylo"
+    assert m["n"] == n and m["backend"] == "intsim/xylo"
     assert set(m["before"]) == set(m["after"]) == {"accuracy", "mae_deg"}
-    expected = json.loads((out / "ipd-xylo/deployment.json").read_text())
-    if expected["torch"]["n"] == 8:
-        assert m["before"]["accuracy"] == expected["torch"]["accuracy"]
+    assert m["before"] == {k: expected["torch"][k] for k in m["before"]}       # same samples
+    assert m["after"] == {k: expected["intsim/xylo"][k] for k in m["after"]}
 
 
 def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_path, capsys):
@@ -67,7 +68,10 @@ def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_
     out, _ = demo
     for f in ("ipd.h5", "ipd.pt"):                     # a bare run: network and checkpoint
         shutil.copy(out / "ipd-xylo" / f, tmp_path / f)
-    assert main(["report", str(tmp_path)]) == 0
+    assert main(["report", str(tmp_path), "--samples", "4"]) == 0
+    metrics = json.loads((tmp_path / "deployment.json").read_text())   # the metric per target
+    assert set(metrics) == {"torch", "intsim/xylo"} and metrics["torch"]["n"] == 4
+    assert {"confusion_torch.png", "confusion_intsim_xylo.png"} <= {p.name for p in tmp_path.iterdir()}
     mapping = json.loads((tmp_path / "deploy/xylo/mapping.json").read_text())
     assert mapping["limits"]["n_in"] == 200 and mapping["limits"]["n_out"] == 12   # widened Xylo
     assert json.loads((tmp_path / "verify/xylo.json").read_text())["ok"]

@@ -1,5 +1,5 @@
-"""`snnpipe report` and `snnpipe demo`: a self-contained HTML report whose every plot loads in a
-real browser (headless Chromium), built from what a run folder holds and computed where missing."""
+"""`snnpipe report`: a self-contained HTML report whose every plot loads in a real browser
+(headless Chromium), built from what a run folder holds and computed where missing."""
 import json
 import re
 
@@ -11,7 +11,6 @@ from pipeline.report import build
 from pipeline.report_data import collect
 from tests.pipeline import browser, zoo
 
-pytestmark = pytest.mark.lava
 
 
 def _check_page(html_path, expected_keys):
@@ -24,6 +23,7 @@ def _check_page(html_path, expected_keys):
     return dom
 
 
+@pytest.mark.lava
 def test_report_of_a_bare_network_file_compiles_simulates_verifies_and_plots(tmp_path, capsys):
     export(zoo.sequential_dense(0), tmp_path / "net.h5")
     assert main(["report", str(tmp_path)]) == 0
@@ -41,6 +41,7 @@ def test_report_of_a_bare_network_file_compiles_simulates_verifies_and_plots(tmp
     assert {"graph", "input_gif", "rasters", "loihi_cores", "xylo_resources", "energy"} <= set(data.plots)
 
 
+@pytest.mark.lava
 def test_a_target_that_cannot_hold_the_network_is_reported_not_fatal(tmp_path):
     export(zoo.sequential_conv(0), tmp_path / "conv.h5")    # Xylo has no convolutions
     out = build(tmp_path)
@@ -61,7 +62,27 @@ def test_report_without_compute_only_shows_what_is_there(tmp_path):
     _check_page(tmp_path / "report.html", ["graph"])
 
 
-def test_a_folder_without_a_network_is_a_bad_input(tmp_path, capsys):
+def test_a_folder_without_a_network_or_a_missing_path_is_a_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
-    assert not (tmp_path / "report.html").exists()
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_network_file_stands_for_its_folder(tmp_path):
+    export(zoo.sequential_dense(0), tmp_path / "net.h5")
+    assert build(tmp_path / "net.h5", compute=False) == tmp_path / "report.html"
+
+
+@pytest.mark.lava
+def test_results_of_an_earlier_network_are_made_again_not_shown(tmp_path):
+    export(zoo.sequential_dense(0), tmp_path / "net.h5")
+    build(tmp_path)
+    first = (tmp_path / "deploy/loihi/config.json").read_bytes()
+    (tmp_path / "verify/loihi.json").write_text('{"stale": true}')      # must not survive
+    export(zoo.sequential_dense(1), tmp_path / "net.h5")                # trained again
+    data = collect(tmp_path)
+    assert (tmp_path / "deploy/loihi/config.json").read_bytes() != first
+    assert data.verify["loihi"]["ok"] and "stale" not in data.verify["loihi"]
+    assert json.loads((tmp_path / "derived.json").read_text())["network"] == "net.h5"

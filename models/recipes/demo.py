@@ -1,5 +1,8 @@
 """``snnpipe demo``: the main job, end to end, in a few minutes on 2 CPU cores.
 
+It sits with the recipes because it trains them; everything after training goes through the
+files and the Graph (:mod:`pipeline.report`).
+
 For a recipe (default ``ipd``, sound localisation) it trains two networks, each into its own
 run folder under ``out``:
 
@@ -10,8 +13,7 @@ run folder under ``out``:
 
 Every deployment is simulated, verified against the torch model in the target's integer
 precision (and Lava fixed point, and SynSense's xylosim when installed), and
-``out/report.html`` gathers it all (:mod:`pipeline.report`). The recipes come from
-:mod:`models.recipes`, imported here only, as the command line does.
+``out/report.html`` gathers it all (:mod:`pipeline.report`).
 """
 from __future__ import annotations
 
@@ -25,32 +27,19 @@ import numpy as np
 from pipeline.atomic import atomic_path, write_text_atomic
 
 RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",)))
-BACKENDS = {"lava": ("lava-fixed", None), "loihi": ("intsim", "loihi"), "xylo": ("intsim", "xylo")}
 LABELS = {"torch": "torch", "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim",
           "intsim/xylo": "Xylo intsim"}
+DEFAULTS = dict(epochs=6, n_train=2048, n_test=512, n_eval=32)
 QUICK = dict(epochs=1, n_train=256, n_test=64, n_eval=4)
-
-
-def _deployment_metrics(recipe: str, run_dir: Path, targets, n: int, seed: int) -> dict:
-    """The recipe's metric on torch and on each deployed target, on the same ``n`` samples."""
-    from models.recipes import registry
-
-    out = {"torch": registry.evaluate(recipe, run_dir, "torch", seed=seed, n=n, plots_dir=run_dir)}
-    for t in targets:
-        if (run_dir / "deploy" / t / "error.txt").exists():
-            continue
-        backend, target = BACKENDS[t]
-        key = backend if target is None else f"{backend}/{target}"
-        out[key] = registry.evaluate(recipe, run_dir, backend, target, seed=seed, n=n,
-                                     plots_dir=run_dir)
-    return out
 
 
 def _headline(metrics: dict) -> str:
     """``torch 74.8 % -> Lava 74.8 %, ...`` from the first metric of each implementation."""
     def first(m):
-        k = next(k for k, v in m.items() if k not in ("backend", "target", "n")
-                 and isinstance(v, (int, float)))
+        k = next((k for k, v in m.items() if k not in ("backend", "target", "n")
+                  and isinstance(v, (int, float))), None)
+        if k is None:
+            return "-"
         v = m[k]
         return f"{100 * v:.1f} %" if k == "accuracy" else f"{k} {v:.3g}"
 
@@ -59,22 +48,27 @@ def _headline(metrics: dict) -> str:
 
 
 def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: int = 0,
-        n_train: int | None = None, n_test: int | None = None, n_eval: int = 32,
+        n_train: int | None = None, n_test: int | None = None, n_eval: int | None = None,
         quick: bool = False, progress: bool = True) -> dict:
-    """Run the demo into ``out``; returns ``{"report", "summary" (lines), "runs", "seconds"}``.
+    """Run the demo into ``out``; returns ``{"report", "summary" (lines), "runs", "seconds",
+    "verified"}``.
 
-    ``epochs``, ``n_train``, ``n_test``: training settings (default: 6 epochs on 2048 samples);
-    ``n_eval``: samples of the metric on every implementation (Lava runs them one at a time);
-    ``quick``: tiny settings for tests (:data:`QUICK`), the same steps.
+    ``epochs``, ``n_train``, ``n_test``: training settings; ``n_eval``: samples of the metric
+    on every implementation (Lava runs them one at a time); defaults :data:`DEFAULTS`, or
+    :data:`QUICK` (tiny, for tests: the same steps) with ``quick``; given values win.
     """
     from models.recipes import registry
+    from pipeline.errors import SnnpipeError
     from pipeline.report import build
     from pipeline.report_data import deploy_all
 
     t0 = time.perf_counter()
-    settings = dict(epochs=epochs or 6, n_train=n_train or 2048, n_test=n_test or 512, n_eval=n_eval)
-    if quick:
-        settings = dict(QUICK)
+    given = dict(epochs=epochs, n_train=n_train, n_test=n_test, n_eval=n_eval)
+    settings = {k: v if v is not None else (QUICK if quick else DEFAULTS)[k] for k, v in given.items()}
+    bad = {k: v for k, v in settings.items() if int(v) < 1}
+    if bad:
+        raise SnnpipeError("demo settings must be at least 1", field=", ".join(bad),
+                           found=list(bad.values()))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary, runs = [], {}
@@ -91,13 +85,15 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
         if progress:
             print(f"[demo] compiling for {', '.join(targets)}; evaluating on "
                   f"{settings['n_eval']} samples", flush=True)
-        deploy_all(run_dir / f"{recipe}.h5", run_dir, targets, registry.mappings(recipe, run_dir))
+        dep = deploy_all(run_dir / f"{recipe}.h5", run_dir, targets,
+                         registry.mappings(recipe, run_dir))
         sample = registry.test_inputs(recipe, 1, seed)
         if sample is not None:                         # the report shows a real test input
             with atomic_path(run_dir / "sample" / "input.npy", suffix=".npy") as tmp, \
                     open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(sample[0]).astype(np.int64))
-        metrics = _deployment_metrics(recipe, run_dir, targets, settings["n_eval"], seed)
+        metrics = registry.deployment_metrics(recipe, run_dir, [t for t in targets if not dep[t]["error"]],
+                                              settings["n_eval"], seed, plots_dir=run_dir)
         write_text_atomic(run_dir / "deployment.json", json.dumps(metrics, indent=1) + "\n")
         info = {"title": f"{recipe}: trained in the {precision} precision",
                 "recipe": recipe, "precision": precision, "seed": seed,
@@ -113,7 +109,8 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
              "exported to HDF5, compiled for Lava and both hardware targets, simulated, and "
              "verified implementation against implementation.")
     report = build(out, out / "report.html", title=f"snnpipe demo: {recipe}", intro=intro,
-                   mappings=lambda network: registry.mappings(recipe, network))
+                   mappings=lambda network: registry.mappings(recipe, network),
+                   folders=[Path(r["dir"]) for r in runs.values()])
     verdicts, oks = [], []
     for tag in runs:
         for path in sorted((out / f"{recipe}-{tag}" / "verify").glob("*.json")):
