@@ -54,7 +54,7 @@ class RunData:
 
 
 DERIVED = ("deploy", "verify", "sample", "plots", "deployment.json", "confusion_*.png",
-           "report.html")
+           "output_*.png", "raster_*.png", "report.html")     # *_<backend>.png: per implementation
 
 
 def _sha256(path) -> str:
@@ -277,7 +277,7 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
                   "input and output of each deployment" + (" (the readout's v)" if readout else ""),
                   states=set(outputs) if readout else set())
     data.plots["rasters"] = ("Input and output rasters", pdir / "rasters.png")
-    for png in sorted(run_dir.glob("confusion*.png")) + sorted(run_dir.glob("raster*.png")):
+    for png in sorted(p for k in ("confusion", "output", "raster") for p in run_dir.glob(f"{k}*.png")):
         data.plots[png.stem] = (png.stem.replace("_", " "), png)
     for t, d in dep.items():
         if d["error"] or t == "lava":
