@@ -3,9 +3,11 @@
 Cases (each implementation runs in its own subprocess, so that imports and peak memory do not
 mix; the median of ``--steps`` timed steps after ``--warmup`` untimed ones is reported):
 
-- ``oxford_b1``, ``oxford_b8``: Dense 200-256-200 CUBA, T = 2000 steps, SpikeTime loss, batch 1
-  and 8; ours (loihi precision) vs lava-dl's ``slayer.block.cuba.Dense`` blocks with
-  ``slayer.loss.SpikeTime`` (same neuron_params, no weight norm, no delays).
+- ``oxford_b1``, ``oxford_b8`` (and ``oxford_b32``, by default only with ``--device cuda``):
+  Dense 200-256-200 CUBA, T = 2000 steps, SpikeTime loss, batch 1, 8 (32); ours (loihi
+  precision) vs lava-dl's ``slayer.block.cuba.Dense`` blocks with ``slayer.loss.SpikeTime``
+  (same neuron_params, no weight norm, no delays; on CUDA SLAYER's CUDA kernels, ours the
+  torch-ops time loop of :mod:`models.kernels.cuba_fused`).
 - ``synnet_t100``, ``synnet_t1000``: SynNet 16-[24, 24, 24]-8 (time constants per layer
   [2, 4, 8]), batch 8, MSE of the output spikes to a random target; ours vs Rockpool 3.1.0's
   ``SynNet`` with ``LIFTorch``.
@@ -19,7 +21,9 @@ conv1d whose CPU backward is slow). ``--threads N`` sets torch's, MKL's and numb
 every run (default: the libraries' own; the fused kernels use ``$SNNPIPE_KERNEL_THREADS``).
 Rockpool rows are skipped with a message when Rockpool cannot be imported. Peak RSS
 (``ru_maxrss`` of the subprocess, MiB, imports included) is reported for every run, and for
-the Oxford batch-8 pair also its growth during the timed steps.
+the Oxford batch-8 pair also its growth during the timed steps; on CUDA also the peak GPU
+memory (``torch.cuda.max_memory_allocated``). ``SNNPIPE_SPIKE_DENSE=off`` in the environment
+turns our sparse spike projections off (dense matmuls), for comparisons.
 
 Usage: ``python bench/train_step.py [--cases ...] [--steps 5] [--device cpu|cuda] [--json]``.
 ``--json`` ends the output with one line of speed-ups (reference time / our time) keyed by case.
@@ -39,11 +43,15 @@ import warnings
 CASES = {  # name: (family, batch, steps T)
     "oxford_b1": ("oxford", 1, 2000),
     "oxford_b8": ("oxford", 8, 2000),
+    "oxford_b32": ("oxford", 32, 2000),
     "synnet_t100": ("synnet", 8, 100),
     "synnet_t1000": ("synnet", 8, 1000),
     "wavesense_t100": ("wavesense", 4, 100),
 }
 REFERENCE = {"oxford": "slayer", "synnet": "rockpool", "wavesense": "rockpool"}
+DEFAULT_CASES = {"cpu": ["oxford_b1", "oxford_b8", "synnet_t100", "synnet_t1000", "wavesense_t100"],
+                 "cuda": ["oxford_b1", "oxford_b8", "oxford_b32", "synnet_t100", "synnet_t1000",
+                          "wavesense_t100"]}
 
 
 def _spikes(shape, rate, seed, device):
@@ -152,8 +160,9 @@ def worker(case: str, impl: str, steps: int, warmup: int, device: str, fir: str)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
     return dict(median=statistics.median(times), times=times, rss_mib=rss,
-                rss_setup_mib=rss_setup, loss=float(loss))
+                rss_setup_mib=rss_setup, gpu_mib=gpu, loss=float(loss))
 
 
 def _spawn(case, impl, args) -> dict:
@@ -180,7 +189,8 @@ def _rockpool_importable() -> str | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cases", nargs="+", choices=list(CASES),
+                    help="default: all but oxford_b32 on the CPU, all on CUDA")
     ap.add_argument("--steps", type=int, default=5, help="timed steps of ours (median)")
     ap.add_argument("--ref-steps", type=int, default=3, help="timed steps of the references")
     ap.add_argument("--warmup", type=int, default=1)
@@ -197,8 +207,9 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(worker(*args.worker, args.steps, args.warmup, args.device, args.fir)))
         return 0
+    args.cases = args.cases or DEFAULT_CASES[args.device]
     no_rockpool = _rockpool_importable()
-    speedups, rss = {}, None
+    speedups, rss, gpu = {}, None, []
     print(f"{'case':<15} {'ours ms':>9} {'ref impl':>9} {'ref ms':>10} {'speed-up':>9}"
           f" {'ours MiB':>9} {'ref MiB':>8}" + ("  our-ref-loop ms" if args.reference else ""),
           flush=True)
@@ -219,6 +230,9 @@ def main(argv=None) -> int:
         if extra is not None:
             line += f"  {1e3 * extra.get('median', float('nan')):14.1f}"
         print(line, flush=True)
+        if ours.get("gpu_mib") is not None:
+            gpu.append(f"peak GPU memory, {case}: ours {ours['gpu_mib']:.0f} MiB, "
+                       f"{ref} {theirs['gpu_mib']:.0f} MiB")
         if case == "oxford_b8":
             rss = (f"peak RSS, Oxford batch 8: ours {ours['rss_mib']:.0f} MiB "
                    f"(+{ours['rss_mib'] - ours['rss_setup_mib']:.0f} during the steps), "
@@ -226,6 +240,8 @@ def main(argv=None) -> int:
                    f"(+{theirs['rss_mib'] - theirs['rss_setup_mib']:.0f})")
     if rss:
         print(rss)
+    for line in gpu:
+        print(line)
     if args.json:
         print(json.dumps({k: round(v, 2) for k, v in speedups.items()}))
     return 0

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from hwmap.targets import loihi
+from models import kernels
 from models.neurons.cuba import Cuba, loihi_ints
 from models.neurons.cuba_xylo import UNIT as XYLO_UNIT, quantize_weight_xylo, xylo_ints
 from models.ste import quantize_weight_8bit
@@ -49,10 +50,64 @@ def make_neuron(neuron_params: dict, precision: str = "loihi", spiking: bool = T
     return Cuba(**params), dropout
 
 
+class _Shift(torch.autograd.Function):
+    """Delay by ``steps`` with zeros first, keeping the memory layout of the input (a (B, C, T)
+    view of time-major memory stays time-major, so the next fused kernel or matmul reads it
+    without a copy); the gradient is shifted back into the input's layout."""
+
+    @staticmethod
+    def forward(ctx, x, steps, first):
+        out = torch.empty_like(x)          # same strides as x where x is dense
+        out[..., :steps] = first
+        out[..., steps:] = x[..., :-steps]
+        ctx.steps, ctx.shape, ctx.strides = steps, out.shape, out.stride()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        steps = ctx.steps
+        g = torch.empty_strided(ctx.shape, ctx.strides, dtype=grad.dtype, device=grad.device)
+        g[..., :-steps] = grad[..., steps:]
+        g[..., -steps:] = 0
+        return g, None, None
+
+
+class _ShiftView(_Shift):
+    """:class:`_Shift` whose forward is a view: x's buffer holds the ``steps`` leading zero
+    rows already (see :func:`_lead_rows`); the backward is _Shift's."""
+
+    @staticmethod
+    def forward(ctx, x, steps, first):
+        ctx.steps, ctx.shape, ctx.strides = steps, x.shape, x.stride()
+        return x.as_strided(x.shape, x.stride(), x.storage_offset() - steps * x.stride(-1))
+
+
+def _lead_rows(x: torch.Tensor, steps: int, first: float) -> bool:
+    """Whether x (..., T) is a time-major view at rows ``steps..`` of a buffer of exactly
+    T + steps rows whose first ``steps`` rows are ``first`` (zero): the fused CUBA kernel's
+    spike buffers (:func:`models.kernels.cuba_fused._spike_buffer`)."""
+    if first != 0.0 or x.dim() < 2:
+        return False
+    row = x.stride(-1)
+    head = x[..., 0]
+    if row != head.numel() or not head.is_contiguous() or x.storage_offset() != steps * row \
+            or x.untyped_storage().nbytes() != (x.shape[-1] + steps) * row * x.element_size():
+        return False
+    lead = x.detach().as_strided(x.shape[:-1] + (steps,), x.stride(), 0)
+    return bool((lead == 0).all())
+
+
 def shift(x: torch.Tensor, steps: int = 1, first: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """Delay along the last (time) axis by ``steps``; the first step is filled with ``first``."""
+    """Delay along the last (time) axis by ``steps``; the first step is filled with ``first``.
+
+    The result keeps x's memory layout; where x's buffer already holds the leading zeros (the
+    fused kernel's spikes) it is a view of that buffer, not a copy."""
     if steps == 0:
         return x
+    if not torch.is_tensor(first) and 0 < steps < x.shape[-1]:
+        if _lead_rows(x, steps, float(first)):
+            return _ShiftView.apply(x, steps, float(first))
+        return _Shift.apply(x, steps, float(first))
     head = torch.zeros_like(x[..., :steps]) + (first[..., None] if torch.is_tensor(first) else first)
     return torch.cat([head, x[..., :-steps]], -1)
 
@@ -130,8 +185,13 @@ class Synapse(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in, T) or (batch, C, H, W, T) -> weighted input, same layout."""
         w = self.effective_weight()
-        if self.conv is None:
-            return torch.matmul(w, x.reshape(x.shape[0], -1, x.shape[-1]))
+        if self.conv is None:     # product in (T, batch, out) memory, a (batch, out, T) view
+            x = x.reshape(x.shape[0], -1, x.shape[-1])
+            if self.pre_hook_fx is quantize_weight_8bit:
+                z = kernels.project(x, w)   # spikes times 8-bit weights: sparse where exact
+                if z is not None:
+                    return z
+            return torch.matmul(x.permute(2, 0, 1), w.t()).permute(1, 2, 0)
         c = self.conv
         return F.conv3d(x, w.unsqueeze(-1), None, (*c["stride"], 1), (*c["padding"], 0),
                         (*c["dilation"], 1), c["groups"])

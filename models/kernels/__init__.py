@@ -4,7 +4,9 @@
 or the reference sequence function runs: ``kernel`` (argument) or the ``SNNPIPE_KERNEL``
 environment variable, one of ``auto`` (default: fused where supported), ``fused`` (fused where
 supported; the reference otherwise, as auto) or ``reference`` (always the reference functions,
-which remain the specification the kernels are tested against).
+which remain the specification the kernels are tested against). The same choice switches the
+sparse spike projections of the dense synapses (:func:`project`): ``reference`` keeps the
+plain matmul.
 """
 from __future__ import annotations
 
@@ -23,6 +25,19 @@ def choice(kernel: str | None = None) -> str:
         raise SnnpipeError("unknown kernel", field=f"kernel (or ${ENV})", expected=KERNELS,
                            found=kernel)
     return kernel
+
+
+def project(x, w):
+    """``W @ x`` of spike trains by the sparse gathers of :mod:`models.kernels.spike_dense`
+    (a (B, N, T) view of time-major memory), or None where they do not apply, numba is
+    missing or the reference is asked for: the caller then runs the dense matmul."""
+    if choice() == "reference":
+        return None
+    try:
+        from models.kernels import spike_dense
+    except ImportError:         # numba missing
+        return None
+    return spike_dense.project(x, w)
 
 
 def select(x, p, state, precision: str, kernel: str | None = None):

@@ -13,12 +13,24 @@ quantisers' straight-through estimators, the clamps and the broadcasting of scal
 per-channel parameters keep their ordinary autograd; the kernel returns the gradients w.r.t.
 the effective tensors.
 
+Layout: the kernel works on time-major buffers (T, K, B, N) / (T, B, N) (batch and neurons
+as one contiguous axis of columns) and returns (B, K, N, T) / (B, N, T) *views* of them. The
+blocks keep that layout end to end (the synapses compute their products time-major, the
+output shift preserves strides), so no transposing copies are made between layers.
+
+Two implementations of the same loops: the numba CPU kernel (:mod:`models.kernels.cuba_numba`)
+for CPU tensors, and a time loop of torch elementwise ops (:func:`_torch_forward`,
+:func:`_torch_backward`) for CUDA tensors (or any device; ``impl="torch"`` forces it, which
+is how the CPU tests check it against the reference). The torch loop keeps the reference's
+float32 operation order (separate multiply and add, as the reference's ops).
+
 Supported (see :func:`supports`): precisions ``float`` and ``loihi``; spikes ``binary`` and
 ``multi``; resets ``zero`` and ``subtract``; no refractory period; the surrogates of
-:mod:`models.surrogate`; float32 CPU tensors; an initial state without refractory counts and
-without gradient. Anything else stays on the reference functions. The surrogate derivative
-of SLAYER's exponential surrogate is evaluated in the kernel; any other surrogate with a
-``derivative`` method is evaluated with it (torch ops) on the recorded voltage.
+:mod:`models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
+initial state without refractory counts and without gradient. Anything else stays on the
+reference functions. The surrogate derivative of SLAYER's exponential surrogate is evaluated
+in the kernel; any other surrogate with a ``derivative`` method is evaluated with it (torch
+ops) on the recorded voltage.
 """
 from __future__ import annotations
 
@@ -31,7 +43,7 @@ from models.ste import exact
 
 try:
     from models.kernels import cuba_numba
-except ImportError:          # numba missing: the reference functions run instead
+except ImportError:          # numba missing: the reference functions run instead on the CPU
     cuba_numba = None
 
 PRECISIONS = ("float", "loihi")
@@ -45,8 +57,9 @@ def available() -> bool:
 def supports(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None,
              precision: str) -> bool:
     """Whether :func:`cuba_fused` computes this case (otherwise use the reference)."""
-    if not available() or precision not in PRECISIONS or x.device.type != "cpu" \
-            or x.dtype != torch.float32 or x.dim() != 4:
+    device_ok = x.device.type == "cuda" or (x.device.type == "cpu" and available())
+    if not device_ok or precision not in PRECISIONS or x.dtype != torch.float32 \
+            or x.dim() != 4:
         return False
     if p.refractory != 0 or p.spike not in ("binary", "multi") \
             or p.reset not in ("zero", "subtract") or not hasattr(p.surrogate, "derivative"):
@@ -60,8 +73,8 @@ def supports(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None,
 class _Config:
     """Non-tensor arguments of one kernel call."""
 
-    def __init__(self, p: cuba.CubaParams, precision: str, ints=None):
-        self.precision, self.ints = precision, ints
+    def __init__(self, p: cuba.CubaParams, precision: str, ints=None, impl: str = "numba"):
+        self.precision, self.ints, self.impl = precision, ints, impl
         self.spiking = int(p.threshold is not None)
         self.multi = int(p.spike == "multi")
         self.subtract = int(p.reset == "subtract")
@@ -72,12 +85,42 @@ def _np(t: torch.Tensor, dtype=np.float32) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
 
 
-def _time_major(g, ndim):
-    """A gradient (B, [K,] N, T) as a time-major (B, T, [K,] N) array, or a dummy if None."""
+def _columns(t: torch.Tensor, n_b: int) -> torch.Tensor:
+    """A per-neuron parameter (K, N) or (N,) repeated for every sample: (K, B * N) / (B * N,),
+    contiguous, detached."""
+    t = t.detach()
+    return t.repeat(1, n_b) if t.dim() == 2 else t.repeat(n_b)
+
+
+def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
+    """The (T, M) spike output, rows 1.. of a (T + 1, M) buffer whose row 0 is zero: the
+    block's one-step output delay (:func:`models.block.base.shift`) is then a view of the
+    buffer instead of a copy. (1, M) when not spiking."""
+    if not spiking:
+        return torch.empty(1, n_m, device=device)
+    buf = torch.empty(n_t + 1, n_m, device=device)
+    buf[0] = 0
+    return buf[1:]
+
+
+def _tile(q: np.ndarray, n_b: int) -> np.ndarray:
+    """A per-neuron array (K, N) or (N,) repeated for every sample, contiguous (K, B * N) /
+    (B * N,) (numpy: cheaper calls than torch's repeat on these small arrays)."""
+    if q.ndim == 2:
+        out = np.broadcast_to(q[:, None, :], (q.shape[0], n_b, q.shape[1])).reshape(
+            q.shape[0], -1)
+    else:
+        out = np.broadcast_to(q, (n_b, q.shape[0])).reshape(-1)
+    return out if out.flags.writeable and out.flags.c_contiguous else out.copy()
+
+
+def _time_major(g: torch.Tensor | None):
+    """A gradient (B, [K,] N, T) as a contiguous (T, [K,] B, N) tensor (free for the views the
+    forward returned), or None."""
     if g is None or g.numel() == 0:
-        return np.zeros((1,) * ndim, np.float32), 0
-    order = (0, 3, 1, 2) if ndim == 4 else (0, 2, 1)
-    return _np(g.permute(*order).contiguous()), 1
+        return None
+    order = (3, 1, 0, 2) if g.dim() == 4 else (2, 0, 1)
+    return g.permute(*order).contiguous()
 
 
 class FusedCuba(torch.autograd.Function):
@@ -85,66 +128,210 @@ class FusedCuba(torch.autograd.Function):
 
     x (B, K, N, T); a (K, N); b, theta, bias (N,); u0 (B, K, N), v0 (B, N), all float32 in
     float units. s (B, N, T) spike counts (empty when not spiking), u (B, K, N, T), v (B, N, T)
-    pre-reset, v_last (B, N) post-reset voltage after the last step (no gradient). The kernel
-    works time-major; s, u, v are returned as (B, ..., T) views of time-major buffers.
+    pre-reset, v_last (B, N) post-reset voltage after the last step (no gradient); s, u, v
+    are views of time-major buffers (see the module docstring).
     """
 
     @staticmethod
     def forward(ctx, x, a, b, theta, bias, u0, v0, cfg: _Config):
         n_b, n_k, n_n, n_t = x.shape
-        u = torch.empty(n_b, n_t, n_k, n_n)
-        v = torch.empty(n_b, n_t, n_n)
-        s = torch.empty(n_b, n_t, n_n) if cfg.spiking else torch.empty(n_b, 1, n_n)
-        v_last = torch.empty(n_b, n_n)
-        xs = _np(x.permute(0, 3, 1, 2).contiguous())
-        arrays = tuple(_np(t) for t in (u0, v0, a, b, theta))   # kept for the backward
-        flags = (cfg.spiking, cfg.multi, cfg.subtract, cuba.MAX_SPIKES)
-        outs = (s.numpy(), u.numpy(), v.numpy(), v_last.numpy())
-        if cfg.precision == "loihi":
-            run = cuba_numba.kernel("forward_loihi")
-            run(xs, *cfg.ints, *arrays[:2], *flags, *outs)
-        else:
-            run = cuba_numba.kernel("forward_float")
-            run(xs, *arrays[2:], _np(bias), *arrays[:2], *flags, *outs)
-        ctx.cfg, ctx.arrays = cfg, arrays
+        n_m = n_b * n_n
+        dev = x.device
+        xs = x.detach().permute(3, 1, 0, 2).contiguous()            # (T, K, B, N)
+        u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous()
+        v0c = v0.detach().reshape(n_m).contiguous()
+        if cfg.impl == "torch":
+            cols = tuple(_columns(t, n_b) for t in (a, b, theta, bias))   # (K, M), (M,) x 3
+            s, u, v, v_last = _torch_forward(xs.reshape(n_t, n_k, n_m), cols, u0c, v0c, cfg)
+        else:           # numpy for the small per-column arrays: cheaper calls than torch ops
+            cols = tuple(_tile(t.detach().numpy(), n_b) for t in (a, b, theta, bias))
+            u = torch.empty(n_t, n_k, n_m)
+            v = torch.empty(n_t, n_m)
+            s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
+            v_last = torch.empty(n_m)
+            flags = dict(spiking=cfg.spiking, multi=cfg.multi, subtract=cfg.subtract)
+            outs = (s.numpy(), u.numpy(), v.numpy(), v_last.numpy())
+            xn = xs.numpy().reshape(n_t, n_k, n_m)
+            if cfg.precision == "loihi":
+                ints = tuple(_tile(q, n_b) for q in cfg.ints)
+                run, threads = cuba_numba.kernel("forward_loihi", **flags)
+                run(xn, *ints, u0c.numpy(), v0c.numpy(), cuba.MAX_SPIKES, *outs,
+                    cuba_numba.chunk_size(n_m, threads))
+            else:
+                run, threads = cuba_numba.kernel("forward_float", **flags)
+                run(xn, *cols, u0c.numpy(), v0c.numpy(), cuba.MAX_SPIKES, *outs,
+                    cuba_numba.chunk_size(n_m, threads))
+        ctx.cfg, ctx.cols, ctx.states, ctx.n_b = cfg, cols, (u0c, v0c), n_b
         ctx.set_materialize_grads(False)        # unused outputs cost nothing in backward
         ctx.save_for_backward(u, v, s, theta)
         ctx.mark_non_differentiable(v_last)
-        s = s.transpose(1, 2)
+        s_view = s.reshape(-1, n_b, n_n).permute(1, 2, 0)
         if not cfg.spiking:
-            s = torch.empty(0)
-            ctx.mark_non_differentiable(s)
-        return s, u.permute(0, 2, 3, 1), v.transpose(1, 2), v_last
+            s_view = torch.empty(0, device=dev)
+            ctx.mark_non_differentiable(s_view)
+        return (s_view, u.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0),
+                v.reshape(n_t, n_b, n_n).permute(1, 2, 0), v_last.reshape(n_b, n_n))
 
     @staticmethod
     def backward(ctx, gs, gu, gv, _):
         u, v, s, theta = ctx.saved_tensors
-        cfg = ctx.cfg
-        n_b, n_t, n_k, n_n = u.shape
-        gx = torch.empty(n_b, n_t, n_k, n_n)
-        ga = torch.empty(n_b, n_k, n_n)
-        gb, gth, gbias = (torch.empty(n_b, n_n) for _ in range(3))
-        th = theta.detach()
+        cfg, n_b = ctx.cfg, ctx.n_b
+        n_t, n_k, n_m = u.shape
+        n_n = n_m // n_b
+        th = ctx.cols[2]
         slayer = type(cfg.surrogate) is sg.SlayerExp
         if slayer:      # evaluated in the kernel, with the constants of SlayerExp.derivative
-            tau = (sg.TAU_RHO_MULT * cfg.surrogate.tau_grad * th.abs()).clamp_min(1e-6)
+            if cfg.impl == "torch":
+                tau = (sg.TAU_RHO_MULT * cfg.surrogate.tau_grad * th.abs()).clamp_min(1e-6)
+            else:
+                tau = np.maximum(np.float32(sg.TAU_RHO_MULT * cfg.surrogate.tau_grad)
+                                 * np.abs(th), np.float32(1e-6))
             coef = sg.SCALE_RHO_MULT * cfg.surrogate.scale_grad / (2 * tau)
         else:
             tau = coef = th
-            if cfg.spiking and gs is not None:   # as models.surrogate.spike: ds/dv at v - theta
-                gs = gs * cfg.surrogate.derivative(v - th, th).transpose(1, 2)
-        (gs_, hs), (gu_, hu), (gv_, hv) = (_time_major(gs, 3), _time_major(gu, 4),
-                                          _time_major(gv, 3))
-        run = cuba_numba.kernel("backward")
-        run(gs_, gu_, gv_, hs, hu, hv, int(slayer), _np(tau), _np(coef),
-            u.numpy(), v.numpy(), s.numpy(), *ctx.arrays, cfg.spiking, cfg.subtract,
-            int(cfg.precision == "loihi"), gx.numpy(), ga.numpy(), gb.numpy(), gth.numpy(),
-            gbias.numpy())
-        return (gx.permute(0, 2, 3, 1), ga.sum(0), gb.sum(0), gth.sum(0), gbias.sum(0),
+        gs_, gu_, gv_ = _time_major(gs), _time_major(gu), _time_major(gv)
+        if not cfg.spiking:
+            gs_ = None
+        if gs_ is not None and not slayer:      # as models.surrogate.spike: ds/dv at v - theta
+            th_t = torch.as_tensor(th, device=v.device)
+            gs_ = gs_.reshape(n_t, n_m) * cfg.surrogate.derivative(v - th_t, th_t)
+        grads = dict(gs=gs_, gu=gu_, gv=gv_)
+        if cfg.impl == "torch":
+            gx, ga, gb, gth, gbias = _torch_backward(grads, slayer, tau, coef, u, v, s,
+                                                     ctx.cols, ctx.states, cfg)
+            per_neuron = (ga.reshape(n_k, n_b, n_n).sum(1),) + tuple(
+                g.reshape(n_b, n_n).sum(0) for g in (gb, gth, gbias))
+        else:
+            gx = torch.empty(n_t, n_k, n_m)
+            ga = np.empty((n_k, n_m), np.float32)
+            gb, gth, gbias = (np.empty(n_m, np.float32) for _ in range(3))
+            shapes = {"gs": (n_t, n_m), "gu": (n_t, n_k, n_m), "gv": (n_t, n_m)}
+            arrays = [np.zeros((1,) * len(shapes[k]), np.float32) if g is None
+                      else g.reshape(shapes[k]).numpy() for k, g in grads.items()]
+            run, threads = cuba_numba.kernel(
+                "backward", spiking=cfg.spiking, subtract=cfg.subtract,
+                saturate=cfg.precision == "loihi", slayer=slayer,
+                **{f"has_{k}": int(g is not None) for k, g in grads.items()})
+            run(*arrays, (1 / tau).astype(np.float32), np.asarray(coef, np.float32),
+                u.numpy(), v.numpy(), s.numpy(), *(t.numpy() for t in ctx.states),
+                *ctx.cols[:3], gx.numpy(), ga, gb, gth, gbias, cuba_numba.chunk_size(n_m, threads))
+            per_neuron = (torch.from_numpy(ga.reshape(n_k, n_b, n_n).sum(1)),) + tuple(
+                torch.from_numpy(g.reshape(n_b, n_n).sum(0)) for g in (gb, gth, gbias))
+        return (gx.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *per_neuron,
                 None, None, None)
 
 
-def _effective(p: cuba.CubaParams, precision: str, n_n: int):
+def _torch_forward(x, cols, u0, v0, cfg):
+    """The forward loops of :mod:`models.kernels.cuba_numba` as torch elementwise ops per step
+    (any device). x (T, K, M); cols = (a (K, M), b, theta, bias (M,)) float units (loihi:
+    cfg.ints give the integer parameters); u0 (K, M), v0 (M,). Returns s, u, v, v_last as
+    the numba kernel's buffers."""
+    n_t, n_k, n_m = x.shape
+    dev = x.device
+    u = torch.empty(n_t, n_k, n_m, device=dev)
+    v = torch.empty(n_t, n_m, device=dev)
+    s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
+    if cfg.precision == "loihi":
+        from hwmap.targets import loihi
+        i_decay, v_decay, theta_i, bias_i = (torch.as_tensor(q, device=dev) for q in cfg.ints)
+        reps = n_m // theta_i.shape[-1]
+        i_decay, v_decay, theta_i, bias_i = (q.repeat(1, reps) if q.dim() == 2 else q.repeat(reps)
+                                             for q in (i_decay, v_decay, theta_i, bias_i))
+        ui = (u0 * cuba.UNIT).long()
+        vi = (v0 * cuba.UNIT).long()
+        for t in range(n_t):
+            ui = loihi.wrap_current(loihi.decay(ui, i_decay) + (cuba.UNIT * x[t]).long())
+            w = loihi.voltage_step(vi, ui.sum(0), v_decay, bias_i)
+            u[t] = ui / cuba.UNIT
+            v[t] = w / cuba.UNIT
+            if cfg.spiking:
+                fired = w > theta_i
+                if cfg.multi:
+                    c = torch.where(fired, ((w - 1) // theta_i.clamp_min(1))
+                                    .clamp(1, cuba.MAX_SPIKES), 0)
+                else:
+                    c = fired.long()
+                if cfg.subtract:
+                    vi = loihi.saturate_voltage(w - c * theta_i)
+                else:
+                    vi = torch.where(fired, 0, w)
+                s[t] = c
+            else:
+                vi = w
+        return s, u, v, vi / cuba.UNIT
+    a, b, theta, bias = cols
+    ut, vt = u0, v0
+    for t in range(n_t):
+        ut = ut * a + x[t]
+        vp = vt * b + ut.sum(0) + bias
+        u[t] = ut
+        v[t] = vp
+        if cfg.spiking:
+            fired = vp > theta
+            if cfg.multi:
+                c = torch.where(fired, (torch.ceil(vp / theta) - 1).clamp(1, cuba.MAX_SPIKES),
+                                torch.zeros_like(vp))
+            else:
+                c = fired.to(vp.dtype)
+            vt = vp - c * theta if cfg.subtract else torch.where(fired, torch.zeros_like(vp), vp)
+            s[t] = c
+        else:
+            vt = vp
+    return s, u, v, vt
+
+
+def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg):
+    """The backward loop of :mod:`models.kernels.cuba_numba` as torch ops (any device).
+    Returns gx (T, K, M), ga (K, M), gb, gth, gbias (M,)."""
+    n_t, n_k, n_m = u.shape
+    a, b, theta, _ = cols
+    u0, v0 = states
+    gs, gu, gv = grads["gs"], grads["gu"], grads["gv"]
+    gs = None if gs is None else gs.reshape(n_t, n_m)
+    gv = None if gv is None else gv.reshape(n_t, n_m)
+    gu = None if gu is None else gu.reshape(n_t, n_k, n_m)
+    gx = torch.empty_like(u)
+    g_v = torch.zeros(n_m, device=u.device)
+    g_u = torch.zeros(n_k, n_m, device=u.device)
+    acc_a = torch.zeros(n_k, n_m, device=u.device)
+    acc_b, acc_th, acc_bias = (torch.zeros(n_m, device=u.device) for _ in range(3))
+    v_max = cuba.loihi.V_MAX / cuba.UNIT
+    for t in range(n_t - 1, -1, -1):
+        if t == 0:
+            vprev = v0
+        else:
+            vprev = v[t - 1]
+            if cfg.spiking:
+                c = s[t - 1]
+                if cfg.subtract:
+                    vq = vprev - c * theta
+                    if cfg.precision == "loihi":
+                        vq = vq.clamp(-v_max, v_max)
+                    vprev = torch.where(c > 0, vq, vprev)
+                else:
+                    vprev = torch.where(c > 0, torch.zeros_like(vprev), vprev)
+        g = b * g_v
+        if gv is not None:
+            g = g + gv[t]
+        if cfg.spiking and gs is not None:
+            gsd = gs[t]
+            if slayer:
+                gsd = gsd * (coef * torch.exp(-(v[t] - theta).abs() / tau))
+            g = g + gsd
+            acc_th = acc_th - gsd
+        acc_bias = acc_bias + g
+        acc_b = acc_b + g * vprev
+        g_v = g
+        gk = g_v + a * g_u
+        if gu is not None:
+            gk = gk + gu[t]
+        gx[t] = gk
+        g_u = gk
+        acc_a = acc_a + gk * (u0 if t == 0 else u[t - 1])
+    return gx, acc_a, acc_b, acc_th, acc_bias
+
+
+def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
     """(a (K, N), b, theta, bias (N,)) float32 with autograd, and the loihi integers."""
     n_k = p.n_syn
     ints = None
@@ -162,29 +349,34 @@ def _effective(p: cuba.CubaParams, precision: str, n_n: int):
     f32 = torch.float32
     a = torch.broadcast_to(1 - cd.to(f32), (n_k, n_n))
     b = torch.broadcast_to(1 - torch.as_tensor(vd).to(f32), (n_n,))
-    theta = torch.zeros(n_n) if th is None else torch.broadcast_to(th.to(f32), (n_n,))
+    theta = torch.zeros(n_n, device=device) if th is None \
+        else torch.broadcast_to(th.to(f32), (n_n,))
     bias = torch.broadcast_to(torch.as_tensor(bias).to(f32), (n_n,))
     return (a, b, theta, bias), ints
 
 
 def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None = None,
-               precision: str = "loihi"):
+               precision: str = "loihi", impl: str | None = None):
     """The CUBA sequence of ``precision`` in one kernel call; a drop-in for the reference.
 
     Args:
         x: (batch, n_syn, N, T) float32 weighted input, float units.
         p: parameters; ``supports(x, p, state, precision)`` must hold.
         state: initial state or None (zeros).
+        impl: ``numba`` (CPU) or ``torch`` (the elementwise time loop, any device); default
+            numba for CPU tensors, torch otherwise.
     Returns:
         ``(s, u, v, state)``: s (batch, N, T) spike counts (None without threshold),
         u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage, final state; as
         :func:`models.neurons.cuba.cuba_float`.
     """
     n_b, n_k, n_n, _ = x.shape
+    if impl is None:
+        impl = "numba" if x.device.type == "cpu" else "torch"
     if state is None:
         state = cuba.initial_state(n_b, n_k, n_n, x.dtype, x.device)
-    params, ints = _effective(p, precision, n_n)
-    cfg = _Config(p, precision, ints)
+    params, ints = _effective(p, precision, n_n, x.device)
+    cfg = _Config(p, precision, ints, impl)
     s, u, v, v_last = FusedCuba.apply(x, *params, state.u, state.v, cfg)
     final = cuba.CubaState(u[..., -1], exact(v_last, v[..., -1]), state.r)
     return (s if cfg.spiking else None), u, v, final

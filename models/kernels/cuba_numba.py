@@ -1,25 +1,38 @@
-"""Numba CPU loops of the fused CUBA kernel: the whole time loop of a chunk of ``GROUP``
-neurons per iteration, parallel over batch * chunks (``prange``). Time is the outer loop and
-the neurons of the chunk the inner, contiguous one, so that the independent recursions of the
-neurons overlap and vectorise (the time recursion of one neuron alone is a chain of dependent
-operations). States live in small per-chunk arrays; outputs are preallocated (nothing is
-allocated per step).
+"""Numba CPU loops of the fused CUBA kernel: the whole time loop of a chunk of columns per
+iteration, parallel over the chunks (``prange``). Chunks are ``MAX_CHUNK`` columns (4 KiB
+rows of float32) or an aligned share per thread: with 256-column chunks of 2048 columns every
+step's row was a new 4 KiB page, which the hardware prefetcher does not cross, and the forward
+ran two to three times slower; whole 2048-column rows pushed the backward's per-chunk state
+out of L1. Time is the outer loop and the
+columns of the chunk the inner, contiguous one, so that the independent recursions overlap
+and vectorise (the time recursion of one neuron alone is a chain of dependent operations).
+States live in small per-chunk arrays; outputs are preallocated (nothing is allocated per
+step).
 
-Array layout, time-major (all C-contiguous): input ``x`` (B, T, K, N) float32 (K = n_syn
-synaptic currents), outputs ``u`` (B, T, K, N), ``s``, ``v`` (B, T, N); states ``u0``
-(B, K, N), ``v0`` (B, N) float32 (float units; in the loihi precision exact multiples of
-1/4096). Per-neuron parameters are expanded to (K, N) or (N,).
+Array layout, time-major with batch and neurons as one axis of ``M = B * N`` columns (all
+C-contiguous): input ``x`` (T, K, M) float32 (K = n_syn synaptic currents), outputs ``u``
+(T, K, M), ``s``, ``v`` (T, M); states ``u0`` (K, M), ``v0`` (M,) float32 (float units; in
+the loihi precision exact multiples of 1/4096); parameters expanded to (K, M) or (M,). With
+batch inside the contiguous axis a small layer (SynNet: 24 neurons, batch 8) still runs
+long vectorised loops. The loops index flattened views with unsigned offsets, which LLVM
+vectorises; the mode flags (spiking, multi-spike, subtractive reset, which gradients exist,
+...) are compile-time constants of one compiled variant each (:func:`kernel` compiles a
+variant on its first use), so that the inner loops carry no branches on them (runtime flags
+made the loops about twice slower).
 
-Forward loops (:func:`forward_float`, :func:`forward_loihi`) implement exactly the step
-functions of :mod:`models.neurons.cuba` (same float32 operation order; int64 Loihi rules of
-:mod:`hwmap.targets.loihi`). :func:`backward` runs the adjoint of the float recursion on the
+Forward loops (``forward_float``, ``forward_loihi``) implement exactly the step functions of
+:mod:`models.neurons.cuba` (same float32 operation order; int64 Loihi rules of
+:mod:`hwmap.targets.loihi`). ``backward`` runs the adjoint of the float recursion on the
 recorded trajectory (straight-through roundings, surrogate spike, reset ignored), as the
 reference functions' autograd does.
 
-Flags (int): ``spiking`` (threshold given), ``multi`` (spike counts up to ``max_spikes``,
-else binary), ``subtract`` (subtractive reset, else reset to zero).
+Flags: ``spiking`` (threshold given), ``multi`` (spike counts up to ``max_spikes``, else
+binary), ``subtract`` (subtractive reset, else reset to zero); backward also ``saturate``
+(loihi: clip the recomputed subtractive reset to 24 bits), ``slayer`` (evaluate SLAYER's
+exponential surrogate in the loop), ``has_gs``/``has_gu``/``has_gv`` (which output gradients
+exist).
 
-Threads: each loop is compiled twice, serial and parallel; :func:`kernel` picks one from
+Threads: each variant is compiled serial or parallel; :func:`kernel` picks one from
 ``$SNNPIPE_KERNEL_THREADS`` (default 1: the serial loop, numba's thread pool is never started;
 0: all of numba's threads). On the shared 2-core development machine a started pool of two
 numba workers next to torch's OpenMP pool made a training step 10-15 times slower (spinning
@@ -27,15 +40,18 @@ OpenMP workers), and with ``OMP_WAIT_POLICY=PASSIVE`` two threads were no faster
 """
 from __future__ import annotations
 
+import functools
 import os
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 from numba import njit, prange
 
 from hwmap.targets import loihi
 
-GROUP = 64                    # neurons per work item (the inner loop)
+ALIGN = 16                    # chunk sizes of the parallel loops: multiples of 16 columns
+MAX_CHUNK = 1024              # columns per work item at most
 UNIT = np.float32(loihi.DECAY_UNIT)
 INV_UNIT = np.float32(1.0 / loihi.DECAY_UNIT)
 DECAY_BITS = loihi.DECAY_BITS
@@ -46,6 +62,14 @@ U_WRAP = loihi.U_WRAP
 V_MAX = loihi.V_MAX
 V_MAX_F = np.float32(loihi.V_MAX / loihi.DECAY_UNIT)
 THREADS_ENV = "SNNPIPE_KERNEL_THREADS"
+# LLVM vectorises a loop over several arrays only after runtime checks that they do not overlap;
+# its default budget (8 pointer pairs) is below what these loops touch, which left them scalar
+# (3-8x slower). The option is process-wide and only widens that budget.
+try:
+    llvm.set_option("snnpipe", "-runtime-memory-check-threshold=128")
+except Exception:       # pragma: no cover - an LLVM without the option: scalar loops
+    pass
+_OPTS = dict(nogil=True, boundscheck=False, error_model="numpy")
 
 
 def set_threads() -> int:
@@ -59,189 +83,276 @@ def set_threads() -> int:
     return n
 
 
-def kernel(name: str):
-    """The compiled loop ``name`` (``forward_float``, ``forward_loihi``, ``backward``):
-    parallel when :func:`set_threads` asks for more than one thread, else serial."""
-    parallel, serial = _COMPILED[name]
-    return parallel if set_threads() > 1 else serial
+def kernel(name: str, **flags):
+    """The compiled loop ``name`` (``forward_float``, ``forward_loihi``, ``backward``) for
+    the given flags (ints, see the module docstring) and its chunk size function: parallel
+    when :func:`set_threads` asks for more than one thread, else serial. Call as
+    ``run(*arrays, group)`` with ``group = chunk_size(M, threads)``; returns
+    ``(run, threads)``."""
+    key = tuple(sorted((k, int(v)) for k, v in flags.items()))
+    threads = set_threads()
+    return _compiled(name, key, threads > 1), threads
 
 
-def forward_float(x, a, b, theta, bias, u0, v0, spiking, multi, subtract, max_spikes,
-                  s, u, v, v_last):
-    """Float CUBA over T steps. a (K, N) = 1 - current_decay, b (N,) = 1 - voltage_decay,
-    theta, bias (N,). Writes s (B, T, N) counts, u (B, T, K, N), v (B, T, N) pre-reset,
-    v_last (B, N) final post-reset voltage."""
-    n_b, n_t, n_k, n_n = x.shape
-    n_g = (n_n + GROUP - 1) // GROUP
-    cap, one, zero = np.float32(max_spikes), np.float32(1.0), np.float32(0.0)
-    for i in prange(n_b * n_g):
-        bi = i // n_g
-        n0 = (i - bi * n_g) * GROUP
-        m = min(GROUP, n_n - n0)
-        n1 = n0 + m
-        bb, bs, ths = b[n0:n1], bias[n0:n1], theta[n0:n1]
-        uk = np.empty((n_k, GROUP), np.float32)
-        vv = np.empty(GROUP, np.float32)
-        acc = np.empty(GROUP, np.float32)
-        for j in range(m):
-            vv[j] = v0[bi, n0 + j]
+@functools.lru_cache(maxsize=None)
+def _compiled(name, key, parallel):
+    make = {"forward_float": _make_forward_float, "forward_loihi": _make_forward_loihi,
+            "backward": _make_backward}[name]
+    # the serial variants are cached on disk (numba keys a closure's entry by its flag values)
+    return njit(parallel=parallel, cache=not parallel, **_OPTS)(make(**dict(key)))
+
+
+U = np.uint64       # unsigned indices: numba adds no negative-index wraparound, so LLVM
+                    # sees affine addresses and vectorises (signed indices: 3x slower)
+
+
+def chunk_size(n_m: int, threads: int) -> int:
+    """Columns per work item: ``MAX_CHUNK`` for one thread, else an aligned share each (at
+    most ``MAX_CHUNK``)."""
+    share = -(-n_m // max(threads, 1))
+    return max(1, min(MAX_CHUNK, n_m if threads <= 1 else -(-share // ALIGN) * ALIGN))
+
+
+def _make_forward_float(spiking, multi, subtract):
+    one, zero = np.float32(1.0), np.float32(0.0)
+
+    def forward_float(x, a, b, theta, bias, u0, v0, max_spikes, s, u, v, v_last, group):
+        """Float CUBA over T steps. x (T, K, M); a (K, M) = 1 - current_decay, b (M,) =
+        1 - voltage_decay, theta, bias (M,); u0 (K, M), v0 (M,). Writes s (T, M) counts,
+        u (T, K, M), v (T, M) pre-reset, v_last (M,) final post-reset voltage."""
+        n_t, n_k, n_m = x.shape
+        cap = np.float32(max_spikes)
+        xf, uf, vf, sf = x.reshape(-1), u.reshape(-1), v.reshape(-1), s.reshape(-1)
+        nk, nm = U(n_k), U(n_m)
+        for i in prange((n_m + group - 1) // group):
+            n0 = i * group
+            m = min(group, n_m - n0)
+            mu, n0u = U(m), U(n0)
+            uk = np.empty(n_k * m, np.float32)
+            ak = np.empty(n_k * m, np.float32)
+            vv = v0[n0:n0 + m].copy()
+            acc = np.empty(m, np.float32)
+            bb, bs, ths = b[n0:n0 + m].copy(), bias[n0:n0 + m].copy(), theta[n0:n0 + m].copy()
             for k in range(n_k):
-                uk[k, j] = u0[bi, k, n0 + j]
-        for t in range(n_t):
-            for j in range(m):
-                acc[j] = zero
-            for k in range(n_k):
-                uk_, ak, xk, out = uk[k], a[k, n0:n1], x[bi, t, k, n0:n1], u[bi, t, k, n0:n1]
-                for j in range(m):
-                    val = uk_[j] * ak[j] + xk[j]
-                    uk_[j] = val
-                    out[j] = val
-                    acc[j] += val
-            vt, st = v[bi, t, n0:n1], s[bi, min(t, s.shape[1] - 1), n0:n1]
-            for j in range(m):                 # branch-free, so that it vectorises
-                vp = vv[j] * bb[j] + acc[j] + bs[j]
-                vt[j] = vp
-                th = ths[j]
-                fired = vp > th
-                c = one if fired else zero
-                if multi:
-                    c = min(max(np.float32(np.ceil(vp / th)) - one, one), cap) if fired else zero
-                if subtract:
-                    vpost = vp - c * th
+                uk[k * m:(k + 1) * m] = u0[k, n0:n0 + m]
+                ak[k * m:(k + 1) * m] = a[k, n0:n0 + m]
+            for t in range(n_t):
+                o = U(t) * nm + n0u
+                if n_k == 1:
+                    for j in range(mu):
+                        val = uk[j] * ak[j] + xf[o + j]
+                        uk[j] = val
+                        uf[o + j] = val
+                        acc[j] = val
                 else:
-                    vpost = zero if fired else vp
-                vv[j] = vpost if spiking else vp
-                if spiking:
-                    st[j] = c
-        for j in range(m):
-            v_last[bi, n0 + j] = vv[j]
-
-
-def forward_loihi(x, i_decay, v_decay, theta_i, bias_i, u0, v0, spiking, multi, subtract,
-                  max_spikes, s, u, v, v_last):
-    """Loihi integer CUBA over T steps (DESIGN 5.1/5.4). i_decay (K, N), v_decay (N,) in
-    1/4096; theta_i, bias_i (N,) int64 in state units (mantissa << 6). Outputs as
-    :func:`forward_float`, states as exact float32 (integer / 4096)."""
-    n_b, n_t, n_k, n_n = x.shape
-    n_g = (n_n + GROUP - 1) // GROUP
-    for i in prange(n_b * n_g):
-        bi = i // n_g
-        n0 = (i - bi * n_g) * GROUP
-        m = min(GROUP, n_n - n0)
-        ui = np.empty((n_k, GROUP), np.int64)          # integer currents
-        keep = np.empty((n_k, GROUP), np.int64)        # 4096 - i_decay
-        vi = np.empty(GROUP, np.int64)
-        acc = np.empty(GROUP, np.int64)
-        for j in range(m):
-            vi[j] = np.int64(v0[bi, n0 + j] * UNIT)
-            for k in range(n_k):
-                ui[k, j] = np.int64(u0[bi, k, n0 + j] * UNIT)
-                keep[k, j] = DECAY_UNIT - i_decay[k, n0 + j]
-        for t in range(n_t):
-            for j in range(m):
-                acc[j] = 0
-            for k in range(n_k):
-                for j in range(m):
-                    p = ui[k, j] * keep[k, j]
-                    p += ROUND_UP if p < 0 else 0
-                    uk = (p >> DECAY_BITS) + np.int64(x[bi, t, k, n0 + j] * UNIT)
-                    uk += (-U_WRAP if uk > U_HALF else 0) + (U_WRAP if uk <= -U_HALF else 0)
-                    ui[k, j] = uk
-                    u[bi, t, k, n0 + j] = np.float32(uk) * INV_UNIT
-                    acc[j] += uk
-            for j in range(m):                 # branch-free, so that it vectorises
-                n = n0 + j
-                p = vi[j] * (DECAY_UNIT - v_decay[n])
-                p += ROUND_UP if p < 0 else 0
-                w = min(max((p >> DECAY_BITS) + acc[j] + bias_i[n], -V_MAX), V_MAX)
-                v[bi, t, n] = np.float32(w) * INV_UNIT
-                th = theta_i[n]
-                fired = w > th
-                c = 1 if fired else 0
-                if multi:
-                    c = min(max((w - 1) // max(th, 1), 1), max_spikes) if fired else 0
-                if subtract:
-                    wpost = min(max(w - c * th, -V_MAX), V_MAX)
-                else:
-                    wpost = 0 if fired else w
-                vi[j] = wpost if spiking else w
-                if spiking:
-                    s[bi, t, n] = np.float32(c)
-        for j in range(m):
-            v_last[bi, n0 + j] = np.float32(vi[j]) * INV_UNIT
-
-
-def backward(gs, gu, gv, has_gs, has_gu, has_gv, slayer, sg_tau, sg_coef, u, v, s, u0, v0,
-             a, b, theta, spiking, subtract, saturate, gx, ga, gb, gth, gbias):
-    """Adjoint of the float recursion on the recorded trajectory.
-
-    gs (B, T, N): the spike gradient, already multiplied by the surrogate derivative unless
-    ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| / sg_tau)`` ((N,) each)
-    is applied here; gv (B, T, N), gu (B, T, K, N): gradients of the recorded states (each
-    ignored where ``has_*`` is 0). u, v, s: the forward's outputs; ``saturate`` clips the
-    recomputed subtractive reset to the 24-bit register (loihi). Writes gx (B, T, K, N) and
-    per-sample parameter gradients ga (B, K, N), gb, gth, gbias (B, N) (w.r.t. a = 1 - current
-    decay, b = 1 - voltage decay, threshold and bias).
-    """
-    n_b, n_t, n_k, n_n = gx.shape
-    n_g = (n_n + GROUP - 1) // GROUP
-    zero = np.float32(0.0)
-    for i in prange(n_b * n_g):
-        bi = i // n_g
-        n0 = (i - bi * n_g) * GROUP
-        m = min(GROUP, n_n - n0)
-        g_v = np.zeros(GROUP, np.float32)              # d/d v_pre[t + 1]
-        g_u = np.zeros((n_k, GROUP), np.float32)       # d/d u_k[t + 1]
-        acc_a = np.zeros((n_k, GROUP), np.float32)
-        acc_b = np.zeros(GROUP, np.float32)
-        acc_th = np.zeros(GROUP, np.float32)
-        acc_bias = np.zeros(GROUP, np.float32)
-        for t in range(n_t - 1, -1, -1):
-            for j in range(m):
-                n = n0 + j
-                th = theta[n]
-                g = b[n] * g_v[j]
-                if has_gv:
-                    g += gv[bi, t, n]
-                if spiking and has_gs:
-                    gsd = gs[bi, t, n]
-                    if slayer:
-                        gsd = gsd * (sg_coef[n] * np.exp(-abs(v[bi, t, n] - th) / sg_tau[n]))
-                    g += gsd
-                    acc_th[j] -= gsd
-                acc_bias[j] += g
-                if t == 0:
-                    vprev = v0[bi, n]
-                else:
-                    vprev = v[bi, t - 1, n]
+                    for j in range(mu):
+                        acc[j] = zero
+                    for k in range(nk):
+                        ok = (U(t) * nk + k) * nm + n0u
+                        km = k * mu
+                        for j in range(mu):
+                            val = uk[km + j] * ak[km + j] + xf[ok + j]
+                            uk[km + j] = val
+                            uf[ok + j] = val
+                            acc[j] += val
+                for j in range(mu):
+                    vp = vv[j] * bb[j] + acc[j] + bs[j]
+                    vf[o + j] = vp
                     if spiking:
-                        c = s[bi, t - 1, n]
-                        if c > zero:
+                        th = ths[j]
+                        fired = vp > th
+                        if multi:
+                            c = min(max(np.float32(np.ceil(vp / th)) - one, one), cap) \
+                                if fired else zero
+                        else:
+                            c = one if fired else zero
+                        if subtract:
+                            vv[j] = vp - c * th
+                        else:
+                            vv[j] = zero if fired else vp
+                        sf[o + j] = c
+                    else:
+                        vv[j] = vp
+            v_last[n0:n0 + m] = vv
+    return forward_float
+
+
+def _make_forward_loihi(spiking, multi, subtract):
+    def forward_loihi(x, i_decay, v_decay, theta_i, bias_i, u0, v0, max_spikes, s, u, v,
+                      v_last, group):
+        """Loihi integer CUBA over T steps (DESIGN 5.1/5.4). i_decay (K, M), v_decay (M,) in
+        1/4096; theta_i, bias_i (M,) int64 in state units (mantissa << 6). Shapes and
+        outputs as ``forward_float``, states as exact float32 (integer / 4096)."""
+        n_t, n_k, n_m = x.shape
+        xf, uf, vf, sf = x.reshape(-1), u.reshape(-1), v.reshape(-1), s.reshape(-1)
+        nk, nm = U(n_k), U(n_m)
+        for i in prange((n_m + group - 1) // group):
+            n0 = i * group
+            m = min(group, n_m - n0)
+            mu, n0u = U(m), U(n0)
+            ui = np.empty(n_k * m, np.int64)          # integer currents
+            keep = np.empty(n_k * m, np.int64)        # 4096 - i_decay
+            vi = np.empty(m, np.int64)
+            acc = np.empty(m, np.int64)
+            vkeep = DECAY_UNIT - v_decay[n0:n0 + m]
+            ths, bs = theta_i[n0:n0 + m].copy(), bias_i[n0:n0 + m].copy()
+            for j in range(m):
+                vi[j] = np.int64(v0[n0 + j] * UNIT)
+                for k in range(n_k):
+                    ui[k * m + j] = np.int64(u0[k, n0 + j] * UNIT)
+                    keep[k * m + j] = DECAY_UNIT - i_decay[k, n0 + j]
+            for t in range(n_t):
+                o = U(t) * nm + n0u
+                for j in range(mu):
+                    acc[j] = 0
+                for k in range(nk):
+                    ok = (U(t) * nk + k) * nm + n0u
+                    km = k * mu
+                    for j in range(mu):
+                        p = ui[km + j] * keep[km + j]
+                        p += ROUND_UP if p < 0 else 0
+                        uk = (p >> DECAY_BITS) + np.int64(xf[ok + j] * UNIT)
+                        uk += (-U_WRAP if uk > U_HALF else 0) + (U_WRAP if uk <= -U_HALF else 0)
+                        ui[km + j] = uk
+                        uf[ok + j] = np.float32(uk) * INV_UNIT
+                        acc[j] += uk
+                for j in range(mu):
+                    p = vi[j] * vkeep[j]
+                    p += ROUND_UP if p < 0 else 0
+                    w = min(max((p >> DECAY_BITS) + acc[j] + bs[j], -V_MAX), V_MAX)
+                    vf[o + j] = np.float32(w) * INV_UNIT
+                    if spiking:
+                        th = ths[j]
+                        fired = w > th
+                        if multi:
+                            c = min(max((w - 1) // max(th, 1), 1), max_spikes) if fired else 0
+                        else:
+                            c = 1 if fired else 0
+                        if subtract:
+                            vi[j] = min(max(w - c * th, -V_MAX), V_MAX)
+                        else:
+                            vi[j] = 0 if fired else w
+                        sf[o + j] = np.float32(c)
+                    else:
+                        vi[j] = w
+            for j in range(m):
+                v_last[n0 + j] = np.float32(vi[j]) * INV_UNIT
+    return forward_loihi
+
+
+_EXP_C = tuple(np.float32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                                       4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))
+_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_LOG2E = np.float32(1.4426950408889634)
+
+
+_P2_124 = np.float32(2.0 ** -124)
+
+
+@njit(inline="always", **_OPTS)
+def exp_neg(x):
+    """``exp(x)`` for float32 ``x <= 0`` in vectorisable operations without divisions
+    (Cephes' expf: range reduction by ln 2, degree-6 polynomial; 2^n as a product of exact
+    powers of two made by integer shifts; relative error about 1e-7; ``x < -86`` gives
+    exp(-86) instead of a smaller number). libm's expf is a scalar call, which made SLAYER's
+    surrogate half of the backward's time."""
+    x = max(x, np.float32(-86.0))
+    n = np.floor(x * _LOG2E + np.float32(0.5))              # -124 .. 0
+    r = x - n * _LN2_HI - n * _LN2_LO
+    c0, c1, c2, c3, c4, c5 = _EXP_C
+    p = (((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5) * r * r + r + np.float32(1.0)
+    h = np.floor(n * np.float32(0.5))                        # 2^n = 2^h * 2^(n - h), each
+    one = np.int64(1)                                        # -62 .. 0, as 2^(62 + .) * 2^-62
+    s1 = np.float32(one << np.int64(h + np.float32(62.0)))
+    s2 = np.float32(one << np.int64(n - h + np.float32(62.0)))
+    return p * (s1 * s2 * _P2_124)
+
+
+def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv):
+    zero = np.float32(0.0)
+
+    def backward(gs, gu, gv, sg_inv_tau, sg_coef, u, v, s, u0, v0, a, b, theta, gx, ga, gb,
+                 gth, gbias, group):
+        """Adjoint of the float recursion on the recorded trajectory.
+
+        gs (T, M): the spike gradient, already multiplied by the surrogate derivative unless
+        ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| * sg_inv_tau)`` ((M,)
+        each) is applied here; gv (T, M), gu (T, K, M): gradients of the recorded states (each
+        ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs. Writes gx
+        (T, K, M) and per-column parameter gradients ga (K, M), gb, gth, gbias (M,) (w.r.t.
+        a = 1 - current decay, b = 1 - voltage decay, threshold and bias).
+        """
+        n_t, n_k, n_m = gx.shape
+        gsf, guf, gvf = gs.reshape(-1), gu.reshape(-1), gv.reshape(-1)
+        uf, vf, sf, gxf = u.reshape(-1), v.reshape(-1), s.reshape(-1), gx.reshape(-1)
+        nk, nm = U(n_k), U(n_m)
+        for i in prange((n_m + group - 1) // group):
+            n0 = i * group
+            m = min(group, n_m - n0)
+            mu, n0u = U(m), U(n0)
+            g_v = np.zeros(m, np.float32)              # d/d v_pre[t + 1]
+            g_u = np.zeros(n_k * m, np.float32)        # d/d u_k[t + 1]
+            acc_a = np.zeros(n_k * m, np.float32)
+            acc_b = np.zeros(m, np.float32)
+            acc_th = np.zeros(m, np.float32)
+            acc_bias = np.zeros(m, np.float32)
+            vprev = np.empty(m, np.float32)
+            bb, ths = b[n0:n0 + m].copy(), theta[n0:n0 + m].copy()
+            itau, coef = sg_inv_tau[n0:n0 + m].copy(), sg_coef[n0:n0 + m].copy()
+            ak = np.empty(n_k * m, np.float32)
+            for k in range(n_k):
+                ak[k * m:(k + 1) * m] = a[k, n0:n0 + m]
+            for tt in range(n_t):
+                t = n_t - 1 - tt
+                o = U(t) * nm + n0u
+                if t == 0:
+                    vprev[:] = v0[n0:n0 + m]
+                else:
+                    op = o - nm
+                    for j in range(mu):
+                        vp = vf[op + j]
+                        if spiking:
+                            c = sf[op + j]
                             if subtract:
-                                vprev = vprev - c * th
+                                vq = vp - c * ths[j]
                                 if saturate:
-                                    vprev = min(max(vprev, -V_MAX_F), V_MAX_F)
+                                    vq = min(max(vq, -V_MAX_F), V_MAX_F)
+                                vp = vq if c > zero else vp
                             else:
-                                vprev = zero
-                acc_b[j] += g * vprev
-                g_v[j] = g
+                                vp = zero if c > zero else vp
+                        vprev[j] = vp
+                for j in range(mu):
+                    g = bb[j] * g_v[j]
+                    if has_gv:
+                        g += gvf[o + j]
+                    if spiking and has_gs:
+                        gsd = gsf[o + j]
+                        if slayer:
+                            gsd = gsd * (coef[j] * exp_neg(-abs(vf[o + j] - ths[j]) * itau[j]))
+                        g += gsd
+                        acc_th[j] -= gsd
+                    acc_bias[j] += g
+                    acc_b[j] += g * vprev[j]
+                    g_v[j] = g
+                for k in range(nk):
+                    ok = (U(t) * nk + k) * nm + n0u
+                    km = k * mu
+                    for j in range(mu):
+                        gk = g_v[j] + ak[km + j] * g_u[km + j]
+                        if has_gu:
+                            gk += guf[ok + j]
+                        gxf[ok + j] = gk
+                        g_u[km + j] = gk
+                    if t == 0:
+                        for j in range(m):
+                            acc_a[k * m + j] += g_u[k * m + j] * u0[k, n0 + j]
+                    else:
+                        okp = ok - nk * nm
+                        for j in range(mu):
+                            acc_a[km + j] += g_u[km + j] * uf[okp + j]
+            gb[n0:n0 + m] = acc_b
+            gth[n0:n0 + m] = acc_th
+            gbias[n0:n0 + m] = acc_bias
             for k in range(n_k):
-                for j in range(m):
-                    n = n0 + j
-                    gk = g_v[j] + a[k, n] * g_u[k, j]
-                    if has_gu:
-                        gk += gu[bi, t, k, n]
-                    gx[bi, t, k, n] = gk
-                    up = u0[bi, k, n] if t == 0 else u[bi, t - 1, k, n]
-                    acc_a[k, j] += gk * up
-                    g_u[k, j] = gk
-        for j in range(m):
-            n = n0 + j
-            gb[bi, n], gth[bi, n], gbias[bi, n] = acc_b[j], acc_th[j], acc_bias[j]
-            for k in range(n_k):
-                ga[bi, k, n] = acc_a[k, j]
-
-
-# (parallel, serial); only the serial loops are cached on disk (one cache entry per function)
-_COMPILED = {f.__name__: (njit(parallel=True, nogil=True)(f), njit(cache=True, nogil=True)(f))
-             for f in (forward_float, forward_loihi, backward)}
+                ga[k, n0:n0 + m] = acc_a[k * m:(k + 1) * m]
+    return backward

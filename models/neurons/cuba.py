@@ -23,6 +23,7 @@ after a spike hold v at zero and suppress spikes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -269,7 +270,7 @@ def run(x: torch.Tensor, p: CubaParams, state: CubaState | None = None, precisio
 def expand(param: torch.Tensor, shape) -> torch.Tensor:
     """A parameter given as a scalar, per channel (C,) or per neuron (N,) or (C, H, W), as a
     0-d tensor or a (N,) tensor for a population of ``shape``."""
-    n = int(torch.tensor(shape).prod())
+    n = math.prod(int(d) for d in shape)
     if param.dim() == 0 or param.numel() == 1:
         return param.reshape(())
     if param.numel() == n:
@@ -340,7 +341,11 @@ class Cuba(torch.nn.Module):
             raise SnnpipeError("one input per synaptic current", field="input",
                                expected=self.n_syn, found=len(x))
         batch, shape, steps = x[0].shape[0], tuple(x[0].shape[1:-1]), x[0].shape[-1]
-        z = torch.stack([xi.reshape(batch, -1, steps) for xi in x], 1)
+        if self.n_syn == 1:      # a view: keeps the layout (time-major from the synapses)
+            z = x[0].reshape(batch, -1, steps).unsqueeze(1)
+        else:                    # stacked time-major (T, n_syn, batch, N), as the kernel reads
+            z = torch.stack([xi.reshape(batch, -1, steps).permute(2, 0, 1) for xi in x], 1)
+            z = z.permute(2, 1, 3, 0)
         state = self.state
         if state is not None and (state.v.shape[0] != batch or state.v.shape[1] != z.shape[2]):
             state = None

@@ -166,3 +166,195 @@ def test_parallel_kernel_threads_give_the_same_result(monkeypatch):
     monkeypatch.setenv(cuba_numba.THREADS_ENV, "0")
     assert cuba_numba.set_threads() >= 1
     _compare(cuba.cuba_loihi(x, p), cuba_fused(x, p, None, "loihi"), leaves, 6)
+
+
+# --- the torch-ops implementation (the CUDA path), checked on the CPU -----------------------
+
+@pytest.mark.parametrize("precision,spike,reset,seed", CASES[::2])
+def test_torch_loop_equals_reference(precision, spike, reset, seed):
+    """``impl="torch"`` (the time loop of elementwise ops CUDA tensors run) on the CPU."""
+    x, p, leaves = _draw(seed, spike, reset)
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+             leaves, seed)
+
+
+@pytest.mark.parametrize("precision", ["loihi", "float"])
+def test_torch_loop_without_threshold_and_other_surrogate(precision):
+    x, p, leaves = _draw(3, threshold=False)
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+             leaves, 3)
+    x, p, leaves = _draw(5, surrogate=FastSigmoid(7.0))
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+             leaves, 5)
+
+
+def _to(out, device):
+    s, u, v, final = out
+    return (None if s is None else s.to(device), u.to(device), v.to(device),
+            cuba.CubaState(*(t.to(device) for t in final)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision,spike,reset,seed", CASES)
+def test_cuda_fused_equals_reference(precision, spike, reset, seed):
+    """On a GPU the fused Function runs the torch loop; the reference runs on the GPU too."""
+    x, p, _ = _draw(seed, spike, reset)
+    dev = torch.device("cuda")
+    x = x.detach().to(dev).requires_grad_()
+    leaves = [t.detach().to(dev).requires_grad_() for t in (p.current_decay, p.voltage_decay,
+                                                            p.threshold, p.bias)]
+    p = cuba.CubaParams(*leaves, reset=reset, spike=spike, surrogate=p.surrogate)
+    assert supports(x, p, None, precision)
+    assert kernels.select(x, p, None, precision) is cuba_fused
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision),
+             [x, *leaves], seed)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_oxford_step_equals_cpu():
+    """A whole Oxford training step on the GPU gives the CPU's spikes (loihi: exact)."""
+    torch.manual_seed(0)
+    net = oxford(20, 24, 10)
+    x = (torch.rand(2, 20, 80) < 0.2).float()
+    out_cpu = net(x)
+    (out_cpu * torch.linspace(-1, 1, 80)).sum().backward()
+    g_cpu = [q.grad.clone() for q in net.parameters() if q.requires_grad]
+    net.zero_grad()
+    net = net.cuda()
+    out = net(x.cuda())
+    (out * torch.linspace(-1, 1, 80, device="cuda")).sum().backward()
+    assert torch.equal(out.cpu(), out_cpu)
+    for a, b in zip(g_cpu, [q.grad.cpu() for q in net.parameters() if q.requires_grad]):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * (a.abs().max().item() + 1e-6))
+
+
+# --- shapes around the kernel's chunking and vector widths ---------------------------------
+
+@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 3), (3, 1, 97, 17), (2, 2, 300, 9), (5, 3, 61, 4),
+                                   (3, 1, 400, 6), (2, 2, 1100, 3)])
+def test_random_shapes(precision, shape):
+    """Batch * neurons below and above the kernel's chunk of columns (MAX_CHUNK), odd sizes."""
+    b, k, n, t = shape
+    g = torch.Generator().manual_seed(b * 1000 + n)
+    x = (0.5 * torch.randn(b, k, n, t, generator=g)).requires_grad_()
+    leaves = [torch.rand(k, n, generator=g).requires_grad_(),
+              (0.5 * torch.rand(n, generator=g)).requires_grad_(),
+              (0.2 + torch.rand(n, generator=g)).requires_grad_(),
+              (0.05 * torch.randn(n, generator=g)).requires_grad_()]
+    p = cuba.CubaParams(*leaves, reset="subtract", spike="multi")
+    for impl in ("numba", "torch"):
+        _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl=impl),
+                 [x, *leaves], b + n)
+
+
+def test_fast_exp_matches_torch():
+    """The vectorisable exp of SLAYER's surrogate in the backward kernel."""
+    from numba import njit
+    from models.kernels.cuba_numba import exp_neg
+    f = njit(lambda a: [exp_neg(v) for v in a])
+    x = -torch.cat([torch.linspace(0, 85, 20001), 3 * torch.rand(5000)])
+    y = torch.tensor(f(x.numpy()))
+    assert torch.allclose(y, torch.exp(x.double()).float(), rtol=3e-7, atol=0)
+
+
+# --- sparse projections of spikes (models.kernels.spike_dense) -----------------------------
+
+def _quantised_weight(n_out, n_in, seed):
+    from models.ste import quantize_weight_8bit
+    g = torch.Generator().manual_seed(seed)
+    return quantize_weight_8bit(torch.randn(n_out, n_in, generator=g)).detach().requires_grad_()
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_spike_projection_equals_matmul(time_major, seed):
+    """Values bit for bit (quantised weights, integer counts), gradients as the matmul's."""
+    from models.kernels import spike_dense
+    g = torch.Generator().manual_seed(seed)
+    b, c, n, t = (int(v) for v in torch.randint(1, 40, (4,), generator=g))
+    counts = (torch.rand(b, c, t, generator=g) < 0.05) * torch.randint(1, 4, (b, c, t), generator=g)
+    x = counts.float()
+    if time_major:      # the (T, B, C) memory the kernels and shifts produce
+        x = x.permute(2, 0, 1).contiguous().permute(1, 2, 0)
+    x.requires_grad_()
+    w = _quantised_weight(n, c, seed)
+    z = spike_dense.project(x, w)
+    assert z is not None and z.shape == (b, n, t)
+    x_ref, w_ref = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+    z_ref = torch.matmul(w_ref, x_ref)
+    assert torch.equal(z, z_ref)
+    gz = torch.randn(b, n, t, generator=g)
+    (z * gz).sum().backward()
+    (z_ref * gz).sum().backward()
+    assert torch.allclose(w.grad, w_ref.grad, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(x.grad, x_ref.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_spike_projection_declines():
+    """Non-integer inputs, weights off the 1/64 grid, dense inputs: None (dense matmul)."""
+    from models.kernels import spike_dense
+    x = (torch.rand(2, 10, 50) < 0.05).float()
+    w = _quantised_weight(4, 10, 0)
+    assert spike_dense.project(x, w) is not None
+    assert spike_dense.project(x * 0.5, w) is None
+    assert spike_dense.project(x, w + 1e-3) is None
+    assert spike_dense.project(torch.ones(2, 10, 50), w) is None
+    assert spike_dense.project(x.double(), w.double()) is None
+
+
+def test_shift_keeps_layout_and_equals_cat():
+    from models.block.base import shift
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 40, 4, generator=g).permute(1, 2, 0).requires_grad_()   # (B, C, T) view
+    y = shift(x, 2)
+    assert y.stride() == x.stride()
+    ref = torch.cat([torch.zeros(x.shape[0], x.shape[1], 2), x[..., :-2]], -1)
+    assert torch.equal(y, ref)
+    gy = torch.randn(y.shape, generator=g)
+    (gx,) = torch.autograd.grad((y * gy).sum(), x)
+    (gx_ref,) = torch.autograd.grad((ref * gy).sum(), x)
+    assert torch.equal(gx, gx_ref)
+
+
+def test_wavesense_blocks_equal_with_either_kernel(monkeypatch):
+    """Float precision, multi-spikes, subtractive reset, two synaptic currents (MultiDense):
+    the same outputs and gradients with the fused kernels as with the reference loop."""
+    from models.networks import WaveSenseNet
+    torch.manual_seed(1)
+    net = WaveSenseNet(dilations=(2, 4), n_classes=2, n_channels_in=6, n_channels_res=8,
+                       n_channels_skip=8, n_hidden=8, threshold=0.3)
+    x = (torch.rand(3, 6, 60) < 0.3).float()
+    results = []
+    for kernel in ("reference", "fused"):
+        monkeypatch.setenv(kernels.ENV, kernel)
+        net.zero_grad()
+        out = net(x)
+        (out * torch.linspace(-1, 1, 60)).sum().backward()
+        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
+                                       if q.grad is not None]))
+    (out_ref, g_ref), (out_fused, g_fused) = results
+    assert torch.equal(out_ref, out_fused) and out_ref.abs().sum() > 0
+    assert len(g_ref) == len(g_fused) > 0
+    for a, b in zip(g_ref, g_fused):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * (a.abs().max().item() + 1e-6))
+
+
+def test_shift_of_kernel_spikes_is_a_view():
+    """The fused kernel's spikes sit after a zero row of their buffer: the one-step output
+    delay is a view of it (no copy), with the values and gradient of the copying shift."""
+    from models.block.base import shift
+    x, p, _ = _draw(2)
+    s = cuba_fused(x, p, None, "float")[0]
+    y = shift(s, 1)
+    assert y.untyped_storage().data_ptr() == s.untyped_storage().data_ptr()
+    ref = torch.cat([torch.zeros_like(s[..., :1]), s[..., :-1]], -1)
+    assert torch.equal(y, ref)
+    gy = torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    (gx,) = torch.autograd.grad((y * gy).sum(), x, retain_graph=True)
+    (gx_ref,) = torch.autograd.grad((ref * gy).sum(), x)
+    assert torch.allclose(gx, gx_ref, rtol=1e-6, atol=1e-7)
+    # a tensor whose storage merely has room before it is copied, not viewed
+    big = torch.zeros(10, 3, 4)
+    z = big[2:].permute(1, 2, 0)
+    assert shift(z, 1).untyped_storage().data_ptr() != big.untyped_storage().data_ptr()
