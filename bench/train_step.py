@@ -168,8 +168,9 @@ def worker(case: str, impl: str, steps: int, warmup: int, device: str, fir: str)
 def _spawn(case, impl, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", case, impl, "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--device", args.device, "--fir", args.fir]
-    if impl != "ours":          # the slow references: fewer timed steps
+    if impl != "ours":          # the slow references: fewer timed and warm-up steps
         cmd[cmd.index("--steps") + 1] = str(args.ref_steps)
+        cmd[cmd.index("--warmup") + 1] = str(args.ref_warmup)
     env = dict(os.environ)
     if args.threads:
         env.update({k: str(args.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -191,9 +192,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", nargs="+", choices=list(CASES),
                     help="default: all but oxford_b32 on the CPU, all on CUDA")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps of ours (median)")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps of ours (median)")
     ap.add_argument("--ref-steps", type=int, default=3, help="timed steps of the references")
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=5, help="untimed steps of ours first")
+    ap.add_argument("--ref-warmup", type=int, default=2, help="untimed steps of the references")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch, MKL and numba threads of every run (0: their defaults)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
