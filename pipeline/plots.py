@@ -201,3 +201,29 @@ def energy(path, estimates: dict) -> Path:
     for ax in axes:
         ax.tick_params(axis="x", labelsize=8)
     return save(plt, fig, path)
+
+
+def verification(path, reports: dict) -> Path:
+    """The verification tables as an image: per target, one row per compared item and one
+    column per implementation compared with the reference, the number of differing values in
+    a green (0) or red cell. ``reports``: target -> :meth:`pipeline.verify.VerifyReport.to_dict`."""
+    rows, cols = [], []
+    for target, rep in reports.items():
+        for o in rep["implementations"][1:]:
+            if o not in cols:
+                cols.append(o)
+        rows += [(f"{target}: {r['kind'][:3]} {r['node']}.{r['var']}", r["diffs"]) for r in rep["rows"]]
+    if not rows:
+        raise FormatError("nothing to draw: no verification rows", field="reports")
+    plt, fig, (ax,) = figure(1, size=(2.2 + 1.6 * len(cols), 0.6 + 0.28 * len(rows)))
+    cells = [[str(d.get(c, "-")) for c in cols] for _, d in rows]
+    colours = [["#f2f2f2" if c not in d else "#c8f0c8" if d[c] == 0 else "#f4b6b6" for c in cols]
+               for _, d in rows]
+    table = ax.table(cellText=cells, cellColours=colours, rowLabels=[n for n, _ in rows],
+                     colLabels=[f"vs {c}" for c in cols], loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    ax.axis("off")
+    refs = ", ".join(f"{t}: {r['reference']}" for t, r in reports.items())
+    ax.set_title(f"differing values against the reference ({refs})", fontsize=9)
+    return save(plt, fig, path)

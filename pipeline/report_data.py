@@ -294,6 +294,10 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
         plots.energy(pdir / "energy.png", data.energy)
         data.plots["energy"] = ("Energy and latency per inference (estimates)", pdir / "energy.png")
     data.verify = verify_all(g, run_dir, dep, x)
+    if data.verify:
+        plots.verification(pdir / "verification.png", data.verify)
+        data.plots["verification"] = ("Verification (differences per implementation)",
+                                      pdir / "verification.png")
     return data
 
 

@@ -36,13 +36,13 @@ def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo,
     assert np.array_equal(sample, test_inputs("ipd", 1)[0].numpy())   # a real test input
     pngs = sorted(p.name for p in (out / "ipd-float" / "plots").iterdir())
     assert pngs == ["energy.png", "graph.png", "input.gif", "loihi_cores.png", "rasters.png",
-                    "training.png", "xylo_resources.png"]
+                    "training.png", "verification.png", "xylo_resources.png"]
     dom = browser.dump_dom(out / "report.html")
     loaded, total = browser.images_loaded(dom)
     assert loaded == total >= 2 * 5 + 5      # per run: training, graph, gif, rasters, energy ... + confusions
     keys = browser.plot_keys(dom)
     for key in ("training", "graph", "input_gif", "rasters", "loihi_cores", "xylo_resources",
-                "energy", "confusion_torch", "confusion_lava-fixed", "confusion_intsim_loihi"):
+                "energy", "verification", "confusion_torch", "confusion_lava-fixed", "confusion_intsim_loihi"):
         assert key in keys, key
 
 

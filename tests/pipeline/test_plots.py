@@ -51,3 +51,14 @@ def test_rasters_show_states_as_images_and_spikes_as_dots(tmp_path):
     assert Image.open(tmp_path / "r.png").format == "PNG"
     with pytest.raises(FormatError):
         plots.rasters(tmp_path / "bad.png", {"in": np.zeros(5)})
+
+
+def test_verification_table_image_and_nothing_to_draw(tmp_path):
+    rep = {"implementations": ["torch-loihi", "lava-fixed", "intsim-loihi"], "reference": "torch-loihi",
+           "rows": [{"kind": "output", "node": "out", "var": "spikes",
+                     "diffs": {"lava-fixed": 0, "intsim-loihi": 3}}]}
+    plots.verification(tmp_path / "v.png", {"loihi": rep})
+    img = np.asarray(Image.open(tmp_path / "v.png").convert("RGB")).reshape(-1, 3)
+    assert ((img == (0xc8, 0xf0, 0xc8)).all(1)).any() and ((img == (0xf4, 0xb6, 0xb6)).all(1)).any()
+    with pytest.raises(FormatError):
+        plots.verification(tmp_path / "none.png", {"loihi": dict(rep, rows=[])})

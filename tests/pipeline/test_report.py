@@ -38,7 +38,8 @@ def test_report_of_a_bare_network_file_compiles_simulates_verifies_and_plots(tmp
     assert set(data.energy) == {"Loihi-style", "Xylo-style"}
     dom = _check_page(tmp_path / "report.html", data.plots)
     assert "all agree" in dom and "Loihi-style core map" in dom
-    assert {"graph", "input_gif", "rasters", "loihi_cores", "xylo_resources", "energy"} <= set(data.plots)
+    assert {"graph", "input_gif", "rasters", "loihi_cores", "xylo_resources", "energy",
+            "verification"} <= set(data.plots)
 
 
 @pytest.mark.lava
