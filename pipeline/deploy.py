@@ -138,7 +138,8 @@ def config_target(path) -> str:
     return target
 
 
-def simulate(path, backend: str, raster: np.ndarray, record: bool = False) -> Simulation:
+def simulate(path, backend: str, raster: np.ndarray, record: bool = False,
+             progress: bool = True) -> Simulation:
     """Run ``raster`` (B, C, T) integer counts through ``path`` on ``backend``.
 
     ``path``: an HDF5 network or a lava bundle directory for ``lava-*``; a ``config.json`` (or
@@ -146,7 +147,7 @@ def simulate(path, backend: str, raster: np.ndarray, record: bool = False) -> Si
     """
     path = Path(path)
     if backend in ("lava-fixed", "lava-float"):
-        return _simulate_lava(_network_file(path), backend, raster, record)
+        return _simulate_lava(_network_file(path), backend, raster, record, progress)
     if backend == "intsim":
         target = config_target(path)
         if target == "loihi":
@@ -205,7 +206,7 @@ def input_width(path, backend: str) -> int:
     return input_layout(path, backend)[0]
 
 
-def _simulate_lava(path: Path, backend: str, raster, record: bool) -> Simulation:
+def _simulate_lava(path: Path, backend: str, raster, record: bool, progress: bool) -> Simulation:
     from pipeline.hdf5 import load
     from processes.compile import compile as lava_compile
     from processes.run import run
@@ -214,7 +215,7 @@ def _simulate_lava(path: Path, backend: str, raster, record: bool) -> Simulation
     precision = "fixed" if backend == "lava-fixed" else "float"
     neurons = [n for n, d in g.nodes(data=True) if d["kind"] == "neuron"]
     probes = [f"{n}/{v}" for n in neurons for v in ("u", "v")] if record else ()
-    rec = run(lava_compile(g, precision), raster, probes=probes, progress=True)
+    rec = run(lava_compile(g, precision), raster, probes=probes, progress=progress)
     first = g.graph["outputs"][0]
     t = raster.shape[-1]
     states = {k: np.asarray(v)[..., :t] for k, v in rec.states.items()}

@@ -177,7 +177,7 @@ def _simulate(dep: dict, network, x: np.ndarray) -> tuple[dict, dict]:
         if d["error"]:
             continue
         if t == "lava" and (d["dir"] / "manifest.json").exists():
-            outputs["Lava fixed point"] = simulate(d["dir"], "lava-fixed", x).output[0]
+            outputs["Lava fixed point"] = simulate(d["dir"], "lava-fixed", x, progress=False).output[0]
         elif t == "loihi":
             from hwmap.intsim.loihi import simulate as loihi_sim
             from hwmap.targets.loihi import load
