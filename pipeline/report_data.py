@@ -235,8 +235,11 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     """The report data of the run folder ``run_dir``; with ``compute``, deployments, a sample,
     simulations, verification and plots are made where missing (``mappings``: target ->
     mapper keyword arguments for the deployments made here). Plots go to ``run_dir/plots``."""
+    import csv
+
     from pipeline import graph as G
     from pipeline import plots
+    from pipeline.deploy import load_mapping
     from pipeline.hdf5 import load
 
     run_dir = Path(run_dir)
@@ -246,8 +249,6 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     data = RunData(run_dir, net, summary=G.summary(g), info=_json(run_dir / "run.json") or {},
                    metrics=_json(run_dir / "metrics.json") or {},
                    deployment=_json(run_dir / "deployment.json") or {})
-    from pipeline.deploy import load_mapping
-
     data.validation = validation(g, {t: (mappings or {}).get(t) or load_mapping(run_dir / "deploy" / t)
                                      for t in ("loihi", "xylo")})
     pdir = run_dir / "plots"
@@ -255,8 +256,6 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     if (run_dir / "stats.csv").exists():
         history = None
         if (run_dir / "metrics.csv").exists():
-            import csv
-
             with open(run_dir / "metrics.csv", newline="") as f:
                 history = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)] or None
         plots.training_curves(pdir / "training.png", plots.read_stats(run_dir / "stats.csv"), history)
