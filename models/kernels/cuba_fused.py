@@ -2,8 +2,9 @@
 ``torch.autograd.Function``.
 
 :func:`cuba_fused` has the signature and the results of the reference sequence functions
-:func:`models.neurons.cuba.cuba_float` / :func:`~models.neurons.cuba.cuba_loihi`: values are
-identical (loihi: bit for bit; float: the same float32 operations in the same order) and the
+:func:`models.neurons.cuba.cuba_float` / :func:`~models.neurons.cuba.cuba_loihi` /
+:func:`models.neurons.cuba_xylo.cuba_xylo`: values are identical (loihi, xylo: bit for bit;
+float: the same float32 operations in the same order) and the
 gradients are those of the reference autograd (surrogate spike, straight-through roundings,
 true decay derivatives, reset ignored), up to float32 summation order.
 
@@ -24,7 +25,7 @@ for CPU tensors, and a time loop of torch elementwise ops (:func:`_torch_forward
 is how the CPU tests check it against the reference). The torch loop keeps the reference's
 float32 operation order (separate multiply and add, as the reference's ops).
 
-Supported (see :func:`supports`): precisions ``float`` and ``loihi``; spikes ``binary`` and
+Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes ``binary`` and
 ``multi``; resets ``zero`` and ``subtract``; no refractory period; the surrogates of
 :mod:`models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
 initial state without refractory counts and without gradient. Anything else stays on the
@@ -37,8 +38,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hwmap.targets import xylo
 from models import surrogate as sg
-from models.neurons import cuba
+from models.neurons import cuba, cuba_xylo
 from models.ste import exact
 
 try:
@@ -46,7 +48,7 @@ try:
 except ImportError:          # numba missing: the reference functions run instead on the CPU
     cuba_numba = None
 
-PRECISIONS = ("float", "loihi")
+PRECISIONS = ("float", "loihi", "xylo")
 
 
 def available() -> bool:
@@ -77,8 +79,14 @@ class _Config:
         self.precision, self.ints, self.impl = precision, ints, impl
         self.spiking = int(p.threshold is not None)
         self.multi = int(p.spike == "multi")
-        self.subtract = int(p.reset == "subtract")
         self.surrogate = p.surrogate
+        if precision == "xylo":     # the chip: subtractive reset, counts up to its cap
+            self.subtract, self.max_spikes = 1, cuba_xylo.HIDDEN_CAP if self.multi else 1
+            self.v_range = (xylo.STATE_MIN / cuba_xylo.UNIT, xylo.STATE_MAX / cuba_xylo.UNIT)
+        else:
+            self.subtract, self.max_spikes = int(p.reset == "subtract"), cuba.MAX_SPIKES
+            self.v_range = (-cuba.loihi.V_MAX / cuba.UNIT, cuba.loihi.V_MAX / cuba.UNIT)
+        self.saturate = precision != "float"
 
 
 def _np(t: torch.Tensor, dtype=np.float32) -> np.ndarray:
@@ -152,16 +160,12 @@ class FusedCuba(torch.autograd.Function):
             flags = dict(spiking=cfg.spiking, multi=cfg.multi, subtract=cfg.subtract)
             outs = (s.numpy(), u.numpy(), v.numpy(), v_last.numpy())
             xn = xs.numpy().reshape(n_t, n_k, n_m)
-            if cfg.precision == "loihi":
-                ints = tuple(_tile(q, n_b) for q in cfg.ints)
-                run, threads = cuba_numba.kernel("forward_loihi", **flags)
-                run(xn, *ints, u0c.numpy(), v0c.numpy(), cuba.MAX_SPIKES, *outs,
-                    cuba_numba.chunk_size(n_m, threads))
-            else:
-                run, threads = cuba_numba.kernel("forward_float", **flags)
-                run(xn, *cols, u0c.numpy(), v0c.numpy(), cuba.MAX_SPIKES, *outs,
-                    cuba_numba.chunk_size(n_m, threads))
+            params = cols if cfg.precision == "float" else tuple(_tile(q, n_b) for q in cfg.ints)
+            run, threads = cuba_numba.kernel(f"forward_{cfg.precision}", **flags)
+            run(xn, *params, u0c.numpy(), v0c.numpy(), cfg.max_spikes, *outs,
+                cuba_numba.chunk_size(n_m, threads))
         ctx.cfg, ctx.cols, ctx.states, ctx.n_b = cfg, cols, (u0c, v0c), n_b
+        ctx.xs = xs.reshape(n_t, n_k, n_m) if cfg.precision == "xylo" else None
         ctx.set_materialize_grads(False)        # unused outputs cost nothing in backward
         ctx.save_for_backward(u, v, s, theta)
         ctx.mark_non_differentiable(v_last)
@@ -198,7 +202,7 @@ class FusedCuba(torch.autograd.Function):
         grads = dict(gs=gs_, gu=gu_, gv=gv_)
         if cfg.impl == "torch":
             gx, ga, gb, gth, gbias = _torch_backward(grads, slayer, tau, coef, u, v, s,
-                                                     ctx.cols, ctx.states, cfg)
+                                                     ctx.cols, ctx.states, cfg, ctx.xs)
             per_neuron = (ga.reshape(n_k, n_b, n_n).sum(1),) + tuple(
                 g.reshape(n_b, n_n).sum(0) for g in (gb, gth, gbias))
         else:
@@ -209,12 +213,14 @@ class FusedCuba(torch.autograd.Function):
             arrays = [np.zeros((1,) * len(shapes[k]), np.float32) if g is None
                       else g.reshape(shapes[k]).numpy() for k, g in grads.items()]
             run, threads = cuba_numba.kernel(
-                "backward", spiking=cfg.spiking, subtract=cfg.subtract,
-                saturate=cfg.precision == "loihi", slayer=slayer,
+                "backward", spiking=cfg.spiking, subtract=cfg.subtract, saturate=cfg.saturate,
+                slayer=slayer, input_first=ctx.xs is not None,
                 **{f"has_{k}": int(g is not None) for k, g in grads.items()})
+            xs = np.zeros((1, 1, 1), np.float32) if ctx.xs is None else ctx.xs.numpy()
             run(*arrays, (1 / tau).astype(np.float32), np.asarray(coef, np.float32),
                 u.numpy(), v.numpy(), s.numpy(), *(t.numpy() for t in ctx.states),
-                *ctx.cols[:3], gx.numpy(), ga, gb, gth, gbias, cuba_numba.chunk_size(n_m, threads))
+                *ctx.cols[:3], xs, *(np.float32(r) for r in cfg.v_range),
+                gx.numpy(), ga, gb, gth, gbias, cuba_numba.chunk_size(n_m, threads))
             per_neuron = (torch.from_numpy(ga.reshape(n_k, n_b, n_n).sum(1)),) + tuple(
                 torch.from_numpy(g.reshape(n_b, n_n).sum(0)) for g in (gb, gth, gbias))
         return (gx.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *per_neuron,
@@ -259,6 +265,8 @@ def _torch_forward(x, cols, u0, v0, cfg):
             else:
                 vi = w
         return s, u, v, vi / cuba.UNIT
+    if cfg.precision == "xylo":
+        return _torch_forward_xylo(x, u0, v0, s, u, v, cfg)
     a, b, theta, bias = cols
     ut, vt = u0, v0
     for t in range(n_t):
@@ -280,8 +288,33 @@ def _torch_forward(x, cols, u0, v0, cfg):
     return s, u, v, vt
 
 
-def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg):
-    """The backward loop of :mod:`models.kernels.cuba_numba` as torch ops (any device).
+def _torch_forward_xylo(x, u0, v0, s, u, v, cfg):
+    """The xylo branch of :func:`_torch_forward`: the rules of :mod:`hwmap.targets.xylo`
+    (as :func:`models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns."""
+    n_m = x.shape[2]
+    unit = cuba_xylo.UNIT
+    dash_syn, dash_mem, theta_i, bias_i = (torch.as_tensor(q, device=x.device) for q in cfg.ints)
+    reps = n_m // theta_i.shape[-1]
+    dash_syn, dash_mem, theta_i, bias_i = (q.repeat(1, reps) if q.dim() == 2 else q.repeat(reps)
+                                           for q in (dash_syn, dash_mem, theta_i, bias_i))
+    ii = torch.round(u0 * unit).long()
+    vi = torch.round(v0 * unit).long()
+    for t in range(x.shape[0]):
+        ii = xylo.current_step(xylo.sat16(ii + torch.round(x[t] * unit).long()), dash_syn)
+        w = xylo.membrane_step(vi, ii.sum(0), dash_mem, bias_i)
+        u[t] = ii / unit
+        v[t] = w / unit
+        if cfg.spiking:
+            c, vi = xylo.spike_count(w, theta_i, cfg.max_spikes)
+            s[t] = c
+        else:
+            vi = w
+    return s, u, v, vi / unit
+
+
+def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None):
+    """The backward loop of :mod:`models.kernels.cuba_numba` as torch ops (any device); x
+    (T, K, M), the input, is needed by the xylo precision only (input before decay).
     Returns gx (T, K, M), ga (K, M), gb, gth, gbias (M,)."""
     n_t, n_k, n_m = u.shape
     a, b, theta, _ = cols
@@ -295,7 +328,7 @@ def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg):
     g_u = torch.zeros(n_k, n_m, device=u.device)
     acc_a = torch.zeros(n_k, n_m, device=u.device)
     acc_b, acc_th, acc_bias = (torch.zeros(n_m, device=u.device) for _ in range(3))
-    v_max = cuba.loihi.V_MAX / cuba.UNIT
+    v_lo, v_hi = cfg.v_range
     for t in range(n_t - 1, -1, -1):
         if t == 0:
             vprev = v0
@@ -305,8 +338,8 @@ def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg):
                 c = s[t - 1]
                 if cfg.subtract:
                     vq = vprev - c * theta
-                    if cfg.precision == "loihi":
-                        vq = vq.clamp(-v_max, v_max)
+                    if cfg.saturate:
+                        vq = vq.clamp(v_lo, v_hi)
                     vprev = torch.where(c > 0, vq, vprev)
                 else:
                     vprev = torch.where(c > 0, torch.zeros_like(vprev), vprev)
@@ -325,17 +358,32 @@ def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg):
         gk = g_v + a * g_u
         if gu is not None:
             gk = gk + gu[t]
-        gx[t] = gk
         g_u = gk
-        acc_a = acc_a + gk * (u0 if t == 0 else u[t - 1])
+        up = u0 if t == 0 else u[t - 1]
+        if x is not None:                   # u_t = a (u_{t-1} + x_t)
+            gx[t] = a * gk
+            acc_a = acc_a + gk * (up + x[t])
+        else:                               # u_t = a u_{t-1} + x_t
+            gx[t] = gk
+            acc_a = acc_a + gk * up
     return gx, acc_a, acc_b, acc_th, acc_bias
 
 
 def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
-    """(a (K, N), b, theta, bias (N,)) float32 with autograd, and the loihi integers."""
+    """(a (K, N), b, theta, bias (N,)) float32 with autograd, and the integer parameters of
+    the loihi and xylo precisions (numpy int64, the forward kernels' arguments)."""
     n_k = p.n_syn
     ints = None
-    if precision == "loihi":
+    if precision == "xylo":
+        q = cuba_xylo.xylo_ints(p)
+        cd, vd, bias = q.syn_decay, q.mem_decay, q.bias / cuba_xylo.UNIT
+        th = None if q.theta is None else q.theta / cuba_xylo.UNIT
+        theta_i = torch.zeros(()) if q.theta is None else q.theta
+        ints = (_np(torch.broadcast_to(q.dash_syn, (n_k, n_n)), np.int64),
+                _np(torch.broadcast_to(q.dash_mem, (n_n,)), np.int64),
+                _np(torch.broadcast_to(theta_i, (n_n,)), np.int64),
+                _np(torch.broadcast_to(q.bias, (n_n,)), np.int64))
+    elif precision == "loihi":
         q = cuba.loihi_ints(p)
         cd, vd, bias = q.i_decay / cuba.UNIT, q.v_decay / cuba.UNIT, q.bias / cuba.UNIT
         th = None if q.vth_mant is None else q.vth_mant / cuba.W_UNIT

@@ -28,7 +28,8 @@ reference functions' autograd does.
 
 Flags: ``spiking`` (threshold given), ``multi`` (spike counts up to ``max_spikes``, else
 binary), ``subtract`` (subtractive reset, else reset to zero); backward also ``saturate``
-(loihi: clip the recomputed subtractive reset to 24 bits), ``slayer`` (evaluate SLAYER's
+(integer precisions: clip the recomputed subtractive reset to the voltage range), ``input_first``
+(xylo: the input enters the current before its decay), ``slayer`` (evaluate SLAYER's
 exponential surrogate in the loop), ``has_gs``/``has_gu``/``has_gv`` (which output gradients
 exist).
 
@@ -48,7 +49,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from hwmap.targets import loihi
+from hwmap.targets import loihi, xylo
+from models.neurons.cuba_xylo import UNIT as XYLO_UNIT
 
 ALIGN = 16                    # chunk sizes of the parallel loops: multiples of 16 columns
 MAX_CHUNK = 1024              # columns per work item at most
@@ -60,7 +62,6 @@ ROUND_UP = loihi.DECAY_UNIT - 1
 U_HALF = loihi.U_HALF
 U_WRAP = loihi.U_WRAP
 V_MAX = loihi.V_MAX
-V_MAX_F = np.float32(loihi.V_MAX / loihi.DECAY_UNIT)
 THREADS_ENV = "SNNPIPE_KERNEL_THREADS"
 # LLVM vectorises a loop over several arrays only after runtime checks that they do not overlap;
 # its default budget (8 pointer pairs) is below what these loops touch, which left them scalar
@@ -84,7 +85,8 @@ def set_threads() -> int:
 
 
 def kernel(name: str, **flags):
-    """The compiled loop ``name`` (``forward_float``, ``forward_loihi``, ``backward``) for
+    """The compiled loop ``name`` (``forward_float``, ``forward_loihi``, ``forward_xylo``,
+    ``backward``) for
     the given flags (ints, see the module docstring) and its chunk size function: parallel
     when :func:`set_threads` asks for more than one thread, else serial. Call as
     ``run(*arrays, group)`` with ``group = chunk_size(M, threads)``; returns
@@ -97,7 +99,7 @@ def kernel(name: str, **flags):
 @functools.lru_cache(maxsize=None)
 def _compiled(name, key, parallel):
     make = {"forward_float": _make_forward_float, "forward_loihi": _make_forward_loihi,
-            "backward": _make_backward}[name]
+            "forward_xylo": _make_forward_xylo, "backward": _make_backward}[name]
     # the serial variants are cached on disk (numba keys a closure's entry by its flag values)
     return njit(parallel=parallel, cache=not parallel, **_OPTS)(make(**dict(key)))
 
@@ -240,6 +242,76 @@ def _make_forward_loihi(spiking, multi, subtract):
     return forward_loihi
 
 
+def _make_forward_xylo(spiking, multi, subtract):
+    s_min, s_max = np.int64(xylo.STATE_MIN), np.int64(xylo.STATE_MAX)
+    unit = np.float32(XYLO_UNIT)
+    inv = np.float32(1.0 / XYLO_UNIT)
+
+    def forward_xylo(x, dash_syn, dash_mem, theta_i, bias_i, u0, v0, max_spikes, s, u, v,
+                     v_last, group):
+        """Xylo Audio 2 integer CUBA over T steps (:func:`models.neurons.cuba_xylo.
+        cuba_step_xylo`, DESIGN 6.2): input first (``I = sat16(I + rint(1024 x))``), then
+        ``I -= decay(I, dash)``; membrane as :func:`hwmap.targets.xylo.membrane_step`; spike
+        counts up to ``max_spikes`` (the cap), subtractive reset always. dash_syn (K, M),
+        dash_mem (M,) int64 shifts; theta_i, bias_i (M,) int64 in 1/1024. Shapes and outputs
+        as ``forward_float``, states as exact float32 (integer / 1024). ``multi`` and
+        ``subtract`` are unused (the cap says it all; the chip only subtracts)."""
+        n_t, n_k, n_m = x.shape
+        xf, uf, vf, sf = x.reshape(-1), u.reshape(-1), v.reshape(-1), s.reshape(-1)
+        nk, nm = U(n_k), U(n_m)
+        for i in prange((n_m + group - 1) // group):
+            n0 = i * group
+            m = min(group, n_m - n0)
+            mu, n0u = U(m), U(n0)
+            ui = np.empty(n_k * m, np.int64)
+            ds = np.empty(n_k * m, np.int64)
+            vi = np.empty(m, np.int64)
+            acc = np.empty(m, np.int64)
+            dm = dash_mem[n0:n0 + m].copy()
+            ths, bs = theta_i[n0:n0 + m].copy(), bias_i[n0:n0 + m].copy()
+            for j in range(m):
+                vi[j] = np.int64(np.rint(v0[n0 + j] * unit))
+                for k in range(n_k):
+                    ui[k * m + j] = np.int64(np.rint(u0[k, n0 + j] * unit))
+                    ds[k * m + j] = dash_syn[k, n0 + j]
+            for t in range(n_t):
+                o = U(t) * nm + n0u
+                for j in range(mu):
+                    acc[j] = 0
+                for k in range(nk):
+                    ok = (U(t) * nk + k) * nm + n0u
+                    km = k * mu
+                    for j in range(mu):
+                        c = min(max(ui[km + j] + np.int64(np.rint(xf[ok + j] * unit)), s_min),
+                                s_max)
+                        d = c >> ds[km + j]
+                        c -= d + (1 if (d == 0 and c > 0) else 0)
+                        ui[km + j] = c
+                        uf[ok + j] = np.float32(c) * inv
+                        acc[j] += c
+                for j in range(mu):
+                    w = vi[j]
+                    d = w >> dm[j]
+                    d += 1 if (d == 0 and w > 0) else 0
+                    dv = min(max(((-d - s_min) & 0xFFFF) + s_min + acc[j], s_min), s_max)
+                    dv = min(max(dv + bs[j], s_min), s_max)
+                    w = min(max(w + dv, s_min), s_max)
+                    vf[o + j] = np.float32(w) * inv
+                    if spiking:
+                        th = ths[j]
+                        if th > 0:
+                            c = min(max(w // th, 0), max_spikes)
+                        else:
+                            c = max_spikes if w >= th else 0
+                        vi[j] = min(max(w - c * th, s_min), s_max)
+                        sf[o + j] = np.float32(c)
+                    else:
+                        vi[j] = w
+            for j in range(m):
+                v_last[n0 + j] = np.float32(vi[j]) * inv
+    return forward_xylo
+
+
 _EXP_C = tuple(np.float32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
                                        4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))
 _LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
@@ -268,23 +340,29 @@ def exp_neg(x):
     return p * (s1 * s2 * _P2_124)
 
 
-def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv):
+def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, input_first):
     zero = np.float32(0.0)
 
-    def backward(gs, gu, gv, sg_inv_tau, sg_coef, u, v, s, u0, v0, a, b, theta, gx, ga, gb,
-                 gth, gbias, group):
-        """Adjoint of the float recursion on the recorded trajectory.
+    def backward(gs, gu, gv, sg_inv_tau, sg_coef, u, v, s, u0, v0, a, b, theta, x, v_lo, v_hi,
+                 gx, ga, gb, gth, gbias, group):
+        """Adjoint of the float recursion on the recorded trajectory: ``u_t = a u_{t-1} + x_t``
+        or, with ``input_first`` (xylo), ``u_t = a (u_{t-1} + x_t)``; ``v_t = b v'_{t-1} +
+        sum_k u_t + bias`` with ``v'`` the post-reset voltage (the reset passes the gradient
+        unchanged).
 
         gs (T, M): the spike gradient, already multiplied by the surrogate derivative unless
         ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| * sg_inv_tau)`` ((M,)
         each) is applied here; gv (T, M), gu (T, K, M): gradients of the recorded states (each
-        ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs. Writes gx
+        ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs; x (T, K, M)
+        the input (read with ``input_first`` only); ``saturate`` clips the recomputed
+        subtractive reset to [v_lo, v_hi] (the precision's voltage range). Writes gx
         (T, K, M) and per-column parameter gradients ga (K, M), gb, gth, gbias (M,) (w.r.t.
         a = 1 - current decay, b = 1 - voltage decay, threshold and bias).
         """
         n_t, n_k, n_m = gx.shape
         gsf, guf, gvf = gs.reshape(-1), gu.reshape(-1), gv.reshape(-1)
         uf, vf, sf, gxf = u.reshape(-1), v.reshape(-1), s.reshape(-1), gx.reshape(-1)
+        xf = x.reshape(-1)
         nk, nm = U(n_k), U(n_m)
         for i in prange((n_m + group - 1) // group):
             n0 = i * group
@@ -316,7 +394,7 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv):
                             if subtract:
                                 vq = vp - c * ths[j]
                                 if saturate:
-                                    vq = min(max(vq, -V_MAX_F), V_MAX_F)
+                                    vq = min(max(vq, v_lo), v_hi)
                                 vp = vq if c > zero else vp
                             else:
                                 vp = zero if c > zero else vp
@@ -341,15 +419,21 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv):
                         gk = g_v[j] + ak[km + j] * g_u[km + j]
                         if has_gu:
                             gk += guf[ok + j]
-                        gxf[ok + j] = gk
+                        gxf[ok + j] = ak[km + j] * gk if input_first else gk
                         g_u[km + j] = gk
                     if t == 0:
                         for j in range(m):
-                            acc_a[k * m + j] += g_u[k * m + j] * u0[k, n0 + j]
+                            up = u0[k, n0 + j]
+                            if input_first:
+                                up += xf[ok + j]
+                            acc_a[k * m + j] += g_u[k * m + j] * up
                     else:
                         okp = ok - nk * nm
                         for j in range(mu):
-                            acc_a[km + j] += g_u[km + j] * uf[okp + j]
+                            up = uf[okp + j]
+                            if input_first:
+                                up += xf[ok + j]
+                            acc_a[km + j] += g_u[km + j] * up
             gb[n0:n0 + m] = acc_b
             gth[n0:n0 + m] = acc_th
             gbias[n0:n0 + m] = acc_bias

@@ -1,7 +1,7 @@
 """The fused CUBA kernel equals the reference sequence functions (its specification).
 
-Values: loihi bit for bit (spikes, u, v, final state); float the same float32 operations in the
-same order, so equal too. Gradients w.r.t. the input and every trainable parameter (current
+Values: loihi and xylo bit for bit (spikes, u, v, final state); float the same float32
+operations in the same order, so equal too. Gradients w.r.t. the input and every trainable parameter (current
 and voltage decays, threshold, bias): equal up to float32 summation order.
 """
 import pytest
@@ -12,10 +12,11 @@ pytest.importorskip("numba", reason="the fused CPU kernel needs numba (pip insta
 from models import kernels  # noqa: E402
 from models.kernels.cuba_fused import cuba_fused, supports  # noqa: E402
 from models.networks import oxford  # noqa: E402
-from models.neurons import cuba  # noqa: E402
+from models.neurons import cuba, cuba_xylo  # noqa: E402
 from models.surrogate import FastSigmoid, Sigmoid, SlayerExp  # noqa: E402
 
-CASES = [(prec, spike, reset, seed) for prec in ("loihi", "float")
+PRECISIONS = ["loihi", "float", "xylo"]
+CASES = [(prec, spike, reset, seed) for prec in PRECISIONS
          for spike, reset in (("binary", "zero"), ("multi", "subtract"), ("binary", "subtract"),
                               ("multi", "zero"))
          for seed in range(2)]
@@ -70,20 +71,20 @@ def test_fused_equals_reference(precision, spike, reset, seed):
     _compare(ref, fused, leaves, seed)
 
 
-@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("surrogate", [Sigmoid(4.0), FastSigmoid(7.0), SlayerExp(0.5, 2.0)])
 def test_surrogates(precision, surrogate):
     x, p, leaves = _draw(5, "binary", "zero", surrogate=surrogate)
     _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 5)
 
 
-@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_leaky_integrator_without_threshold(precision):
     x, p, leaves = _draw(3, threshold=False)
     _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 3)
 
 
-@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_initial_state_and_continuation(precision):
     """A sequence split in two halves (the state carried over) equals the whole sequence."""
     x, p, _ = _draw(4, "multi", "subtract")
@@ -113,11 +114,31 @@ def test_loihi_wrap_and_saturation_match():
     assert (ref[2].abs() * 4096 == 2 ** 23 - 1).any()
 
 
+def test_xylo_saturation_shifts_and_thresholds_match():
+    """16-bit saturation of currents and membrane, the extreme shifts (dash 0 clears a current,
+    dash 15), thresholds at and below zero (fire at the cap whenever V >= theta), the cap of
+    31 spikes, inputs off the 1/1024 grid (rounded half to even)."""
+    x = torch.full((2, 2, 4, 40), 30.0)
+    x[:, 1, 2:] = -31.0
+    x[1, :, :, 5:] = 0.5 / 1024 + torch.arange(35) / 512     # ties of the rounding
+    cd = torch.tensor([[1.0, 2.0 ** -15, 0.5, 0.03]] * 2)
+    vd = torch.tensor([0.0, 2.0 ** -15, 0.25, 1.0])
+    for spike in ("multi", "binary"):
+        th = torch.tensor([0.5, 0.0, -0.25, 1e-3])
+        p = cuba.CubaParams(cd, vd, th, torch.tensor([0.1, -31.0, 0.0, 31.0]), spike=spike)
+        ref, fused = cuba_xylo.cuba_xylo(x, p), cuba_fused(x, p, None, "xylo")
+        for a, b in zip(ref[:3], fused[:3]):
+            assert torch.equal(a, b)
+        assert torch.equal(ref[3].v, fused[3].v)
+        assert (ref[1].abs() * 1024 >= 32766).any() and (ref[2].abs() * 1024 >= 32767).any()
+    assert (ref[0] == 1).any() and (fused[0] <= 1).all()
+
+
 def test_dispatch_selects_fused_and_falls_back():
     x, p, _ = _draw(1)
     assert kernels.select(x, p, None, "loihi") is cuba_fused
     assert kernels.select(x, p, None, "loihi", kernel="reference") is None
-    assert kernels.select(x, p, None, "xylo") is None
+    assert kernels.select(x, p, None, "xylo") is cuba_fused
     refractory = cuba.CubaParams(p.current_decay, p.voltage_decay, p.threshold, p.bias,
                                  refractory=2)
     assert kernels.select(x, refractory, None, "float") is None
@@ -178,7 +199,7 @@ def test_torch_loop_equals_reference(precision, spike, reset, seed):
              leaves, seed)
 
 
-@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("precision", PRECISIONS)
 def test_torch_loop_without_threshold_and_other_surrogate(precision):
     x, p, leaves = _draw(3, threshold=False)
     _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
@@ -230,7 +251,7 @@ def test_cuda_oxford_step_equals_cpu():
 
 # --- shapes around the kernel's chunking and vector widths ---------------------------------
 
-@pytest.mark.parametrize("precision", ["loihi", "float"])
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("shape", [(1, 1, 1, 3), (3, 1, 97, 17), (2, 2, 300, 9), (5, 3, 61, 4),
                                    (3, 1, 400, 6), (2, 2, 1100, 3)])
 def test_random_shapes(precision, shape):
@@ -315,6 +336,31 @@ def test_shift_keeps_layout_and_equals_cat():
     (gx,) = torch.autograd.grad((y * gy).sum(), x)
     (gx_ref,) = torch.autograd.grad((ref * gy).sum(), x)
     assert torch.equal(gx, gx_ref)
+
+
+def test_xylo_synnet_blocks_equal_with_either_kernel(monkeypatch):
+    """The xylo precision in a network (quantised weights, decays as shifts, multi-spike
+    hidden layers; trainable decays and thresholds): the same outputs and gradients with
+    either kernel."""
+    from models.networks import SynNet
+    torch.manual_seed(2)
+    net = SynNet(6, 3, size_hidden_layers=(10, 10), time_constants_per_layer=(2, 4),
+                 threshold=0.2, train_time_constants=True, train_threshold=True,
+                 precision="xylo")
+    x = (torch.rand(3, 6, 50) < 0.3).float()
+    results = []
+    for kernel in ("reference", "fused"):
+        monkeypatch.setenv(kernels.ENV, kernel)
+        net.zero_grad()
+        out = net(x)
+        (out * torch.linspace(-1, 1, 50)).sum().backward()
+        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
+                                       if q.grad is not None]))
+    (out_ref, g_ref), (out_fused, g_fused) = results
+    assert torch.equal(out_ref, out_fused) and out_ref.abs().sum() > 0
+    assert len(g_ref) == len(g_fused) > 0
+    for a, b in zip(g_ref, g_fused):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * (a.abs().max().item() + 1e-6))
 
 
 def test_wavesense_blocks_equal_with_either_kernel(monkeypatch):
