@@ -7,7 +7,8 @@ mix; the median of ``--steps`` timed steps after ``--warmup`` untimed ones is re
   Dense 200-256-200 CUBA, T = 2000 steps, SpikeTime loss, batch 1, 8 (32); ours (loihi
   precision) vs lava-dl's ``slayer.block.cuba.Dense`` blocks with ``slayer.loss.SpikeTime``
   (same neuron_params, no weight norm, no delays; on CUDA SLAYER's CUDA kernels, ours the
-  torch-ops time loop of :mod:`models.kernels.cuba_fused`).
+  Triton kernels of :mod:`models.kernels.cuba_triton`, or the torch-ops time loop of
+  :mod:`models.kernels.cuba_fused` where triton is missing).
 - ``synnet_t100``, ``synnet_t1000``: SynNet 16-[24, 24, 24]-8 (time constants per layer
   [2, 4, 8]), batch 8, MSE of the output spikes to a random target; ours vs Rockpool 3.1.0's
   ``SynNet`` with ``LIFTorch``.

@@ -19,11 +19,14 @@ as one contiguous axis of columns) and returns (B, K, N, T) / (B, N, T) *views* 
 blocks keep that layout end to end (the synapses compute their products time-major, the
 output shift preserves strides), so no transposing copies are made between layers.
 
-Two implementations of the same loops: the numba CPU kernel (:mod:`models.kernels.cuba_numba`)
-for CPU tensors, and a time loop of torch elementwise ops (:func:`_torch_forward`,
-:func:`_torch_backward`) for CUDA tensors (or any device; ``impl="torch"`` forces it, which
-is how the CPU tests check it against the reference). The torch loop keeps the reference's
-float32 operation order (separate multiply and add, as the reference's ops).
+Three implementations of the same loops: the numba CPU kernel (:mod:`models.kernels.cuba_numba`)
+for CPU tensors; Triton kernels (:mod:`models.kernels.cuba_triton`, the whole time loop in one
+program per block of columns) for CUDA tensors where triton is installed; and a time loop of
+torch elementwise ops (:func:`_torch_forward`, :func:`_torch_backward`) on any device, the
+CUDA fallback without triton (``impl="torch"`` forces it, which is how the CPU tests check it
+against the reference; ``impl="triton"`` on CPU tensors runs Triton's interpreter, for tests).
+All keep the reference's float32 operation order (separate multiply and add; the Triton
+forward is compiled without FMA contraction).
 
 Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes ``binary`` and
 ``multi``; resets ``zero`` and ``subtract``; no refractory period; the surrogates of
@@ -47,6 +50,7 @@ try:
     from models.kernels import cuba_numba
 except ImportError:          # numba missing: the reference functions run instead on the CPU
     cuba_numba = None
+from models.kernels import cuba_triton     # imports without triton (available() is False)
 
 PRECISIONS = ("float", "loihi", "xylo")
 
@@ -82,10 +86,11 @@ class _Config:
         self.surrogate = p.surrogate
         if precision == "xylo":     # the chip: subtractive reset, counts up to its cap
             self.subtract, self.max_spikes = 1, cuba_xylo.HIDDEN_CAP if self.multi else 1
-            self.v_range = (xylo.STATE_MIN / cuba_xylo.UNIT, xylo.STATE_MAX / cuba_xylo.UNIT)
+            v_range = (xylo.STATE_MIN / cuba_xylo.UNIT, xylo.STATE_MAX / cuba_xylo.UNIT)
         else:
             self.subtract, self.max_spikes = int(p.reset == "subtract"), cuba.MAX_SPIKES
-            self.v_range = (-cuba.loihi.V_MAX / cuba.UNIT, cuba.loihi.V_MAX / cuba.UNIT)
+            v_range = (-cuba.loihi.V_MAX / cuba.UNIT, cuba.loihi.V_MAX / cuba.UNIT)
+        self.v_range = tuple(np.float32(r) for r in v_range)
         self.saturate = precision != "float"
 
 
@@ -111,15 +116,8 @@ def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
     return buf[1:]
 
 
-def _tile(q: np.ndarray, n_b: int) -> np.ndarray:
-    """A per-neuron array (K, N) or (N,) repeated for every sample, contiguous (K, B * N) /
-    (B * N,) (numpy: cheaper calls than torch's repeat on these small arrays)."""
-    if q.ndim == 2:
-        out = np.broadcast_to(q[:, None, :], (q.shape[0], n_b, q.shape[1])).reshape(
-            q.shape[0], -1)
-    else:
-        out = np.broadcast_to(q, (n_b, q.shape[0])).reshape(-1)
-    return out if out.flags.writeable and out.flags.c_contiguous else out.copy()
+_NO_GRAD_2D = np.zeros((1, 1), np.float32)       # placeholders for absent gradients (never read)
+_NO_GRAD_3D = np.zeros((1, 1, 1), np.float32)
 
 
 def _time_major(g: torch.Tensor | None):
@@ -145,47 +143,56 @@ class FusedCuba(torch.autograd.Function):
         n_b, n_k, n_n, n_t = x.shape
         n_m = n_b * n_n
         dev = x.device
-        xs = x.detach().permute(3, 1, 0, 2).contiguous()            # (T, K, B, N)
-        u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous()
-        v0c = v0.detach().reshape(n_m).contiguous()
-        if cfg.impl == "torch":
+        xs = x.detach().permute(3, 1, 0, 2).contiguous().view(n_t, n_k, n_m)   # (T, K, B*N)
+        if cfg.impl != "numba":
+            if u0 is None:
+                u0c, v0c = torch.zeros(n_k, n_m, device=dev), torch.zeros(n_m, device=dev)
+            else:
+                u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous()
+                v0c = v0.detach().reshape(n_m).contiguous()
             cols = tuple(_columns(t, n_b) for t in (a, b, theta, bias))   # (K, M), (M,) x 3
-            s, u, v, v_last = _torch_forward(xs.reshape(n_t, n_k, n_m), cols, u0c, v0c, cfg)
-        else:           # numpy for the small per-column arrays: cheaper calls than torch ops
-            cols = tuple(_tile(t.detach().numpy(), n_b) for t in (a, b, theta, bias))
+            run = cuba_triton.forward if cfg.impl == "triton" else _torch_forward
+            s, u, v, v_last = run(xs, cols, u0c, v0c, cfg)
+        else:           # numpy per-neuron arrays: cheaper calls than torch ops; the kernel tiles
+            if u0 is None:
+                u0c, v0c = np.zeros((n_k, n_m), np.float32), np.zeros(n_m, np.float32)
+            else:
+                u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous().numpy()
+                v0c = v0.detach().reshape(n_m).contiguous().numpy()
+            cols = tuple(np.ascontiguousarray(t.detach().numpy()) for t in (a, b, theta, bias))
             u = torch.empty(n_t, n_k, n_m)
             v = torch.empty(n_t, n_m)
             s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
             v_last = torch.empty(n_m)
-            flags = dict(spiking=cfg.spiking, multi=cfg.multi, subtract=cfg.subtract)
-            outs = (s.numpy(), u.numpy(), v.numpy(), v_last.numpy())
-            xn = xs.numpy().reshape(n_t, n_k, n_m)
-            params = cols if cfg.precision == "float" else tuple(_tile(q, n_b) for q in cfg.ints)
-            run, threads = cuba_numba.kernel(f"forward_{cfg.precision}", **flags)
-            run(xn, *params, u0c.numpy(), v0c.numpy(), cfg.max_spikes, *outs,
+            run, threads = cuba_numba.kernel(f"forward_{cfg.precision}", spiking=cfg.spiking,
+                                             multi=cfg.multi, subtract=cfg.subtract)
+            run(xs.numpy(), *(cols if cfg.precision == "float" else cfg.ints), u0c, v0c,
+                cfg.max_spikes, s.numpy(), u.numpy(), v.numpy(), v_last.numpy(),
                 cuba_numba.chunk_size(n_m, threads))
         ctx.cfg, ctx.cols, ctx.states, ctx.n_b = cfg, cols, (u0c, v0c), n_b
-        ctx.xs = xs.reshape(n_t, n_k, n_m) if cfg.precision == "xylo" else None
+        ctx.theta = theta.detach()
+        ctx.xs = xs if cfg.precision == "xylo" else None
         ctx.set_materialize_grads(False)        # unused outputs cost nothing in backward
-        ctx.save_for_backward(u, v, s, theta)
+        ctx.save_for_backward(u, v, s)
         ctx.mark_non_differentiable(v_last)
-        s_view = s.reshape(-1, n_b, n_n).permute(1, 2, 0)
-        if not cfg.spiking:
+        if cfg.spiking:
+            s_view = s.view(n_t, n_b, n_n).permute(1, 2, 0)
+        else:
             s_view = torch.empty(0, device=dev)
             ctx.mark_non_differentiable(s_view)
-        return (s_view, u.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0),
-                v.reshape(n_t, n_b, n_n).permute(1, 2, 0), v_last.reshape(n_b, n_n))
+        return (s_view, u.view(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0),
+                v.view(n_t, n_b, n_n).permute(1, 2, 0), v_last.view(n_b, n_n))
 
     @staticmethod
     def backward(ctx, gs, gu, gv, _):
-        u, v, s, theta = ctx.saved_tensors
+        u, v, s = ctx.saved_tensors
         cfg, n_b = ctx.cfg, ctx.n_b
         n_t, n_k, n_m = u.shape
         n_n = n_m // n_b
-        th = ctx.cols[2]
+        th = ctx.cols[2]            # (M,) tensor (torch), (N,) array (numba)
         slayer = type(cfg.surrogate) is sg.SlayerExp
         if slayer:      # evaluated in the kernel, with the constants of SlayerExp.derivative
-            if cfg.impl == "torch":
+            if cfg.impl != "numba":
                 tau = (sg.TAU_RHO_MULT * cfg.surrogate.tau_grad * th.abs()).clamp_min(1e-6)
             else:
                 tau = np.maximum(np.float32(sg.TAU_RHO_MULT * cfg.surrogate.tau_grad)
@@ -193,37 +200,36 @@ class FusedCuba(torch.autograd.Function):
             coef = sg.SCALE_RHO_MULT * cfg.surrogate.scale_grad / (2 * tau)
         else:
             tau = coef = th
-        gs_, gu_, gv_ = _time_major(gs), _time_major(gu), _time_major(gv)
-        if not cfg.spiking:
-            gs_ = None
+        gs_ = _time_major(gs) if cfg.spiking else None
+        gu_, gv_ = _time_major(gu), _time_major(gv)
         if gs_ is not None and not slayer:      # as models.surrogate.spike: ds/dv at v - theta
-            th_t = torch.as_tensor(th, device=v.device)
-            gs_ = gs_.reshape(n_t, n_m) * cfg.surrogate.derivative(v - th_t, th_t)
-        grads = dict(gs=gs_, gu=gu_, gv=gv_)
-        if cfg.impl == "torch":
-            gx, ga, gb, gth, gbias = _torch_backward(grads, slayer, tau, coef, u, v, s,
-                                                     ctx.cols, ctx.states, cfg, ctx.xs)
+            th_n = ctx.theta
+            gs_ = (gs_.view(n_t, n_b, n_n) * cfg.surrogate.derivative(
+                v.view(n_t, n_b, n_n) - th_n, th_n)).view(n_t, n_m)
+        if cfg.impl != "numba":
+            run = cuba_triton.backward if cfg.impl == "triton" else _torch_backward
+            gx, ga, gb, gth, gbias = run(dict(gs=gs_, gu=gu_, gv=gv_), slayer, tau, coef, u, v,
+                                         s, ctx.cols, ctx.states, cfg, ctx.xs)
             per_neuron = (ga.reshape(n_k, n_b, n_n).sum(1),) + tuple(
                 g.reshape(n_b, n_n).sum(0) for g in (gb, gth, gbias))
         else:
             gx = torch.empty(n_t, n_k, n_m)
             ga = np.empty((n_k, n_m), np.float32)
             gb, gth, gbias = (np.empty(n_m, np.float32) for _ in range(3))
-            shapes = {"gs": (n_t, n_m), "gu": (n_t, n_k, n_m), "gv": (n_t, n_m)}
-            arrays = [np.zeros((1,) * len(shapes[k]), np.float32) if g is None
-                      else g.reshape(shapes[k]).numpy() for k, g in grads.items()]
             run, threads = cuba_numba.kernel(
                 "backward", spiking=cfg.spiking, subtract=cfg.subtract, saturate=cfg.saturate,
-                slayer=slayer, input_first=ctx.xs is not None,
-                **{f"has_{k}": int(g is not None) for k, g in grads.items()})
-            xs = np.zeros((1, 1, 1), np.float32) if ctx.xs is None else ctx.xs.numpy()
-            run(*arrays, (1 / tau).astype(np.float32), np.asarray(coef, np.float32),
-                u.numpy(), v.numpy(), s.numpy(), *(t.numpy() for t in ctx.states),
-                *ctx.cols[:3], xs, *(np.float32(r) for r in cfg.v_range),
+                slayer=slayer, input_first=ctx.xs is not None, has_gs=gs_ is not None,
+                has_gu=gu_ is not None, has_gv=gv_ is not None)
+            run(_NO_GRAD_2D if gs_ is None else gs_.view(n_t, n_m).numpy(),
+                _NO_GRAD_3D if gu_ is None else gu_.view(n_t, n_k, n_m).numpy(),
+                _NO_GRAD_2D if gv_ is None else gv_.view(n_t, n_m).numpy(),
+                (1 / tau).astype(np.float32), np.asarray(coef, np.float32),
+                u.numpy(), v.numpy(), s.numpy(), *ctx.states, *ctx.cols[:3],
+                _NO_GRAD_3D if ctx.xs is None else ctx.xs.numpy(), *cfg.v_range,
                 gx.numpy(), ga, gb, gth, gbias, cuba_numba.chunk_size(n_m, threads))
             per_neuron = (torch.from_numpy(ga.reshape(n_k, n_b, n_n).sum(1)),) + tuple(
                 torch.from_numpy(g.reshape(n_b, n_n).sum(0)) for g in (gb, gth, gbias))
-        return (gx.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *per_neuron,
+        return (gx.view(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *per_neuron,
                 None, None, None)
 
 
@@ -411,8 +417,9 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
         x: (batch, n_syn, N, T) float32 weighted input, float units.
         p: parameters; ``supports(x, p, state, precision)`` must hold.
         state: initial state or None (zeros).
-        impl: ``numba`` (CPU) or ``torch`` (the elementwise time loop, any device); default
-            numba for CPU tensors, torch otherwise.
+        impl: ``numba`` (CPU), ``triton`` (CUDA; the interpreter on CPU) or ``torch`` (the
+            elementwise time loop, any device); default numba for CPU tensors, triton for
+            CUDA tensors where available, torch otherwise.
     Returns:
         ``(s, u, v, state)``: s (batch, N, T) spike counts (None without threshold),
         u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage, final state; as
@@ -420,11 +427,19 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
     """
     n_b, n_k, n_n, _ = x.shape
     if impl is None:
-        impl = "numba" if x.device.type == "cpu" else "torch"
+        if x.device.type == "cpu":
+            impl = "numba"
+        elif cuba_triton.available() and cuba_triton.supports(x.shape[3], n_k, n_b * n_n):
+            impl = "triton"
+        else:
+            impl = "torch"
     if state is None:
-        state = cuba.initial_state(n_b, n_k, n_n, x.dtype, x.device)
+        u0 = v0 = None          # zeros, made by the kernel's wrapper
+        r = torch.zeros(n_b, n_n, dtype=torch.int64, device=x.device)
+    else:
+        u0, v0, r = state
     params, ints = _effective(p, precision, n_n, x.device)
     cfg = _Config(p, precision, ints, impl)
-    s, u, v, v_last = FusedCuba.apply(x, *params, state.u, state.v, cfg)
-    final = cuba.CubaState(u[..., -1], exact(v_last, v[..., -1]), state.r)
+    s, u, v, v_last = FusedCuba.apply(x, *params, u0, v0, cfg)
+    final = cuba.CubaState(u[..., -1], exact(v_last, v[..., -1]), r)
     return (s if cfg.spiking else None), u, v, final

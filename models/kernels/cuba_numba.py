@@ -12,7 +12,8 @@ step).
 Array layout, time-major with batch and neurons as one axis of ``M = B * N`` columns (all
 C-contiguous): input ``x`` (T, K, M) float32 (K = n_syn synaptic currents), outputs ``u``
 (T, K, M), ``s``, ``v`` (T, M); states ``u0`` (K, M), ``v0`` (M,) float32 (float units; in
-the loihi precision exact multiples of 1/4096); parameters expanded to (K, M) or (M,). With
+the loihi precision exact multiples of 1/4096, in the xylo one of 1/1024); parameters per
+neuron, (K, N) or (N,), tiled over the columns of a chunk when it starts. With
 batch inside the contiguous axis a small layer (SynNet: 24 neurons, batch 8) still runs
 long vectorised loops. The loops index flattened views with unsigned offsets, which LLVM
 vectorises; the mode flags (spiking, multi-spike, subtractive reset, which gradients exist,
@@ -115,12 +116,35 @@ def chunk_size(n_m: int, threads: int) -> int:
     return max(1, min(MAX_CHUNK, n_m if threads <= 1 else -(-share // ALIGN) * ALIGN))
 
 
+@njit(inline="always", **_OPTS)
+def _cols(q, n0, m):
+    """Per-neuron parameters (N,) for the columns n0 .. n0 + m of M = B * N (column c is
+    neuron c % N): the kernels take parameters per neuron and tile them per chunk."""
+    n = q.shape[0]
+    out = np.empty(m, q.dtype)
+    for j in range(m):
+        out[j] = q[(n0 + j) % n]
+    return out
+
+
+@njit(inline="always", **_OPTS)
+def _rows(q, n0, m):
+    """:func:`_cols` for (K, N) parameters: a flat (K * m,) array, row k at k * m."""
+    n_k, n = q.shape
+    out = np.empty(n_k * m, q.dtype)
+    for k in range(n_k):
+        for j in range(m):
+            out[k * m + j] = q[k, (n0 + j) % n]
+    return out
+
+
 def _make_forward_float(spiking, multi, subtract):
     one, zero = np.float32(1.0), np.float32(0.0)
 
     def forward_float(x, a, b, theta, bias, u0, v0, max_spikes, s, u, v, v_last, group):
-        """Float CUBA over T steps. x (T, K, M); a (K, M) = 1 - current_decay, b (M,) =
-        1 - voltage_decay, theta, bias (M,); u0 (K, M), v0 (M,). Writes s (T, M) counts,
+        """Float CUBA over T steps. x (T, K, M); a (K, N) = 1 - current_decay, b (N,) =
+        1 - voltage_decay, theta, bias (N,) per neuron; u0 (K, M), v0 (M,) per column.
+        Writes s (T, M) counts,
         u (T, K, M), v (T, M) pre-reset, v_last (M,) final post-reset voltage."""
         n_t, n_k, n_m = x.shape
         cap = np.float32(max_spikes)
@@ -131,13 +155,12 @@ def _make_forward_float(spiking, multi, subtract):
             m = min(group, n_m - n0)
             mu, n0u = U(m), U(n0)
             uk = np.empty(n_k * m, np.float32)
-            ak = np.empty(n_k * m, np.float32)
+            ak = _rows(a, n0, m)
             vv = v0[n0:n0 + m].copy()
             acc = np.empty(m, np.float32)
-            bb, bs, ths = b[n0:n0 + m].copy(), bias[n0:n0 + m].copy(), theta[n0:n0 + m].copy()
+            bb, bs, ths = _cols(b, n0, m), _cols(bias, n0, m), _cols(theta, n0, m)
             for k in range(n_k):
                 uk[k * m:(k + 1) * m] = u0[k, n0:n0 + m]
-                ak[k * m:(k + 1) * m] = a[k, n0:n0 + m]
             for t in range(n_t):
                 o = U(t) * nm + n0u
                 if n_k == 1:
@@ -182,8 +205,8 @@ def _make_forward_float(spiking, multi, subtract):
 def _make_forward_loihi(spiking, multi, subtract):
     def forward_loihi(x, i_decay, v_decay, theta_i, bias_i, u0, v0, max_spikes, s, u, v,
                       v_last, group):
-        """Loihi integer CUBA over T steps (DESIGN 5.1/5.4). i_decay (K, M), v_decay (M,) in
-        1/4096; theta_i, bias_i (M,) int64 in state units (mantissa << 6). Shapes and
+        """Loihi integer CUBA over T steps (DESIGN 5.1/5.4). i_decay (K, N), v_decay (N,) in
+        1/4096; theta_i, bias_i (N,) int64 in state units (mantissa << 6). Shapes and
         outputs as ``forward_float``, states as exact float32 (integer / 4096)."""
         n_t, n_k, n_m = x.shape
         xf, uf, vf, sf = x.reshape(-1), u.reshape(-1), v.reshape(-1), s.reshape(-1)
@@ -193,16 +216,15 @@ def _make_forward_loihi(spiking, multi, subtract):
             m = min(group, n_m - n0)
             mu, n0u = U(m), U(n0)
             ui = np.empty(n_k * m, np.int64)          # integer currents
-            keep = np.empty(n_k * m, np.int64)        # 4096 - i_decay
             vi = np.empty(m, np.int64)
             acc = np.empty(m, np.int64)
-            vkeep = DECAY_UNIT - v_decay[n0:n0 + m]
-            ths, bs = theta_i[n0:n0 + m].copy(), bias_i[n0:n0 + m].copy()
+            vkeep = DECAY_UNIT - _cols(v_decay, n0, m)
+            ths, bs = _cols(theta_i, n0, m), _cols(bias_i, n0, m)
+            keep = DECAY_UNIT - _rows(i_decay, n0, m)
             for j in range(m):
                 vi[j] = np.int64(v0[n0 + j] * UNIT)
                 for k in range(n_k):
                     ui[k * m + j] = np.int64(u0[k, n0 + j] * UNIT)
-                    keep[k * m + j] = DECAY_UNIT - i_decay[k, n0 + j]
             for t in range(n_t):
                 o = U(t) * nm + n0u
                 for j in range(mu):
@@ -252,8 +274,8 @@ def _make_forward_xylo(spiking, multi, subtract):
         """Xylo Audio 2 integer CUBA over T steps (:func:`models.neurons.cuba_xylo.
         cuba_step_xylo`, DESIGN 6.2): input first (``I = sat16(I + rint(1024 x))``), then
         ``I -= decay(I, dash)``; membrane as :func:`hwmap.targets.xylo.membrane_step`; spike
-        counts up to ``max_spikes`` (the cap), subtractive reset always. dash_syn (K, M),
-        dash_mem (M,) int64 shifts; theta_i, bias_i (M,) int64 in 1/1024. Shapes and outputs
+        counts up to ``max_spikes`` (the cap), subtractive reset always. dash_syn (K, N),
+        dash_mem (N,) int64 shifts; theta_i, bias_i (N,) int64 in 1/1024. Shapes and outputs
         as ``forward_float``, states as exact float32 (integer / 1024). ``multi`` and
         ``subtract`` are unused (the cap says it all; the chip only subtracts)."""
         n_t, n_k, n_m = x.shape
@@ -264,16 +286,14 @@ def _make_forward_xylo(spiking, multi, subtract):
             m = min(group, n_m - n0)
             mu, n0u = U(m), U(n0)
             ui = np.empty(n_k * m, np.int64)
-            ds = np.empty(n_k * m, np.int64)
             vi = np.empty(m, np.int64)
             acc = np.empty(m, np.int64)
-            dm = dash_mem[n0:n0 + m].copy()
-            ths, bs = theta_i[n0:n0 + m].copy(), bias_i[n0:n0 + m].copy()
+            dm, ds = _cols(dash_mem, n0, m), _rows(dash_syn, n0, m)
+            ths, bs = _cols(theta_i, n0, m), _cols(bias_i, n0, m)
             for j in range(m):
                 vi[j] = np.int64(np.rint(v0[n0 + j] * unit))
                 for k in range(n_k):
                     ui[k * m + j] = np.int64(np.rint(u0[k, n0 + j] * unit))
-                    ds[k * m + j] = dash_syn[k, n0 + j]
             for t in range(n_t):
                 o = U(t) * nm + n0u
                 for j in range(mu):
@@ -351,9 +371,9 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
         unchanged).
 
         gs (T, M): the spike gradient, already multiplied by the surrogate derivative unless
-        ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| * sg_inv_tau)`` ((M,)
-        each) is applied here; gv (T, M), gu (T, K, M): gradients of the recorded states (each
-        ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs; x (T, K, M)
+        ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| * sg_inv_tau)`` is
+        applied here (per neuron (N,), as a (K, N), b and theta (N,)); gv (T, M), gu (T, K, M):
+        gradients of the recorded states (each ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs; x (T, K, M)
         the input (read with ``input_first`` only); ``saturate`` clips the recomputed
         subtractive reset to [v_lo, v_hi] (the precision's voltage range). Writes gx
         (T, K, M) and per-column parameter gradients ga (K, M), gb, gth, gbias (M,) (w.r.t.
@@ -375,11 +395,9 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
             acc_th = np.zeros(m, np.float32)
             acc_bias = np.zeros(m, np.float32)
             vprev = np.empty(m, np.float32)
-            bb, ths = b[n0:n0 + m].copy(), theta[n0:n0 + m].copy()
-            itau, coef = sg_inv_tau[n0:n0 + m].copy(), sg_coef[n0:n0 + m].copy()
-            ak = np.empty(n_k * m, np.float32)
-            for k in range(n_k):
-                ak[k * m:(k + 1) * m] = a[k, n0:n0 + m]
+            bb, ths = _cols(b, n0, m), _cols(theta, n0, m)
+            itau, coef = _cols(sg_inv_tau, n0, m), _cols(sg_coef, n0, m)
+            ak = _rows(a, n0, m)
             for tt in range(n_t):
                 t = n_t - 1 - tt
                 o = U(t) * nm + n0u

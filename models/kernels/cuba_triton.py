@@ -3,54 +3,67 @@
 values), for CUDA tensors.
 
 :func:`forward` ``(x, cols, u0, v0, cfg) -> (s, u, v, v_last)`` and :func:`backward`
-``(grads, slayer, tau, coef, u, v, s, cols, states, cfg) -> (gx, ga, gb, gth, gbias)`` take
-and return exactly what the torch-op loops do (time-major (T, K, M) / (T, M) buffers, M = batch
-* neurons; ``s`` is rows 1.. of a (T + 1, M) buffer whose row 0 is zero, as
-``cuba_fused._spike_buffer``); precisions ``float`` and ``loihi`` (``cfg.precision``), flags
-``cfg.spiking`` / ``cfg.multi`` / ``cfg.subtract``; backward ``saturate`` (loihi), SLAYER's
-surrogate evaluated in the kernel (``slayer``) and any of ``grads["gs"|"gu"|"gv"]`` None.
+``(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None) -> (gx, ga, gb, gth,
+gbias)`` take and return exactly what the torch-op loops do (time-major (T, K, M) / (T, M)
+buffers, M = batch * neurons; ``s`` is rows 1.. of a (T + 1, M) buffer whose row 0 is zero,
+as ``cuba_fused._spike_buffer``); precisions ``float``, ``loihi`` and ``xylo``
+(``cfg.precision``, integer parameters from ``cfg.ints``, the spike cap from
+``cfg.max_spikes``), flags ``cfg.spiking`` / ``cfg.multi`` / ``cfg.subtract``; backward
+``cfg.saturate`` (to ``cfg.v_range``), SLAYER's surrogate evaluated in the kernel
+(``slayer``), any of ``grads["gs"|"gu"|"gv"]`` None, and ``x`` (xylo: the input enters the
+current before its decay, ``u_t = a (u_{t-1} + x_t)``). :func:`supports` says which sizes
+they take (1..``MAX_SYN`` currents, int32 offsets).
 
-Design: one program per block of ``BLOCK`` columns (the contiguous axis); the whole time loop
-runs inside the kernel with the states in registers (one column per thread) and the outputs
-written every step. Every mode flag, the number of synaptic currents K (1..``MAX_SYN``) and
-the prefetch depth D are compile-time: the kernel source is *generated* per variant
-(:func:`_source`) with the K currents and D time steps unrolled, which keeps everything in
-plain registers (no tensor indexing, which Triton lacks) and gives manual software
-pipelining: the time loop runs in chunks of D steps, each step reads its inputs from one of D
-register slots and immediately refills that slot with the input of the step D ahead, so the
-global-memory latency of a load is covered by D steps of recursion (D = 1 is "prefetch the
-next step"). The at most D - 1 steps that do not fill a chunk run in a plain loop.
+Design: one program per block of ``BLOCK`` columns (the contiguous axis; one column per
+thread, ``BLOCK`` chosen so that the programs cover the SMs: the loop is latency bound); the
+whole time loop runs inside the kernel with the states in registers and the outputs written
+every step. Every mode flag, the number of currents K and the prefetch depth D are
+compile-time: the kernel source is *generated* per variant (:func:`_source`) with the K
+currents and D time steps unrolled, which keeps everything in plain registers (Triton has no
+indexable register arrays) and gives manual software pipelining: the time loop runs in
+chunks of D steps, each step takes its inputs from one of D register slots and at once
+refills that slot with the inputs of the step D ahead, so a load's global-memory latency is
+covered by D steps of the recursion (D = 1 is "prefetch the next step"; the default 8, an
+untuned guess: ``DEPTH_FORWARD`` / ``DEPTH_BACKWARD``). The at most D - 1 steps that do not
+fill a chunk run in a plain loop (first in the backward, which runs from T - 1 down; its step
+0, which reads the initial state, is peeled off).
 
 Exactness (checked on the CPU through Triton's interpreter, see
-``tests/models/test_kernels_triton.py``; the PTX facts below were read from kernels compiled
-here by Triton 2.3.1's own LLVM/ptxas pipeline for sm_90, which needs no GPU):
+``tests/models/test_kernels_triton.py``; the PTX/SASS facts below were read from these kernels
+compiled here by Triton 2.3.1's own LLVM + ptxas pipeline for sm_90, which needs no GPU, see
+:func:`compile_offline`):
 
 * FMA contraction: Triton 2.3.1 compiles with ``enable_fp_fusion=True`` by default (LLVM
-  ``FPOpFusion::Fast`` and ``ptxas --fmad=true``): ``u * a + x`` becomes ``fma.rn.f32``, which
-  rounds once and differs from torch's separate multiply and add. The float forward is
-  therefore launched with ``enable_fp_fusion=False``: the PTX then has ``mul.rn.f32`` /
-  ``add.rn.f32`` (``.rn`` instructions, which ptxas never fuses), the reference's operation
-  order. The backward keeps fusion (its results are compared up to float32 rounding anyway).
-* Division: Triton lowers float32 ``/`` to ``div.full.f32`` (approximate, up to 2 ulp), which
-  can move ``ceil(v / theta)`` across an integer; the multi-spike count uses
-  ``tl.math.div_rn`` (IEEE round-to-nearest) when compiled and ``/`` (numpy) when interpreted.
-  ``ceil`` is computed exactly from an int conversion of the quotient clamped to [0, 64] (the
-  count is clamped to [1, 31] afterwards, so larger quotients need no exact ceiling), so no
-  libdevice ``ceil`` is needed (the interpreter has none).
-* Signed shifts: ``>>`` on a signed Triton integer is ``arith.shrsi`` (arithmetic, rounds toward
-  -inf), numpy's ``right_shift`` in the interpreter. The Loihi rule ``trunc0(p / 4096)`` adds
-  4095 to negative products before the shift (as :func:`hwmap.targets.loihi.trunc_shift`),
-  so the kernel writes exactly that. Integer ``//`` is ``sdiv`` (truncation) when compiled and
-  floor division when interpreted; the only integer division, the Loihi multi-spike count
-  ``(w - 1) // max(theta, 1)``, has a negative numerator only when ``theta <= 0`` (divisor 1),
-  so both agree. The Loihi states are int64 (``u * (4096 - decay)`` needs 36 bits); the count
-  divides in int32 (``|w| <= 2^23 - 1``, divisor clamped to 2^24).
-* float -> int conversions truncate toward zero (``fptosi``), as torch's ``.long()``.
+  ``FPOpFusion::Fast``, ``ptxas --fmad=true``): ``u * a + x`` becomes ``fma.rn.f32``, which
+  rounds once where torch rounds twice. The forward kernels are launched with
+  ``enable_fp_fusion=False``: the PTX then has ``mul.rn.f32`` / ``add.rn.f32`` (``.rn``
+  instructions, which ptxas never contracts) and the SASS FMUL/FADD, no FFMA: the reference's
+  operation order. The backward keeps fusion (``BACKWARD_FP_FUSION``; gradients are compared up
+  to float32 rounding anyway).
+* Division: Triton lowers float32 ``/`` to ``div.full.f32`` (approximate, 2 ulp), and
+  ``tl.math.div_rn`` to ``div.rn.ftz.f32`` (libdevice linked with flush-to-zero); either could
+  move ``ceil(v / theta)`` across an integer. The float multi-spike count divides with inline
+  PTX ``div.rn.f32`` (IEEE, no FTZ) when compiled and numpy's ``/`` when interpreted. ``ceil``
+  is taken exactly from an int conversion of the quotient clamped to [0, 64] (the count is
+  clamped to [1, 31] afterwards). The integer counts (loihi ``(w - 1) // max(theta, 1)``, xylo
+  ``w // theta``) divide in float64 (``div.rn.f64``): exact for integers this small, and
+  cheaper on the GPU than a 64-bit integer division; their quotients are negative only where
+  the result is clamped anyway, so truncation and floor agree.
+* Signed shifts: ``>>`` on a signed Triton integer is an arithmetic shift (``shr.s64``, rounds
+  toward -inf; numpy's ``right_shift`` in the interpreter). The Loihi rule ``trunc0(p / 4096)``
+  adds 4095 to negative products before the shift (as :func:`hwmap.targets.loihi.trunc_shift`)
+  and the kernel writes exactly that; Xylo's ``decay`` is the floor shift itself. The integer
+  states are int64 (Loihi's ``u * (4096 - decay)`` needs 36 bits).
+* float -> int conversions truncate toward zero (``fptosi``), as torch's ``.long()``; Xylo's
+  ``rint`` is ``(|y| + 2^23) - 2^23`` (IEEE round half to even, as torch.round).
 
-Tensors on the CPU run the same kernels through ``triton.runtime.interpreter`` (numpy; slow,
-for tests). The interpreter patches ``triton.language`` globally while a kernel runs; this
-module restores it after each interpreted launch so that compiled kernels still build in the
-same process. Without triton importable the module imports and :func:`available` is False.
+Tensors on the CPU run the same generated kernels through ``triton.runtime.interpreter``
+(numpy; slow, for tests): the kernels avoid what the 2.3.1 interpreter cannot run
+(``tl.minimum``/``maximum``/``zeros``, which are jit functions there; ``tl.math``; runtime
+``if``), and :func:`_interpreting` adds the int32 / float64 casts its builder lacks and undoes
+its global patches of ``triton.language`` after each launch, so that compiled kernels still
+build in the same process. Without triton importable the module imports and
+:func:`available` is False.
 """
 from __future__ import annotations
 
@@ -87,9 +100,12 @@ def available() -> bool:
     return triton is not None
 
 
-def supports_k(n_k: int) -> bool:
-    """Whether the kernels handle ``n_k`` synaptic currents."""
-    return 1 <= n_k <= MAX_SYN
+def supports(n_t: int, n_k: int, n_m: int) -> bool:
+    """Whether the kernels handle T = ``n_t`` steps of ``n_k`` synaptic currents of ``n_m``
+    columns: 1 .. ``MAX_SYN`` currents (unrolled) and buffers addressable with int32 offsets
+    (including the prefetches past the end)."""
+    return 1 <= n_k <= MAX_SYN and (n_t + 2 * max(DEPTH_FORWARD, DEPTH_BACKWARD, 64)) \
+        * n_k * n_m < 2 ** 31
 
 
 # --- kernel source generation ---------------------------------------------------------------
@@ -480,7 +496,8 @@ def _launch(kind, key, interpret, n_m, device, args, fp_fusion, block=None):
         with _interpreting():
             kern[grid](*args, **opts)
     else:
-        kern[grid](*args, **opts)
+        with torch.cuda.device(device):      # triton launches on the current device
+            kern[grid](*args, **opts)
 
 
 @functools.lru_cache(maxsize=None)
@@ -500,10 +517,10 @@ def _block_size(n_m: int, device) -> int:
     return block
 
 
-def _check(n_t, n_k, n_m):
-    if not supports_k(n_k):
+def _check(n_t, n_k, n_m, depth):
+    if not 1 <= n_k <= MAX_SYN:
         raise ValueError(f"cuba_triton handles 1..{MAX_SYN} synaptic currents, got {n_k}")
-    if max(n_t, 1) * n_k * n_m + 2 * n_k * n_m >= 2 ** 31:
+    if (n_t + 2 * depth) * n_k * n_m >= 2 ** 31:
         raise ValueError("cuba_triton: buffers of 2^31 elements or more (int32 offsets)")
 
 
@@ -523,10 +540,10 @@ def forward(x, cols, u0, v0, cfg, *, depth=None, block=None):
     zero; (1, M) uninitialised when not spiking), u (T, K, M), v (T, M), v_last (M,).
     ``depth``, ``block``: prefetch depth and columns per program (tests, tuning)."""
     n_t, n_k, n_m = x.shape
-    _check(n_t, n_k, n_m)
     dev = x.device
     interpret = dev.type != "cuda"
     depth = depth or DEPTH_FORWARD
+    _check(n_t, n_k, n_m, depth)
     u = torch.empty(n_t, n_k, n_m, device=dev)
     v = torch.empty(n_t, n_m, device=dev)
     if cfg.spiking:
@@ -574,10 +591,10 @@ def backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None, *, de
     for the xylo recursion ``u_t = a (u_{t-1} + x_t)`` only. Returns gx (T, K, M), ga (K, M),
     gb, gth, gbias (M,)."""
     n_t, n_k, n_m = u.shape
-    _check(n_t, n_k, n_m)
     dev = u.device
     interpret = dev.type != "cuda"
     depth = depth or DEPTH_BACKWARD
+    _check(n_t, n_k, n_m, depth)
     a, b, theta, _ = (torch.as_tensor(t, device=dev).detach().to(torch.float32).contiguous()
                       for t in cols)
     u0, v0 = (t.detach().contiguous() for t in states)
@@ -618,13 +635,15 @@ def backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None, *, de
 
 
 def compile_offline(kind: str, key: tuple, block: int = 128, capability: int = 90,
-                    fp_fusion: bool | None = None) -> dict:
+                    fp_fusion: bool | None = None, ones: tuple = ()) -> dict:
     """Compile a kernel variant through Triton's real backend (TTIR -> TTGIR -> LLVM IR ->
     PTX -> cubin with the bundled ptxas) for ``sm_<capability>`` without a GPU; returns the
     stages' text / bytes by name (``ttir``, ``ttgir``, ``llir``, ``ptx``, ``cubin``). ``key``
     as :func:`forward` / :func:`backward` build it (its last forward entry, ``interpret``,
-    must be False). Used by the tests to check that the kernels compile and what PTX they
-    produce (no FMA in the float forward, IEEE divisions)."""
+    must be False). ``ones``: the integer arguments (``n_t``, ``n_m``, ``n_full``, ``n_rem``)
+    that are 1, which a launch specialises into constants. Used by the tests to check that
+    the kernels compile and what PTX they produce (no FMA in the float forward, IEEE
+    divisions)."""
     from triton.compiler.backends.cuda import CUDABackend
     from triton.compiler.compiler import ASTSource
 
@@ -636,7 +655,9 @@ def compile_offline(kind: str, key: tuple, block: int = 128, capability: int = 9
         types = ["*fp32"] + [pt] * 4 + ["*fp32"] * 6 + ["i32"] * 3
     else:
         types = ["*fp32"] * 19 + ["i32"] * 4
-    src = ASTSource(fn, dict(enumerate(types)), {len(types): block})
+    names = ["n_t", "n_m", "n_full", "n_rem"]
+    constants = {len(types) - types[::-1].index("*fp32") + names.index(n): 1 for n in ones}
+    src = ASTSource(fn, dict(enumerate(types)), {len(types): block, **constants})
     backend = CUDABackend(("cuda", capability))
     opts = backend.parse_options(dict(num_warps=max(1, min(8, block // 32)),
                                       enable_fp_fusion=fp_fusion))

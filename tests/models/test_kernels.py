@@ -217,8 +217,13 @@ def _to(out, device):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision,spike,reset,seed", CASES)
-def test_cuda_fused_equals_reference(precision, spike, reset, seed):
-    """On a GPU the fused Function runs the torch loop; the reference runs on the GPU too."""
+@pytest.mark.parametrize("impl", ["triton", "torch"])
+def test_cuda_fused_equals_reference(precision, spike, reset, seed, impl):
+    """On a GPU the fused Function runs the Triton kernels (the torch loop where triton is
+    missing); the reference runs on the GPU too."""
+    from models.kernels import cuba_triton
+    if impl == "triton" and not cuba_triton.available():
+        pytest.skip("triton is not installed")
     x, p, _ = _draw(seed, spike, reset)
     dev = torch.device("cuda")
     x = x.detach().to(dev).requires_grad_()
@@ -227,7 +232,7 @@ def test_cuda_fused_equals_reference(precision, spike, reset, seed):
     p = cuba.CubaParams(*leaves, reset=reset, spike=spike, surrogate=p.surrogate)
     assert supports(x, p, None, precision)
     assert kernels.select(x, p, None, precision) is cuba_fused
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision),
+    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl=impl),
              [x, *leaves], seed)
 
 
