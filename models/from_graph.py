@@ -185,7 +185,7 @@ def latencies(g, hops: list) -> dict:
 
 
 def _params(attrs: dict, dtype) -> cuba.CubaParams:
-    n, n_syn = size(attrs["shape"]), int(attrs.get("n_syn", 1))
+    n_syn = int(attrs.get("n_syn", 1))
     cd = np.asarray(attrs["current_decay"], np.float64)
     cd = cd.reshape(n_syn, -1) if cd.ndim else np.full((n_syn, 1), float(cd))
 

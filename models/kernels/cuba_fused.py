@@ -8,11 +8,12 @@ float: the same float32 operations in the same order) and the
 gradients are those of the reference autograd (surrogate spike, straight-through roundings,
 true decay derivatives, reset ignored), up to float32 summation order.
 
-The parameters enter the kernel as effective per-neuron tensors (``a = 1 - current decay``,
-``b = 1 - voltage decay``, threshold, bias, in float units) built with torch ops, so the
-quantisers' straight-through estimators, the clamps and the broadcasting of scalar or
-per-channel parameters keep their ordinary autograd; the kernel returns the gradients w.r.t.
-the effective tensors.
+The parameters enter the kernel's Function as the precision's effective tensors (current and
+voltage decay, threshold, bias in float units, as scalars or per channel: after the
+quantisers' straight-through estimators and clamps, which keep their ordinary autograd); the
+Function expands them per neuron (``a = 1 - current decay``, ``b = 1 - voltage decay``) and its
+backward sums the per-neuron gradients back to each tensor's shape (no autograd nodes for
+the broadcasting).
 
 Layout: the kernel works on time-major buffers (T, K, B, N) / (T, B, N) (batch and neurons
 as one contiguous axis of columns) and returns (B, K, N, T) / (B, N, T) *views* of them. The
@@ -44,7 +45,6 @@ import torch
 from hwmap.targets import xylo
 from models import surrogate as sg
 from models.neurons import cuba, cuba_xylo
-from models.ste import exact
 
 try:
     from models.kernels import cuba_numba
@@ -86,23 +86,42 @@ class _Config:
         self.surrogate = p.surrogate
         if precision == "xylo":     # the chip: subtractive reset, counts up to its cap
             self.subtract, self.max_spikes = 1, cuba_xylo.HIDDEN_CAP if self.multi else 1
-            v_range = (xylo.STATE_MIN / cuba_xylo.UNIT, xylo.STATE_MAX / cuba_xylo.UNIT)
         else:
             self.subtract, self.max_spikes = int(p.reset == "subtract"), cuba.MAX_SPIKES
-            v_range = (-cuba.loihi.V_MAX / cuba.UNIT, cuba.loihi.V_MAX / cuba.UNIT)
-        self.v_range = tuple(np.float32(r) for r in v_range)
+        self.v_range = _V_RANGE[precision]
         self.saturate = precision != "float"
+
+
+# voltage range of the integer precisions, float units (the recomputed reset saturates to it)
+_V_RANGE = {"xylo": (np.float32(xylo.STATE_MIN / cuba_xylo.UNIT),
+                     np.float32(xylo.STATE_MAX / cuba_xylo.UNIT)),
+            "loihi": (np.float32(-cuba.loihi.V_MAX / cuba.UNIT),
+                      np.float32(cuba.loihi.V_MAX / cuba.UNIT))}
+_V_RANGE["float"] = _V_RANGE["loihi"]          # unused (no saturation)
 
 
 def _np(t: torch.Tensor, dtype=np.float32) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
 
 
-def _columns(t: torch.Tensor, n_b: int) -> torch.Tensor:
-    """A per-neuron parameter (K, N) or (N,) repeated for every sample: (K, B * N) / (B * N,),
-    contiguous, detached."""
-    t = t.detach()
-    return t.repeat(1, n_b) if t.dim() == 2 else t.repeat(n_b)
+def _f32(t: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's values as float32 numpy (no copy when already float32)."""
+    return t.detach().numpy().astype(np.float32, copy=False)
+
+
+def _per_neuron(q: np.ndarray, shape) -> np.ndarray:
+    """A parameter broadcast to its per-neuron shape (K, N) / (N,), contiguous."""
+    return q if q.shape == shape and q.flags.c_contiguous \
+        else np.ascontiguousarray(np.broadcast_to(q, shape))
+
+
+def _torch_columns(cd, vd, theta, bias, n_k: int, n_n: int, n_b: int):
+    """The parameters as the torch-op and Triton kernels take them: ``a = 1 - cd`` (K, M),
+    ``b = 1 - vd``, theta, bias (M,), float32, detached, repeated for every sample (M = B * N
+    columns)."""
+    a, b = 1 - cd.detach().float(), 1 - vd.detach().float()
+    return (torch.broadcast_to(a, (n_k, n_n)).repeat(1, n_b),
+            *(torch.broadcast_to(t.detach().float(), (n_n,)).repeat(n_b) for t in (b, theta, bias)))
 
 
 def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
@@ -112,7 +131,7 @@ def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
     if not spiking:
         return torch.empty(1, n_m, device=device)
     buf = torch.empty(n_t + 1, n_m, device=device)
-    buf[0] = 0
+    buf[0].zero_()
     return buf[1:]
 
 
@@ -130,19 +149,21 @@ def _time_major(g: torch.Tensor | None):
 
 
 class FusedCuba(torch.autograd.Function):
-    """``apply(x, a, b, theta, bias, u0, v0, cfg) -> (s, u, v, v_last)``.
+    """``apply(x, cd, vd, theta, bias, u0, v0, cfg) -> (s, u, v, v_last)``.
 
-    x (B, K, N, T); a (K, N); b, theta, bias (N,); u0 (B, K, N), v0 (B, N), all float32 in
-    float units. s (B, N, T) spike counts (empty when not spiking), u (B, K, N, T), v (B, N, T)
-    pre-reset, v_last (B, N) post-reset voltage after the last step (no gradient); s, u, v
+    x (B, K, N, T); cd (current decays) broadcastable to (K, N); vd (voltage decay), theta,
+    bias to (N,); u0 (B, K, N), v0 (B, N) or None (zeros); float units. s (B, N, T) spike counts (empty when not spiking), u (B, K, N, T), v (B, N, T)
+    pre-reset, v_last (B, N) post-reset voltage after the last step (its gradient is that of
+    v[..., -1]: the reset passes gradients unchanged, as in the reference); s, u, v
     are views of time-major buffers (see the module docstring).
     """
 
     @staticmethod
-    def forward(ctx, x, a, b, theta, bias, u0, v0, cfg: _Config):
+    def forward(ctx, x, cd, vd, theta, bias, u0, v0, cfg: _Config):
         n_b, n_k, n_n, n_t = x.shape
         n_m = n_b * n_n
         dev = x.device
+        ctx.shapes = tuple(t.shape for t in (cd, vd, theta, bias))
         xs = x.detach().permute(3, 1, 0, 2).contiguous().view(n_t, n_k, n_m)   # (T, K, B*N)
         if cfg.impl != "numba":
             if u0 is None:
@@ -150,7 +171,7 @@ class FusedCuba(torch.autograd.Function):
             else:
                 u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous()
                 v0c = v0.detach().reshape(n_m).contiguous()
-            cols = tuple(_columns(t, n_b) for t in (a, b, theta, bias))   # (K, M), (M,) x 3
+            cols = _torch_columns(cd, vd, theta, bias, n_k, n_n, n_b)
             run = cuba_triton.forward if cfg.impl == "triton" else _torch_forward
             s, u, v, v_last = run(xs, cols, u0c, v0c, cfg)
         else:           # numpy per-neuron arrays: cheaper calls than torch ops; the kernel tiles
@@ -159,7 +180,9 @@ class FusedCuba(torch.autograd.Function):
             else:
                 u0c = u0.detach().permute(1, 0, 2).reshape(n_k, n_m).contiguous().numpy()
                 v0c = v0.detach().reshape(n_m).contiguous().numpy()
-            cols = tuple(np.ascontiguousarray(t.detach().numpy()) for t in (a, b, theta, bias))
+            one = np.float32(1)
+            cols = (_per_neuron(one - _f32(cd), (n_k, n_n)), _per_neuron(one - _f32(vd), (n_n,)),
+                    _per_neuron(_f32(theta), (n_n,)), _per_neuron(_f32(bias), (n_n,)))
             u = torch.empty(n_t, n_k, n_m)
             v = torch.empty(n_t, n_m)
             s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
@@ -170,11 +193,10 @@ class FusedCuba(torch.autograd.Function):
                 cfg.max_spikes, s.numpy(), u.numpy(), v.numpy(), v_last.numpy(),
                 cuba_numba.chunk_size(n_m, threads))
         ctx.cfg, ctx.cols, ctx.states, ctx.n_b = cfg, cols, (u0c, v0c), n_b
-        ctx.theta = theta.detach()
+        ctx.theta = torch.broadcast_to(theta.detach().float(), (n_n,))
         ctx.xs = xs if cfg.precision == "xylo" else None
         ctx.set_materialize_grads(False)        # unused outputs cost nothing in backward
         ctx.save_for_backward(u, v, s)
-        ctx.mark_non_differentiable(v_last)
         if cfg.spiking:
             s_view = s.view(n_t, n_b, n_n).permute(1, 2, 0)
         else:
@@ -184,29 +206,27 @@ class FusedCuba(torch.autograd.Function):
                 v.view(n_t, n_b, n_n).permute(1, 2, 0), v_last.view(n_b, n_n))
 
     @staticmethod
-    def backward(ctx, gs, gu, gv, _):
+    def backward(ctx, gs, gu, gv, g_last):
         u, v, s = ctx.saved_tensors
         cfg, n_b = ctx.cfg, ctx.n_b
         n_t, n_k, n_m = u.shape
         n_n = n_m // n_b
-        th = ctx.cols[2]            # (M,) tensor (torch), (N,) array (numba)
         slayer = type(cfg.surrogate) is sg.SlayerExp
-        if slayer:      # evaluated in the kernel, with the constants of SlayerExp.derivative
-            if cfg.impl != "numba":
-                tau = (sg.TAU_RHO_MULT * cfg.surrogate.tau_grad * th.abs()).clamp_min(1e-6)
-            else:
-                tau = np.maximum(np.float32(sg.TAU_RHO_MULT * cfg.surrogate.tau_grad)
-                                 * np.abs(th), np.float32(1e-6))
-            coef = sg.SCALE_RHO_MULT * cfg.surrogate.scale_grad / (2 * tau)
-        else:
-            tau = coef = th
         gs_ = _time_major(gs) if cfg.spiking else None
         gu_, gv_ = _time_major(gu), _time_major(gv)
+        if g_last is not None:              # v_last carries the gradient of v[..., -1]
+            gv_ = torch.zeros(n_t, n_b, n_n, device=v.device) if gv_ is None else gv_.clone()
+            gv_[-1] += g_last
         if gs_ is not None and not slayer:      # as models.surrogate.spike: ds/dv at v - theta
             th_n = ctx.theta
             gs_ = (gs_.view(n_t, n_b, n_n) * cfg.surrogate.derivative(
                 v.view(n_t, n_b, n_n) - th_n, th_n)).view(n_t, n_m)
         if cfg.impl != "numba":
+            th = ctx.cols[2]                # (M,)
+            tau = coef = th
+            if slayer:      # evaluated in the kernel, with the constants of SlayerExp.derivative
+                tau = (sg.TAU_RHO_MULT * cfg.surrogate.tau_grad * th.abs()).clamp_min(1e-6)
+                coef = sg.SCALE_RHO_MULT * cfg.surrogate.scale_grad / (2 * tau)
             run = cuba_triton.backward if cfg.impl == "triton" else _torch_backward
             gx, ga, gb, gth, gbias = run(dict(gs=gs_, gu=gu_, gv=gv_), slayer, tau, coef, u, v,
                                          s, ctx.cols, ctx.states, cfg, ctx.xs)
@@ -214,23 +234,24 @@ class FusedCuba(torch.autograd.Function):
                 g.reshape(n_b, n_n).sum(0) for g in (gb, gth, gbias))
         else:
             gx = torch.empty(n_t, n_k, n_m)
-            ga = np.empty((n_k, n_m), np.float32)
-            gb, gth, gbias = (np.empty(n_m, np.float32) for _ in range(3))
+            per_neuron = (torch.empty(n_k, n_n),) + tuple(torch.empty(n_n) for _ in range(3))
             run, threads = cuba_numba.kernel(
                 "backward", spiking=cfg.spiking, subtract=cfg.subtract, saturate=cfg.saturate,
                 slayer=slayer, input_first=ctx.xs is not None, has_gs=gs_ is not None,
                 has_gu=gu_ is not None, has_gv=gv_ is not None)
+            sur = cfg.surrogate
             run(_NO_GRAD_2D if gs_ is None else gs_.view(n_t, n_m).numpy(),
                 _NO_GRAD_3D if gu_ is None else gu_.view(n_t, n_k, n_m).numpy(),
                 _NO_GRAD_2D if gv_ is None else gv_.view(n_t, n_m).numpy(),
-                (1 / tau).astype(np.float32), np.asarray(coef, np.float32),
+                np.float32(sg.TAU_RHO_MULT * sur.tau_grad if slayer else 0),
+                np.float32(sg.SCALE_RHO_MULT * sur.scale_grad if slayer else 0),
                 u.numpy(), v.numpy(), s.numpy(), *ctx.states, *ctx.cols[:3],
                 _NO_GRAD_3D if ctx.xs is None else ctx.xs.numpy(), *cfg.v_range,
-                gx.numpy(), ga, gb, gth, gbias, cuba_numba.chunk_size(n_m, threads))
-            per_neuron = (torch.from_numpy(ga.reshape(n_k, n_b, n_n).sum(1)),) + tuple(
-                torch.from_numpy(g.reshape(n_b, n_n).sum(0)) for g in (gb, gth, gbias))
-        return (gx.view(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *per_neuron,
-                None, None, None)
+                gx.numpy(), *(g.numpy() for g in per_neuron), cuba_numba.chunk_size(n_m, threads))
+        ga, gb, gth, gbias = per_neuron       # w.r.t. a = 1 - cd, b = 1 - vd, theta, bias
+        grads = tuple(None if not need else g.sum_to_size(shape) for need, g, shape in zip(
+            ctx.needs_input_grad[1:5], (-ga, -gb, gth, gbias), ctx.shapes))
+        return (gx.view(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), *grads, None, None, None)
 
 
 def _torch_forward(x, cols, u0, v0, cfg):
@@ -376,8 +397,10 @@ def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None
 
 
 def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
-    """(a (K, N), b, theta, bias (N,)) float32 with autograd, and the integer parameters of
-    the loihi and xylo precisions (numpy int64, the forward kernels' arguments)."""
+    """(current decay, voltage decay, threshold, bias) as the precision's step function uses
+    them (tensors with autograd, any shape that broadcasts to (K, N) / (N,); the kernel's
+    wrapper expands them), and the integer parameters of the loihi and xylo precisions (numpy
+    int64 (K, N) / (N,), the forward kernels' arguments)."""
     n_k = p.n_syn
     ints = None
     if precision == "xylo":
@@ -400,13 +423,9 @@ def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
                 _np(torch.broadcast_to(q.bias, (n_n,)), np.int64))
     else:
         cd, vd, th, bias = p.current_decay, p.voltage_decay, p.threshold, p.bias
-    f32 = torch.float32
-    a = torch.broadcast_to(1 - cd.to(f32), (n_k, n_n))
-    b = torch.broadcast_to(1 - torch.as_tensor(vd).to(f32), (n_n,))
-    theta = torch.zeros(n_n, device=device) if th is None \
-        else torch.broadcast_to(th.to(f32), (n_n,))
-    bias = torch.broadcast_to(torch.as_tensor(bias).to(f32), (n_n,))
-    return (a, b, theta, bias), ints
+    as_t = (lambda t: t if torch.is_tensor(t) else torch.tensor(float(t), device=device))
+    th = torch.zeros((), device=device) if th is None else th
+    return (as_t(cd), as_t(vd), th, as_t(bias)), ints
 
 
 def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None = None,
@@ -441,5 +460,5 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
     params, ints = _effective(p, precision, n_n, x.device)
     cfg = _Config(p, precision, ints, impl)
     s, u, v, v_last = FusedCuba.apply(x, *params, u0, v0, cfg)
-    final = cuba.CubaState(u[..., -1], exact(v_last, v[..., -1]), r)
+    final = cuba.CubaState(u[..., -1], v_last, r)
     return (s if cfg.spiking else None), u, v, final

@@ -92,9 +92,19 @@ def kernel(name: str, **flags):
     when :func:`set_threads` asks for more than one thread, else serial. Call as
     ``run(*arrays, group)`` with ``group = chunk_size(M, threads)``; returns
     ``(run, threads)``."""
+    if os.environ.get(THREADS_ENV, "1") == "1":     # the default: a dict lookup per call
+        fast = (name, *flags.items())
+        run = _SERIAL.get(fast)
+        if run is None:
+            run = _SERIAL[fast] = _compiled(name, tuple(sorted(
+                (k, int(v)) for k, v in flags.items())), False)
+        return run, 1
     key = tuple(sorted((k, int(v)) for k, v in flags.items()))
     threads = set_threads()
     return _compiled(name, key, threads > 1), threads
+
+
+_SERIAL = {}        # (name, *flag items as passed) -> serial variant
 
 
 @functools.lru_cache(maxsize=None)
@@ -360,10 +370,24 @@ def exp_neg(x):
     return p * (s1 * s2 * _P2_124)
 
 
+@njit(inline="always", **_OPTS)
+def _slayer_constants(theta, tau_mult, scale):
+    """``1 / tau`` and ``scale / (2 tau)`` of SLAYER's surrogate, ``tau = max(tau_mult |theta|,
+    1e-6)`` (float32, as :class:`models.surrogate.SlayerExp`)."""
+    m = theta.shape[0]
+    itau = np.empty(m, np.float32)
+    coef = np.empty(m, np.float32)
+    for j in range(m):
+        tau = max(tau_mult * abs(theta[j]), np.float32(1e-6))
+        itau[j] = np.float32(1.0) / tau
+        coef[j] = scale / (np.float32(2.0) * tau)
+    return itau, coef
+
+
 def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, input_first):
     zero = np.float32(0.0)
 
-    def backward(gs, gu, gv, sg_inv_tau, sg_coef, u, v, s, u0, v0, a, b, theta, x, v_lo, v_hi,
+    def backward(gs, gu, gv, tau_mult, sg_scale, u, v, s, u0, v0, a, b, theta, x, v_lo, v_hi,
                  gx, ga, gb, gth, gbias, group):
         """Adjoint of the float recursion on the recorded trajectory: ``u_t = a u_{t-1} + x_t``
         or, with ``input_first`` (xylo), ``u_t = a (u_{t-1} + x_t)``; ``v_t = b v'_{t-1} +
@@ -371,19 +395,24 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
         unchanged).
 
         gs (T, M): the spike gradient, already multiplied by the surrogate derivative unless
-        ``slayer``, in which case SLAYER's ``sg_coef * exp(-|v - theta| * sg_inv_tau)`` is
-        applied here (per neuron (N,), as a (K, N), b and theta (N,)); gv (T, M), gu (T, K, M):
-        gradients of the recorded states (each ignored unless its ``has_*`` flag is set). u, v, s: the forward's outputs; x (T, K, M)
-        the input (read with ``input_first`` only); ``saturate`` clips the recomputed
+        ``slayer``, in which case SLAYER's ``sg_scale / (2 tau) * exp(-|v - theta| / tau)``
+        with ``tau = max(tau_mult |theta|, 1e-6)`` is applied here; gv (T, M), gu (T, K, M):
+        gradients of the recorded states (each ignored unless its ``has_*`` flag is set).
+        u, v, s: the forward's outputs; x (T, K, M) the input (read with ``input_first``
+        only); a (K, N), b, theta (N,) per neuron; ``saturate`` clips the recomputed
         subtractive reset to [v_lo, v_hi] (the precision's voltage range). Writes gx
-        (T, K, M) and per-column parameter gradients ga (K, M), gb, gth, gbias (M,) (w.r.t.
-        a = 1 - current decay, b = 1 - voltage decay, threshold and bias).
+        (T, K, M) and the parameter gradients per neuron, summed over the batch: ga (K, N),
+        gb, gth, gbias (N,) (w.r.t. a = 1 - current decay, b = 1 - voltage decay, threshold
+        and bias).
         """
         n_t, n_k, n_m = gx.shape
         gsf, guf, gvf = gs.reshape(-1), gu.reshape(-1), gv.reshape(-1)
         uf, vf, sf, gxf = u.reshape(-1), v.reshape(-1), s.reshape(-1), gx.reshape(-1)
         xf = x.reshape(-1)
         nk, nm = U(n_k), U(n_m)
+        col_a = np.empty((n_k, n_m), np.float32)     # per column; summed per neuron at the end
+        col_b, col_th, col_bias = (np.empty(n_m, np.float32), np.empty(n_m, np.float32),
+                                   np.empty(n_m, np.float32))
         for i in prange((n_m + group - 1) // group):
             n0 = i * group
             m = min(group, n_m - n0)
@@ -396,7 +425,7 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
             acc_bias = np.zeros(m, np.float32)
             vprev = np.empty(m, np.float32)
             bb, ths = _cols(b, n0, m), _cols(theta, n0, m)
-            itau, coef = _cols(sg_inv_tau, n0, m), _cols(sg_coef, n0, m)
+            itau, coef = _slayer_constants(ths, tau_mult, sg_scale)
             ak = _rows(a, n0, m)
             for tt in range(n_t):
                 t = n_t - 1 - tt
@@ -452,9 +481,21 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
                             if input_first:
                                 up += xf[ok + j]
                             acc_a[km + j] += g_u[km + j] * up
-            gb[n0:n0 + m] = acc_b
-            gth[n0:n0 + m] = acc_th
-            gbias[n0:n0 + m] = acc_bias
+            col_b[n0:n0 + m] = acc_b
+            col_th[n0:n0 + m] = acc_th
+            col_bias[n0:n0 + m] = acc_bias
             for k in range(n_k):
-                ga[k, n0:n0 + m] = acc_a[k * m:(k + 1) * m]
+                col_a[k, n0:n0 + m] = acc_a[k * m:(k + 1) * m]
+        n_n = b.shape[0]
+        ga[:] = 0
+        gb[:] = 0
+        gth[:] = 0
+        gbias[:] = 0
+        for c in range(n_m):
+            j = c % n_n
+            gb[j] += col_b[c]
+            gth[j] += col_th[c]
+            gbias[j] += col_bias[c]
+            for k in range(n_k):
+                ga[k, j] += col_a[k, c]
     return backward

@@ -57,7 +57,7 @@ def _kernel_args(x, p, state, precision):
     params, ints = cf._effective(p, precision, n_n)
     cfg = cf._Config(p, precision, ints, "torch")
     xs = x.detach().permute(3, 1, 0, 2).contiguous().reshape(n_t, n_k, n_b * n_n)
-    cols = tuple(cf._columns(t, n_b) for t in params)
+    cols = cf._torch_columns(*params, n_k, n_n, n_b)
     u0 = state.u.permute(1, 0, 2).reshape(n_k, n_b * n_n).contiguous()
     v0 = state.v.reshape(-1).contiguous()
     return xs, cols, u0, v0, cfg
