@@ -44,5 +44,10 @@ def select(x, p, state, precision: str, kernel: str | None = None):
     """The fused sequence function for this call, or None where the reference must run."""
     if choice(kernel) == "reference":
         return None
-    from models.kernels import cuba_fused
-    return cuba_fused.cuba_fused if cuba_fused.supports(x, p, state, precision) else None
+    global _fused
+    if _fused is None:
+        from models.kernels import cuba_fused as _fused
+    return _fused.cuba_fused if _fused.supports(x, p, state, precision) else None
+
+
+_fused = None           # models.kernels.cuba_fused, imported on first use (it imports torch)

@@ -111,8 +111,11 @@ def _f32(t: torch.Tensor) -> np.ndarray:
 
 def _per_neuron(q: np.ndarray, shape) -> np.ndarray:
     """A parameter broadcast to its per-neuron shape (K, N) / (N,), contiguous."""
-    return q if q.shape == shape and q.flags.c_contiguous \
-        else np.ascontiguousarray(np.broadcast_to(q, shape))
+    if q.shape == shape and q.flags.c_contiguous:
+        return q
+    if q.size == 1:
+        return np.full(shape, q.reshape(()), np.float32)
+    return np.ascontiguousarray(np.broadcast_to(q, shape))
 
 
 def _torch_columns(cd, vd, theta, bias, n_k: int, n_n: int, n_b: int):
@@ -193,7 +196,7 @@ class FusedCuba(torch.autograd.Function):
                 cfg.max_spikes, s.numpy(), u.numpy(), v.numpy(), v_last.numpy(),
                 cuba_numba.chunk_size(n_m, threads))
         ctx.cfg, ctx.cols, ctx.states, ctx.n_b = cfg, cols, (u0c, v0c), n_b
-        ctx.theta = torch.broadcast_to(theta.detach().float(), (n_n,))
+        ctx.theta = theta.detach()
         ctx.xs = xs if cfg.precision == "xylo" else None
         ctx.set_materialize_grads(False)        # unused outputs cost nothing in backward
         ctx.save_for_backward(u, v, s)
@@ -218,7 +221,7 @@ class FusedCuba(torch.autograd.Function):
             gv_ = torch.zeros(n_t, n_b, n_n, device=v.device) if gv_ is None else gv_.clone()
             gv_[-1] += g_last
         if gs_ is not None and not slayer:      # as models.surrogate.spike: ds/dv at v - theta
-            th_n = ctx.theta
+            th_n = torch.broadcast_to(ctx.theta.float(), (n_n,))
             gs_ = (gs_.view(n_t, n_b, n_n) * cfg.surrogate.derivative(
                 v.view(n_t, n_b, n_n) - th_n, th_n)).view(n_t, n_m)
         if cfg.impl != "numba":

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from hwmap.targets import loihi
+from models import kernels
 from models import surrogate as sg
 from models.ste import exact, round_ste, trunc_ste
 from pipeline.errors import SnnpipeError
@@ -259,7 +260,6 @@ def run(x: torch.Tensor, p: CubaParams, state: CubaState | None = None, precisio
     if precision not in PRECISIONS:
         raise SnnpipeError("unknown precision", field="precision", expected=sorted(PRECISIONS),
                            found=precision)
-    from models import kernels
     fused = kernels.select(x, p, state, precision, kernel)
     if fused is not None:
         return fused(x, p, state, precision)
