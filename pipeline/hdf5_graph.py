@@ -100,7 +100,11 @@ def _read_attrs(g: h5py.Group, file, where) -> dict:
         if not isinstance(obj, h5py.Dataset):
             raise fail(file, where, name, "expected a dataset", "a dataset", "a group")
         a = np.asarray(obj[()])
-        if obj.attrs.get("tuple", False):
+        flag = obj.attrs.get("tuple", False)
+        if np.ndim(flag) != 0:
+            raise fail(file, where, name, "attribute 'tuple' is not a flag", "a scalar boolean",
+                       f"an array of shape {np.shape(flag)}")
+        if flag:
             if a.ndim != 1 or a.dtype.kind not in "iu":
                 raise fail(file, where, name, "wrong dtype", "a 1-d int tuple", str(a.dtype))
             out[name] = tuple(int(v) for v in a)
