@@ -45,17 +45,35 @@ class SpikeTime(torch.nn.Module):
         time_constant: of the exponential filter, steps.
         length: filter length, steps.
         filter_order: the filter applied ``filter_order`` times.
+
+    Order 1 (the truncated exponential): :func:`models.kernels.fir.exp_distance`, the IIR
+    recursion of the difference ``output - desired`` with the squared sum in the same pass
+    (CPU; elsewhere the FFT); other orders by FFT (:func:`fir`). Both equal
+    ``F.mse_loss(fir(output, kernel).flatten(), fir(desired, kernel).flatten())`` up to
+    float32 rounding (the flatten only where the shapes differ: it then broadcasts).
     """
 
     def __init__(self, time_constant: float = 5.0, length: int = 100, filter_order: int = 1,
                  reduction: str = "sum"):
         super().__init__()
         self.register_buffer("kernel", exp_kernel(time_constant, length, filter_order))
+        self.time_constant, self.length, self.filter_order = time_constant, length, filter_order
         self.reduction = reduction
 
     def forward(self, output: torch.Tensor, desired: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(fir(output, self.kernel).flatten(), fir(desired, self.kernel).flatten(),
-                          reduction=self.reduction)
+        from models.kernels.fir import exp_distance, exp_filter
+
+        if getattr(self, "filter_order", None) == 1:       # (None: a module pickled before)
+            if output.shape == desired.shape and self.reduction in ("sum", "mean"):
+                return exp_distance(output, desired, self.time_constant, self.length,
+                                    self.reduction)
+            fo = exp_filter(output, self.time_constant, self.length)
+            fd = exp_filter(desired, self.time_constant, self.length)
+        else:
+            fo, fd = fir(output, self.kernel), fir(desired, self.kernel)
+        if fo.shape != fd.shape or self.reduction not in ("sum", "mean"):
+            return F.mse_loss(fo.flatten(), fd.flatten(), reduction=self.reduction)
+        return F.mse_loss(fo, fd, reduction=self.reduction)      # no flatten copies
 
 
 class SpikeRate(torch.nn.Module):
