@@ -164,22 +164,6 @@ def test_oxford_blocks_equal_with_either_kernel(monkeypatch):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * (a.abs().max().item() + 1e-6))
 
 
-@pytest.mark.parametrize("shape,length", [((2, 3, 50), 10), ((1, 4, 300), 100), ((5, 7), 40)])
-def test_fft_fir_equals_the_losses_filter(shape, length):
-    """models.kernels.fir.fir against models.losses.fir (direct conv1d): values and gradients."""
-    from models.kernels.fir import fir as fft_fir
-    from models.losses import exp_kernel, fir
-    g = torch.Generator().manual_seed(length)
-    x = (torch.rand(shape, generator=g) < 0.2).float().requires_grad_()
-    kernel = exp_kernel(5.0, length, 2)
-    weight = torch.randn(shape, generator=g)
-    y_ref, y = fir(x, kernel), fft_fir(x, kernel)
-    assert torch.allclose(y, y_ref, atol=1e-5 * y_ref.abs().max().item())
-    g_ref = torch.autograd.grad((y_ref * weight).sum(), x)[0]
-    g_fft = torch.autograd.grad((y * weight).sum(), x)[0]
-    assert torch.allclose(g_fft, g_ref, atol=1e-5 * g_ref.abs().max().item())
-
-
 def test_parallel_kernel_threads_give_the_same_result(monkeypatch):
     """``SNNPIPE_KERNEL_THREADS=0`` (all of numba's threads) computes what one thread does."""
     from models.kernels import cuba_numba
@@ -343,52 +327,42 @@ def test_shift_keeps_layout_and_equals_cat():
     assert torch.equal(gx, gx_ref)
 
 
+def _assert_same_step_with_either_kernel(net, x, monkeypatch):
+    """One forward and backward with the reference loop and with the fused kernels: the same
+    outputs, gradients equal up to float32 summation order."""
+    results = []
+    for kernel in ("reference", "fused"):
+        monkeypatch.setenv(kernels.ENV, kernel)
+        net.zero_grad()
+        out = net(x)
+        (out * torch.linspace(-1, 1, x.shape[-1])).sum().backward()
+        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
+                                       if q.grad is not None]))
+    (out_ref, g_ref), (out_fused, g_fused) = results
+    assert torch.equal(out_ref, out_fused) and out_ref.abs().sum() > 0
+    assert len(g_ref) == len(g_fused) > 0
+    for a, b in zip(g_ref, g_fused):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * (a.abs().max().item() + 1e-6))
+
+
 def test_xylo_synnet_blocks_equal_with_either_kernel(monkeypatch):
     """The xylo precision in a network (quantised weights, decays as shifts, multi-spike
-    hidden layers; trainable decays and thresholds): the same outputs and gradients with
-    either kernel."""
+    hidden layers; trainable decays and thresholds)."""
     from models.networks import SynNet
     torch.manual_seed(2)
     net = SynNet(6, 3, size_hidden_layers=(10, 10), time_constants_per_layer=(2, 4),
                  threshold=0.2, train_time_constants=True, train_threshold=True,
                  precision="xylo")
-    x = (torch.rand(3, 6, 50) < 0.3).float()
-    results = []
-    for kernel in ("reference", "fused"):
-        monkeypatch.setenv(kernels.ENV, kernel)
-        net.zero_grad()
-        out = net(x)
-        (out * torch.linspace(-1, 1, 50)).sum().backward()
-        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
-                                       if q.grad is not None]))
-    (out_ref, g_ref), (out_fused, g_fused) = results
-    assert torch.equal(out_ref, out_fused) and out_ref.abs().sum() > 0
-    assert len(g_ref) == len(g_fused) > 0
-    for a, b in zip(g_ref, g_fused):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * (a.abs().max().item() + 1e-6))
+    _assert_same_step_with_either_kernel(net, (torch.rand(3, 6, 50) < 0.3).float(), monkeypatch)
 
 
 def test_wavesense_blocks_equal_with_either_kernel(monkeypatch):
-    """Float precision, multi-spikes, subtractive reset, two synaptic currents (MultiDense):
-    the same outputs and gradients with the fused kernels as with the reference loop."""
+    """Float precision, multi-spikes, subtractive reset, two synaptic currents (MultiDense)."""
     from models.networks import WaveSenseNet
     torch.manual_seed(1)
     net = WaveSenseNet(dilations=(2, 4), n_classes=2, n_channels_in=6, n_channels_res=8,
                        n_channels_skip=8, n_hidden=8, threshold=0.3)
-    x = (torch.rand(3, 6, 60) < 0.3).float()
-    results = []
-    for kernel in ("reference", "fused"):
-        monkeypatch.setenv(kernels.ENV, kernel)
-        net.zero_grad()
-        out = net(x)
-        (out * torch.linspace(-1, 1, 60)).sum().backward()
-        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
-                                       if q.grad is not None]))
-    (out_ref, g_ref), (out_fused, g_fused) = results
-    assert torch.equal(out_ref, out_fused) and out_ref.abs().sum() > 0
-    assert len(g_ref) == len(g_fused) > 0
-    for a, b in zip(g_ref, g_fused):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * (a.abs().max().item() + 1e-6))
+    _assert_same_step_with_either_kernel(net, (torch.rand(3, 6, 60) < 0.3).float(), monkeypatch)
 
 
 def test_shift_of_kernel_spikes_is_a_view():
