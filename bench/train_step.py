@@ -20,8 +20,9 @@ of those medians is reported for both: on the shared 2-core machine the same cod
 
 ``ours`` uses the fused kernels (``SNNPIPE_KERNEL=auto``); ``--reference`` adds a column with
 our reference Python time loop (``SNNPIPE_KERNEL=reference``). Our SpikeTime (order 1) is
-the IIR of :func:`models.kernels.fir.exp_distance`. ``--threads N`` sets torch's, MKL's and numba's threads in
-every run (default: the libraries' own; the fused kernels use ``$SNNPIPE_KERNEL_THREADS``).
+the IIR of :func:`models.kernels.fir.exp_distance`. ``--threads N`` sets torch's, MKL's and
+numba's threads in every run (default: the libraries' own; the fused kernels use
+``$SNNPIPE_KERNEL_THREADS``).
 Rockpool rows are skipped with a message when Rockpool cannot be imported. Peak RSS
 (``ru_maxrss`` of the subprocess, MiB, imports included) is reported for every run, and for
 the Oxford batch-8 pair also its growth during the timed steps; on CUDA also the peak GPU

@@ -20,17 +20,19 @@ as one contiguous axis of columns) and returns (B, K, N, T) / (B, N, T) *views* 
 blocks keep that layout end to end (the synapses compute their products time-major, the
 output shift preserves strides), so no transposing copies are made between layers.
 
-Three implementations of the same loops: the numba CPU kernel (:mod:`models.kernels.cuba_numba`)
-for CPU tensors; Triton kernels (:mod:`models.kernels.cuba_triton`, the whole time loop in one
-program per block of columns) for CUDA tensors where triton is installed; and a time loop of
-torch elementwise ops (:func:`_torch_forward`, :func:`_torch_backward`) on any device, the
-CUDA fallback without triton (``impl="torch"`` forces it, which is how the CPU tests check it
-against the reference; ``impl="triton"`` on CPU tensors runs Triton's interpreter, for tests).
+Three implementations of the same loops: the numba CPU kernel
+(:mod:`models.kernels.cuba_numba`) for CPU tensors; Triton kernels
+(:mod:`models.kernels.cuba_triton`, the whole time loop in one program per block of columns)
+for CUDA tensors where triton is installed; and a time loop of torch elementwise ops
+(:func:`_torch_forward`, :func:`_torch_backward`) on any device, the CUDA fallback without
+triton (``impl="torch"`` forces it, which is how the CPU tests check it against the
+reference; ``impl="triton"`` on CPU tensors runs Triton's interpreter, for tests).
 All keep the reference's float32 operation order (separate multiply and add; the Triton
 forward is compiled without FMA contraction).
 
-Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes ``binary`` and
-``multi``; resets ``zero`` and ``subtract``; no refractory period; the surrogates of
+Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes
+``binary`` and ``multi``; resets ``zero`` and ``subtract`` (xylo: always subtractive, as the
+chip); no refractory period; the surrogates of
 :mod:`models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
 initial state without refractory counts and without gradient. Anything else stays on the
 reference functions. The surrogate derivative of SLAYER's exponential surrogate is evaluated
@@ -155,10 +157,11 @@ class FusedCuba(torch.autograd.Function):
     """``apply(x, cd, vd, theta, bias, u0, v0, cfg) -> (s, u, v, v_last)``.
 
     x (B, K, N, T); cd (current decays) broadcastable to (K, N); vd (voltage decay), theta,
-    bias to (N,); u0 (B, K, N), v0 (B, N) or None (zeros); float units. s (B, N, T) spike counts (empty when not spiking), u (B, K, N, T), v (B, N, T)
-    pre-reset, v_last (B, N) post-reset voltage after the last step (its gradient is that of
-    v[..., -1]: the reset passes gradients unchanged, as in the reference); s, u, v
-    are views of time-major buffers (see the module docstring).
+    bias to (N,); u0 (B, K, N), v0 (B, N) or None (zeros); float units. s (B, N, T) spike
+    counts (empty when not spiking), u (B, K, N, T), v (B, N, T) pre-reset, v_last (B, N)
+    post-reset voltage after the last step (its gradient is that of v[..., -1]: the reset
+    passes gradients unchanged, as in the reference); s, u, v are views of time-major
+    buffers (see the module docstring).
     """
 
     @staticmethod

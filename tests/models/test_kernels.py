@@ -1,8 +1,8 @@
 """The fused CUBA kernel equals the reference sequence functions (its specification).
 
 Values: loihi and xylo bit for bit (spikes, u, v, final state); float the same float32
-operations in the same order, so equal too. Gradients w.r.t. the input and every trainable parameter (current
-and voltage decays, threshold, bias): equal up to float32 summation order.
+operations in the same order, so equal too. Gradients w.r.t. the input and every trainable
+parameter (current and voltage decays, threshold, bias): equal up to float32 summation order.
 """
 import pytest
 import torch
