@@ -364,3 +364,34 @@ def test_cuda_kernels_equal_numba(precision, spike, reset, n_k, n_t):
     for i, (a, b) in enumerate(zip(g_ref, g_out)):
         scale = a.abs().max().item() + 1e-6
         assert torch.allclose(a, b.cpu(), rtol=1e-4, atol=1e-5 * scale), i
+
+
+@pytest.mark.parametrize("precision", ["loihi", "xylo"])
+def test_network_step_through_triton_equals_numba(precision, monkeypatch):
+    """A whole training step of a small network (blocks, shifts, quantised weights) with every
+    layer on the Triton kernels (interpreted) gives the numba kernels' outputs and gradients."""
+    from models.networks import SynNet, oxford
+    torch.manual_seed(3)
+    if precision == "loihi":
+        net, x = oxford(20, 24, 10), (torch.rand(2, 20, 12) < 0.3).float()
+    else:
+        net = SynNet(6, 3, size_hidden_layers=(10,), time_constants_per_layer=(2,),
+                     threshold=0.2, precision="xylo")
+        x = (torch.rand(2, 6, 12) < 0.4).float()
+    fused, calls = cf.cuba_fused, []
+    results = []
+    for impl in ("numba", "triton"):
+        monkeypatch.setattr(cf, "cuba_fused", lambda x_, p, state=None, prec="loihi", impl_=None,
+                            _impl=impl: (calls.append(_impl), fused(x_, p, state, prec,
+                                                                    impl=_impl))[1])
+        net.zero_grad()
+        out = net(x)
+        (out * torch.linspace(-1, 1, x.shape[-1])).sum().backward()
+        results.append((out.detach(), [q.grad.clone() for q in net.parameters()
+                                       if q.grad is not None]))
+    assert calls.count("triton") == calls.count("numba") == 2
+    (out_n, g_n), (out_t, g_t) = results
+    assert torch.equal(out_n, out_t) and out_n.sum() > 0
+    assert len(g_n) == len(g_t) > 0
+    for a, b in zip(g_n, g_t):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * (a.abs().max().item() + 1e-6))
