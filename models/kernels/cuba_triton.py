@@ -83,16 +83,15 @@ except ImportError:         # the core imports without triton; available() is Fa
 
 from hwmap.targets import loihi as _loihi
 from hwmap.targets import xylo as _xylo
+from models.neurons.cuba_xylo import UNIT as _XYLO_UNIT
 
 MAX_SYN = 4                 # synaptic currents per neuron handled by the unrolled kernels
 DEPTH_FORWARD = 8           # prefetch depth D (time steps in flight) of the forward kernels
 DEPTH_BACKWARD = 8          # ... and of the backward kernel
 MAX_BLOCK = 256             # columns per program at most (one column per thread)
-MAX_SPIKES = 31             # models.neurons.cuba.MAX_SPIKES (not imported: no cycle)
 BACKWARD_FP_FUSION = True   # let the backward contract a*b + c into FMA (gradients only)
 UNIT = float(_loihi.DECAY_UNIT)
-V_MAX_F = _loihi.V_MAX / _loihi.DECAY_UNIT
-XYLO_UNIT = 1024.0          # models.neurons.cuba_xylo.UNIT
+XYLO_UNIT = _XYLO_UNIT       # state units per float unit of the xylo precision
 
 
 def available() -> bool:
@@ -566,7 +565,7 @@ def forward(x, cols, u0, v0, cfg, *, depth=None, block=None):
                        for t in cols)
     else:
         raise ValueError(f"cuba_triton: unsupported precision {cfg.precision!r}")
-    cap = int(getattr(cfg, "max_spikes", MAX_SPIKES))
+    cap = int(cfg.max_spikes)
     if n_t == 0:                # nothing to launch: the state passes through (quantised)
         if cfg.precision == "float":
             v_last.copy_(v0)
@@ -615,8 +614,8 @@ def backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None, *, de
     else:
         itau = coef_t = dummy
     saturate = None
-    if getattr(cfg, "saturate", cfg.precision == "loihi"):
-        saturate = tuple(float(r) for r in getattr(cfg, "v_range", (-V_MAX_F, V_MAX_F)))
+    if cfg.saturate:
+        saturate = tuple(float(r) for r in cfg.v_range)
     gx = torch.empty(n_t, n_k, n_m, device=dev)
     ga = torch.zeros(n_k, n_m, device=dev)
     gb, gth, gbias = (torch.zeros(n_m, device=dev) for _ in range(3))
