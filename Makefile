@@ -36,8 +36,12 @@ test: $(STAMP)
 crosscheck: $(STAMP)
 	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -m crosscheck
 
+# Rockpool 3.1.0 is the training bench's reference (bench-only: installed here, not by the core;
+# --no-deps: its requirements, numpy and scipy, are installed already under lava-dl's pins).
 bench: $(STAMP)
+	$(PY) -c 'import rockpool' 2>/dev/null || $(PY) -m pip install --quiet --no-deps rockpool==3.1.0
 	$(PY) bench/intsim.py
+	$(PY) bench/train_step.py --threads 1 --json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
