@@ -140,6 +140,25 @@ def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
     return buf[1:]
 
 
+def _numba_surrogate(surrogate) -> int:
+    """The numba backward's flag for ``surrogate`` (:data:`models.kernels.cuba_numba.
+    SURROGATES`; 0: not one it evaluates, the caller multiplies gs by the derivative)."""
+    kinds = {sg.SlayerExp: cuba_numba.SLAYER, sg.Sigmoid: cuba_numba.SIGMOID,
+             sg.FastSigmoid: cuba_numba.FAST_SIGMOID}
+    return kinds.get(type(surrogate), cuba_numba.PREMULTIPLIED)
+
+
+def _surrogate_constants(surrogate, kind: int):
+    """The two float32 constants of the numba backward's surrogate ``kind``
+    (:data:`models.kernels.cuba_numba.SURROGATES`)."""
+    if kind == cuba_numba.SLAYER:
+        return (np.float32(sg.TAU_RHO_MULT * surrogate.tau_grad),
+                np.float32(sg.SCALE_RHO_MULT * surrogate.scale_grad))
+    if kind in (cuba_numba.SIGMOID, cuba_numba.FAST_SIGMOID):
+        return np.float32(surrogate.slope), np.float32(0)
+    return np.float32(0), np.float32(0)
+
+
 _NO_GRAD_2D = np.zeros((1, 1), np.float32)       # placeholders for absent gradients (never read)
 _NO_GRAD_3D = np.zeros((1, 1, 1), np.float32)
 
@@ -223,7 +242,10 @@ class FusedCuba(torch.autograd.Function):
         if g_last is not None:              # v_last carries the gradient of v[..., -1]
             gv_ = torch.zeros(n_t, n_b, n_n, device=v.device) if gv_ is None else gv_.clone()
             gv_[-1] += g_last
-        if gs_ is not None and not slayer:      # as models.surrogate.spike: ds/dv at v - theta
+        # the surrogate derivative in the kernel: numba evaluates the surrogates of
+        # models.surrogate, the torch and Triton loops SLAYER's; any other here, with torch ops
+        in_kernel = _numba_surrogate(cfg.surrogate) if cfg.impl == "numba" else int(slayer)
+        if gs_ is not None and not in_kernel:      # as models.surrogate.spike, at v - theta
             th_n = torch.broadcast_to(ctx.theta.float(), (n_n,))
             gs_ = (gs_.view(n_t, n_b, n_n) * cfg.surrogate.derivative(
                 v.view(n_t, n_b, n_n) - th_n, th_n)).view(n_t, n_m)
@@ -243,14 +265,12 @@ class FusedCuba(torch.autograd.Function):
             per_neuron = (torch.empty(n_k, n_n),) + tuple(torch.empty(n_n) for _ in range(3))
             run, threads = cuba_numba.kernel(
                 "backward", spiking=cfg.spiking, subtract=cfg.subtract, saturate=cfg.saturate,
-                slayer=slayer, input_first=ctx.xs is not None, has_gs=gs_ is not None,
+                surrogate=in_kernel, input_first=ctx.xs is not None, has_gs=gs_ is not None,
                 has_gu=gu_ is not None, has_gv=gv_ is not None)
-            sur = cfg.surrogate
             run(_NO_GRAD_2D if gs_ is None else gs_.view(n_t, n_m).numpy(),
                 _NO_GRAD_3D if gu_ is None else gu_.view(n_t, n_k, n_m).numpy(),
                 _NO_GRAD_2D if gv_ is None else gv_.view(n_t, n_m).numpy(),
-                np.float32(sg.TAU_RHO_MULT * sur.tau_grad if slayer else 0),
-                np.float32(sg.SCALE_RHO_MULT * sur.scale_grad if slayer else 0),
+                *_surrogate_constants(cfg.surrogate, in_kernel),
                 u.numpy(), v.numpy(), s.numpy(), *ctx.states, *ctx.cols[:3],
                 _NO_GRAD_3D if ctx.xs is None else ctx.xs.numpy(), *cfg.v_range,
                 gx.numpy(), *(g.numpy() for g in per_neuron), cuba_numba.chunk_size(n_m, threads))

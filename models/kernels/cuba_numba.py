@@ -30,9 +30,10 @@ reference functions' autograd does.
 Flags: ``spiking`` (threshold given), ``multi`` (spike counts up to ``max_spikes``, else
 binary), ``subtract`` (subtractive reset, else reset to zero); backward also ``saturate``
 (integer precisions: clip the recomputed subtractive reset to the voltage range), ``input_first``
-(xylo: the input enters the current before its decay), ``slayer`` (evaluate SLAYER's
-exponential surrogate in the loop), ``has_gs``/``has_gu``/``has_gv`` (which output gradients
-exist).
+(xylo: the input enters the current before its decay), ``surrogate`` (the surrogate
+derivative evaluated in the loop, one of :data:`SURROGATES`: ``SLAYER``, ``SIGMOID``,
+``FAST_SIGMOID`` or ``PREMULTIPLIED`` (gs carries it already)), ``has_gs``/``has_gu``/
+``has_gv`` (which output gradients exist).
 
 Threads: each variant is compiled serial or parallel; :func:`kernel` picks one from
 ``$SNNPIPE_KERNEL_THREADS`` (default 1: the serial loop, numba's thread pool is never started;
@@ -370,6 +371,19 @@ def exp_neg(x):
     return p * (s1 * s2 * _P2_124)
 
 
+FLUSH = np.float32(-60.0)       # exp of less is taken as 0 by the surrogates (see exp_flush)
+
+
+@njit(inline="always", **_OPTS)
+def exp_flush(x):
+    """:func:`exp_neg`, but 0 below ``exp(FLUSH)`` (8.7e-27): the surrogate derivatives of
+    neurons far from threshold then are exact zeros, as torch's float32 sigmoid gives, instead
+    of tiny numbers whose products with the gradients are subnormal floats (on x86 each
+    subnormal operation costs about a hundred normal ones: an ipd training step ran 4 times
+    slower, in this kernel and in the matmuls after it)."""
+    return exp_neg(x) if x > FLUSH else np.float32(0.0)
+
+
 @njit(inline="always", **_OPTS)
 def _slayer_constants(theta, tau_mult, scale):
     """``1 / tau`` and ``scale / (2 tau)`` of SLAYER's surrogate, ``tau = max(tau_mult |theta|,
@@ -384,19 +398,26 @@ def _slayer_constants(theta, tau_mult, scale):
     return itau, coef
 
 
-def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, input_first):
-    zero = np.float32(0.0)
+# surrogate derivatives the backward evaluates itself (models.surrogate), by flag value
+PREMULTIPLIED, SLAYER, SIGMOID, FAST_SIGMOID = 0, 1, 2, 3
+SURROGATES = (PREMULTIPLIED, SLAYER, SIGMOID, FAST_SIGMOID)
 
-    def backward(gs, gu, gv, tau_mult, sg_scale, u, v, s, u0, v0, a, b, theta, x, v_lo, v_hi,
+
+def _make_backward(spiking, subtract, saturate, surrogate, has_gs, has_gu, has_gv, input_first):
+    zero, one = np.float32(0.0), np.float32(1.0)
+
+    def backward(gs, gu, gv, sp0, sp1, u, v, s, u0, v0, a, b, theta, x, v_lo, v_hi,
                  gx, ga, gb, gth, gbias, group):
         """Adjoint of the float recursion on the recorded trajectory: ``u_t = a u_{t-1} + x_t``
         or, with ``input_first`` (xylo), ``u_t = a (u_{t-1} + x_t)``; ``v_t = b v'_{t-1} +
         sum_k u_t + bias`` with ``v'`` the post-reset voltage (the reset passes the gradient
         unchanged).
 
-        gs (T, M): the spike gradient, already multiplied by the surrogate derivative unless
-        ``slayer``, in which case SLAYER's ``sg_scale / (2 tau) * exp(-|v - theta| / tau)``
-        with ``tau = max(tau_mult |theta|, 1e-6)`` is applied here; gv (T, M), gu (T, K, M):
+        gs (T, M): the spike gradient, multiplied here by the surrogate derivative at
+        ``d = v - theta`` (as :mod:`models.surrogate`): ``SLAYER`` ``sp1 / (2 tau) *
+        exp(-|d| / tau)`` with ``tau = max(sp0 |theta|, 1e-6)``; ``SIGMOID`` ``sp0 e / (1 +
+        e)^2`` with ``e = exp(-|sp0 d|)`` (= slope sig (1 - sig)); ``FAST_SIGMOID`` ``1 / (sp0
+        |d| + 1)^2``; ``PREMULTIPLIED``: gs carries it already. gv (T, M), gu (T, K, M):
         gradients of the recorded states (each ignored unless its ``has_*`` flag is set).
         u, v, s: the forward's outputs; x (T, K, M) the input (read with ``input_first``
         only); a (K, N), b, theta (N,) per neuron; ``saturate`` clips the recomputed
@@ -425,7 +446,7 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
             acc_bias = np.zeros(m, np.float32)
             vprev = np.empty(m, np.float32)
             bb, ths = _cols(b, n0, m), _cols(theta, n0, m)
-            itau, coef = _slayer_constants(ths, tau_mult, sg_scale)
+            itau, coef = _slayer_constants(ths, sp0, sp1)
             ak = _rows(a, n0, m)
             for tt in range(n_t):
                 t = n_t - 1 - tt
@@ -452,8 +473,14 @@ def _make_backward(spiking, subtract, saturate, slayer, has_gs, has_gu, has_gv, 
                         g += gvf[o + j]
                     if spiking and has_gs:
                         gsd = gsf[o + j]
-                        if slayer:
-                            gsd = gsd * (coef[j] * exp_neg(-abs(vf[o + j] - ths[j]) * itau[j]))
+                        if surrogate == SLAYER:
+                            gsd = gsd * (coef[j] * exp_flush(-abs(vf[o + j] - ths[j]) * itau[j]))
+                        elif surrogate == SIGMOID:
+                            e = exp_flush(-abs(sp0 * (vf[o + j] - ths[j])))
+                            gsd = gsd * (sp0 * e / ((one + e) * (one + e)))
+                        elif surrogate == FAST_SIGMOID:
+                            d = sp0 * abs(vf[o + j] - ths[j]) + one
+                            gsd = gsd * (one / (d * d))
                         g += gsd
                         acc_th[j] -= gsd
                     acc_bias[j] += g

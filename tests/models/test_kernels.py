@@ -71,8 +71,16 @@ def test_fused_equals_reference(precision, spike, reset, seed):
     _compare(ref, fused, leaves, seed)
 
 
+class _Triangle:
+    """A surrogate the kernel does not know: its derivative is applied with torch ops."""
+
+    def derivative(self, x, theta=None):
+        return (1 - x.abs() / 0.5).clamp_min(0) / 0.5
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
-@pytest.mark.parametrize("surrogate", [Sigmoid(4.0), FastSigmoid(7.0), SlayerExp(0.5, 2.0)])
+@pytest.mark.parametrize("surrogate", [Sigmoid(4.0), FastSigmoid(7.0), SlayerExp(0.5, 2.0),
+                                       _Triangle()])
 def test_surrogates(precision, surrogate):
     x, p, leaves = _draw(5, "binary", "zero", surrogate=surrogate)
     _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 5)
