@@ -162,8 +162,8 @@ def _fwd_step(precision, n_k, spiking, multi, subtract, cap, interpret, xs, row)
                     "mask=cm)"]
         else:
             out += [f"p = u{k} * keep{k}",
-                    "p = p + tl.where(p < 0, 4095, 0)",
-                    f"u{k} = (p >> 12) + ({xs[k]} * 4096.0).to(tl.int64)",
+                    f"p = p + tl.where(p < 0, {_loihi.DECAY_UNIT - 1}, 0)",
+                    f"u{k} = (p >> {_loihi.DECAY_BITS}) + ({xs[k]} * {UNIT!r}).to(tl.int64)",
                     f"u{k} = u{k} - tl.where(u{k} > {_loihi.U_HALF}, {_loihi.U_WRAP}, 0)"
                     f" + tl.where(u{k} <= {-_loihi.U_HALF}, {_loihi.U_WRAP}, 0)",
                     f"tl.store(u_ptr + {off}, u{k}.to(tl.float32) * {1.0 / UNIT!r}, mask=cm)"]
@@ -210,8 +210,8 @@ def _fwd_step(precision, n_k, spiking, multi, subtract, cap, interpret, xs, row)
     else:
         vm = _loihi.V_MAX
         out += ["p = vv * vkeep",
-                "p = p + tl.where(p < 0, 4095, 0)",
-                f"w = (p >> 12) + ({acc}) + bias", *_clamp("w", str(-vm), str(vm)),
+                f"p = p + tl.where(p < 0, {_loihi.DECAY_UNIT - 1}, 0)",
+                f"w = (p >> {_loihi.DECAY_BITS}) + ({acc}) + bias", *_clamp("w", str(-vm), str(vm)),
                 f"tl.store(v_ptr + {voff}, w.to(tl.float32) * {1.0 / UNIT!r}, mask=cm)"]
         if spiking:
             out.append("fired = w > th")
@@ -269,9 +269,9 @@ def _forward_source(name, precision, n_k, depth, spiking, multi, subtract, cap, 
         body += ["vkeep = tl.load(b_ptr + cols, mask=cm, other=0)",
                  "th = tl.load(th_ptr + cols, mask=cm, other=1)",
                  "bias = tl.load(bias_ptr + cols, mask=cm, other=0)"]
-        body += [f"u{k} = (tl.load(u0_ptr + {k} * n_m + cols, mask=cm, other=0.0) * 4096.0)"
+        body += [f"u{k} = (tl.load(u0_ptr + {k} * n_m + cols, mask=cm, other=0.0) * {UNIT!r})"
                  ".to(tl.int64)" for k in range(n_k)]
-        body += ["vv = (tl.load(v0_ptr + cols, mask=cm, other=0.0) * 4096.0).to(tl.int64)"]
+        body += [f"vv = (tl.load(v0_ptr + cols, mask=cm, other=0.0) * {UNIT!r}).to(tl.int64)"]
     # prologue: slots j hold the input of step j
     for j in range(d):
         for k in range(n_k):
