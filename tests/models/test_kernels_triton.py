@@ -257,7 +257,6 @@ def test_backward_without_threshold(precision):
 def test_through_the_autograd_function(precision, monkeypatch):
     """``cuba_fused(impl="triton")`` (FusedCuba with the Triton kernels; small launches):
     values and every leaf gradient as the reference sequence function."""
-    pytest.importorskip("numba", reason="tests.models.test_kernels needs numba")
     from tests.models.test_kernels import _compare
     x, p, state, leaves = _draw(21, 2, 2, 5, 9, "multi", "subtract")
     forward, backward = ct.forward, ct.backward
@@ -296,10 +295,12 @@ _CUOBJDUMP = shutil.which("cuobjdump", path=str(_BIN)) or shutil.which("cuobjdum
 
 
 def _compile(kind, key, **kw):
-    try:
-        return ct.compile_offline(kind, key, **kw)
-    except (ImportError, AttributeError) as err:      # another triton version's internals
-        pytest.skip(f"offline compilation not available: {err}")
+    """``compile_offline`` uses Triton 2.3's compiler internals (``CUDABackend``,
+    ``ASTSource``); other versions skip, saying so. Errors under 2.3 fail the test."""
+    if not triton.__version__.startswith("2.3."):
+        pytest.skip(f"offline compilation is written against triton 2.3 (found "
+                    f"{triton.__version__}); the CUDA tests cover other versions on a GPU")
+    return ct.compile_offline(kind, key, **kw)
 
 
 @pytest.mark.skipif(_PTXAS is None or _CUOBJDUMP is None, reason="needs ptxas and cuobjdump")
@@ -343,7 +344,6 @@ def test_cuda_kernels_equal_numba(precision, spike, reset, n_k, n_t):
     """Compiled kernels (through FusedCuba on CUDA tensors) against the numba CPU kernel:
     values bit for bit (loihi integers; float: no FMA, IEEE division), gradients up to
     float32 rounding. 4 x 301 columns: several programs, a partly masked last block."""
-    pytest.importorskip("numba", reason="the CPU side runs the numba kernel")
     from tests.models.test_kernels import _loss
     x, p, state, leaves = _draw(n_t + n_k, 4, n_k, 301, n_t, spike, reset)
     ref = cf.cuba_fused(x, p, state, precision, impl="numba")
