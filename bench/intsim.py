@@ -1,8 +1,8 @@
 """Both integer simulators against their references, in one run.
 
-1. Loihi-style: ``hwmap.intsim.loihi`` vs Lava fixed point on the Oxford network
+1. Loihi-style: ``snnpipe.hwmap.intsim.loihi`` vs Lava fixed point on the Oxford network
    (200-256-200, 2000 steps, ~5 % input): one sample, and throughput at batch 64.
-2. Xylo-style: ``hwmap.intsim.xylo`` vs SynSense's ``xylosim`` on a full-size config
+2. Xylo-style: ``snnpipe.hwmap.intsim.xylo`` vs SynSense's ``xylosim`` on a full-size config
    (16-1000-8, 10,000 steps): one sample, and throughput at batch 64.
 
 Each part prints its own table with the ratios, measured in this run. Usage:

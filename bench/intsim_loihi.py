@@ -3,9 +3,9 @@
 Network: Dense 200 -> 256 (CUBA) -> 200 (CUBA), random weights for moderate activity, 2000
 steps, Bernoulli input at ~5 % per channel per step. Measures
 0. the first call of ``simulate`` on a short input (numba import, and the compilation of
-   :mod:`hwmap.intsim.loihi_kernel` or its load from numba's cache), reported apart;
+   :mod:`snnpipe.hwmap.intsim.loihi_kernel` or its load from numba's cache), reported apart;
 1. one sample: Lava (build, compile, run, read the output spikes back from a RingBuffer sink)
-   against ``hwmap.intsim.loihi.simulate`` (warm, median of 3; the numpy path too), and checks
+   against ``snnpipe.hwmap.intsim.loihi.simulate`` (warm, median of 3; the numpy path too), and checks
    that the output spikes are equal;
 2. intsim throughput at batch 64 (samples per second).
 
@@ -22,10 +22,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-import hwmap.intsim.loihi as intsim  # noqa: E402
-from hwmap.intsim.loihi import simulate  # noqa: E402
-from hwmap.targets.loihi_map import map_graph, report_text, resource_report  # noqa: E402
-from pipeline import graph as G  # noqa: E402
+import snnpipe.hwmap.intsim.loihi as intsim  # noqa: E402
+from snnpipe.hwmap.intsim.loihi import simulate  # noqa: E402
+from snnpipe.hwmap.mappers.loihi_map import map_graph, report_text, resource_report  # noqa: E402
+from snnpipe.pipeline.ir import graph as G  # noqa: E402
 
 
 def oxford_graph(seed: int = 0):
@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
     out["first_call_s"] = time.perf_counter() - t0
     note = ""
     if path == "numba":
-        from hwmap.intsim import loihi_kernel
+        from snnpipe.hwmap.intsim import loihi_kernel
         hits = sum(loihi_kernel.run.stats.cache_hits.values())
         note = " (loaded from numba's cache)" if hits else " (compiled)"
     print(f"intsim path: {path}; first call (10 steps){note}: {out['first_call_s']:.2f} s")

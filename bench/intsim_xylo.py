@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from hwmap.intsim.xylo import simulate
-from hwmap.intsim.xylo_ref import XyloReference
-from hwmap.targets.xylo import XyloConfig
+from snnpipe.hwmap.intsim.xylo import simulate
+from snnpipe.hwmap.intsim.xylo_ref import XyloReference
+from snnpipe.hwmap.mappers.xylo_config import XyloConfig
 
 
 def bench_config(rng: np.random.Generator, n_in=16, n_hid=1000, n_out=8, density=0.15) -> XyloConfig:

@@ -10,8 +10,8 @@ of those medians is reported for both: on the shared 2-core machine the same cod
   Dense 200-256-200 CUBA, T = 2000 steps, SpikeTime loss, batch 1, 8 (32); ours (loihi
   precision) vs lava-dl's ``slayer.block.cuba.Dense`` blocks with ``slayer.loss.SpikeTime``
   (same neuron_params, no weight norm, no delays; on CUDA SLAYER's CUDA kernels, ours the
-  Triton kernels of :mod:`models.kernels.cuba_triton`, or the torch-ops time loop of
-  :mod:`models.kernels.cuba_fused` where triton is missing).
+  Triton kernels of :mod:`snnpipe.models.kernels.cuba_triton`, or the torch-ops time loop of
+  :mod:`snnpipe.models.kernels.cuba_fused` where triton is missing).
 - ``synnet_t100``, ``synnet_t1000``: SynNet 16-[24, 24, 24]-8 (time constants per layer
   [2, 4, 8]), batch 8, MSE of the output spikes to a random target; ours vs Rockpool 3.1.0's
   ``SynNet`` with ``LIFTorch``.
@@ -20,7 +20,7 @@ of those medians is reported for both: on the shared 2-core machine the same cod
 
 ``ours`` uses the fused kernels (``SNNPIPE_KERNEL=auto``); ``--reference`` adds a column with
 our reference Python time loop (``SNNPIPE_KERNEL=reference``). Our SpikeTime (order 1) is
-the IIR of :func:`models.kernels.fir.exp_distance`. ``--threads N`` sets torch's, MKL's and
+the IIR of :func:`snnpipe.models.kernels.fir.exp_distance`. ``--threads N`` sets torch's, MKL's and
 numba's threads in every run (default: the libraries' own; the fused kernels use
 ``$SNNPIPE_KERNEL_THREADS``).
 Rockpool rows are skipped with a message when Rockpool cannot be imported. Peak RSS
@@ -67,8 +67,8 @@ def _spikes(shape, rate, seed, device):
 def _ours(family, batch, steps, device):
     """(loss closure, parameters) of our implementation."""
     import torch.nn.functional as F
-    from models.losses import SpikeTime
-    from models.networks import SynNet, WaveSenseNet, oxford
+    from snnpipe.models.losses import SpikeTime
+    from snnpipe.models.networks import SynNet, WaveSenseNet, oxford
 
     if family == "oxford":
         net, loss_fn = oxford(200, 256, 200), SpikeTime().to(device)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.errors import SnnpipeError
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 
 class TimeStepDropout(torch.nn.Module):

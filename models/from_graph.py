@@ -2,7 +2,7 @@
 
 ``build(graph, precision) -> GraphModel``: dense / conv / identity edges, merges, recurrent
 edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
-precisions of :mod:`models.neurons.cuba` (``loihi``, ``float``, ``xylo``).
+precisions of :mod:`snnpipe.models.neurons.cuba` (``loihi``, ``float``, ``xylo``).
 
 Timing (one convention for every backend; index t of every array is one time step):
     * an input node emits column t of its raster at index t;
@@ -14,8 +14,8 @@ Timing (one convention for every backend; index t of every array is one time ste
     * a population updates at index t from what arrives at t and emits at t;
     * a merge emits at t the weighted sum of what its sources emit at ``t - delay`` (no latency:
       Lava folds merges into the consumer's synapses, Xylo copies spikes by aliases in the step).
-So index t here is Lava's raw index t (Lava step t + 1, ``processes.run.Record.raw``) and index
-t of the integer simulators (``hwmap.intsim.loihi``, ``hwmap.intsim.xylo``): the offset to
+So index t here is Lava's raw index t (Lava step t + 1, ``snnpipe.processes.run.Record.raw``) and index
+t of the integer simulators (``snnpipe.hwmap.intsim.loihi``, ``snnpipe.hwmap.intsim.xylo``): the offset to
 them is 0. A node L projections from the input first responds at index ``t + L``
 (``GraphModel.latency``); a SLAYER network whose blocks delay by one step (DESIGN.md 5.4)
 emits block k's output at the same index as population k here.
@@ -23,10 +23,10 @@ emits block k's output at the same index as population k here.
 Weights per precision: ``loihi`` SLAYER's 8-bit quantiser (even integers in 1/64, as Lava and
 the Loihi mapper apply them), composed through merges before quantisation as Lava's lowering
 does; conv activations wrap at 24 bits as Lava's Conv; ``xylo`` int8 in 1/64 units
-(:func:`models.neurons.cuba_xylo.quantize_weight_xylo`), input counts clipped to 15 per step;
+(:func:`snnpipe.models.neurons.cuba_xylo.quantize_weight_xylo`), input counts clipped to 15 per step;
 ``float`` as stored. ``quantize=False`` uses the stored weights in every precision (for graphs
 whose weights already are the chip's integers, such as the Xylo mapped graph of
-``pipeline.verify_xylo``). In the ``xylo`` precision merges are not folded (a hop reads the
+``snnpipe.pipeline.verify.xylo``). In the ``xylo`` precision merges are not folded (a hop reads the
 merge's sum, capped at 31 as Xylo's alias relays) and a step's input to a current that could
 saturate 16 bits is added event by event in the chip's order (``source_order``).
 """
@@ -38,12 +38,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwmap.targets import loihi, xylo
-from models.neurons import cuba
-from models.neurons.cuba_xylo import UNIT as XYLO_UNIT
-from models.neurons.cuba_xylo import quantize_weight_xylo
-from pipeline.errors import GraphError
-from pipeline.graph import edges, size, topological_order
+from snnpipe.hwmap.targets import loihi, xylo
+from snnpipe.models.neurons import cuba
+from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT
+from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo
+from snnpipe.pipeline.ir.errors import GraphError
+from snnpipe.pipeline.ir.graph import edges, size, topological_order
 
 PRECISIONS = ("loihi", "float", "xylo")
 XYLO_MAX_INPUT_EVENTS = 15

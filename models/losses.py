@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import SnnpipeError
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 
 def exp_kernel(time_constant: float = 5.0, length: int = 100, order: int = 1) -> torch.Tensor:
@@ -21,9 +21,9 @@ def exp_kernel(time_constant: float = 5.0, length: int = 100, order: int = 1) ->
 def fir(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Causal filter along time: ``y[..., t] = sum_k kernel[k] * x[..., t - k]``; x (..., T).
 
-    Computed by FFT (:func:`models.kernels.fir.fir`): a direct conv1d's backward dominates a
+    Computed by FFT (:func:`snnpipe.models.kernels.fir.fir`): a direct conv1d's backward dominates a
     training step with long kernels (SpikeTime at T = 2000)."""
-    from models.kernels.fir import fir as fft_fir
+    from snnpipe.models.kernels.fir import fir as fft_fir
 
     return fft_fir(x, kernel)
 
@@ -46,7 +46,7 @@ class SpikeTime(torch.nn.Module):
         length: filter length, steps.
         filter_order: the filter applied ``filter_order`` times.
 
-    Order 1 (the truncated exponential): :func:`models.kernels.fir.exp_distance`, the IIR
+    Order 1 (the truncated exponential): :func:`snnpipe.models.kernels.fir.exp_distance`, the IIR
     recursion of the difference ``output - desired`` with the squared sum in the same pass
     (CPU; elsewhere the FFT); other orders by FFT (:func:`fir`). Both equal
     ``F.mse_loss(fir(output, kernel).flatten(), fir(desired, kernel).flatten())`` up to
@@ -61,7 +61,7 @@ class SpikeTime(torch.nn.Module):
         self.reduction = reduction
 
     def forward(self, output: torch.Tensor, desired: torch.Tensor) -> torch.Tensor:
-        from models.kernels.fir import exp_distance, exp_filter
+        from snnpipe.models.kernels.fir import exp_distance, exp_filter
 
         if getattr(self, "filter_order", None) == 1:       # (None: a module pickled before)
             if output.shape == desired.shape and self.reduction in ("sum", "mean"):

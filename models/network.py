@@ -6,8 +6,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from pipeline import graph
-from pipeline.errors import GraphError
+from snnpipe.pipeline.ir import graph
+from snnpipe.pipeline.ir.errors import GraphError
 
 
 class Network(torch.nn.Module):
@@ -38,7 +38,7 @@ class Network(torch.nn.Module):
         """The network as a Graph (DESIGN 3).
 
         ``input_shape`` (without batch and time) is needed when the first block is not an
-        :class:`~models.block.cuba.Input` that has seen data. Returns a MultiDiGraph.
+        :class:`~snnpipe.models.block.cuba.Input` that has seen data. Returns a MultiDiGraph.
         """
         return sequential_graph(list(self.blocks.items()), input_shape, self.name, self.dt)
 
@@ -57,7 +57,7 @@ def sequential_graph(blocks, input_shape=None, name: str = "net", dt: float = 1e
     The first block is the input: an ``Input`` block adds the input node itself; otherwise an
     input node ``input`` of ``input_shape`` is added. The last block's node is the output.
     """
-    from models.block.cuba import Input
+    from snnpipe.models.block.cuba import Input
 
     g = graph.new_graph(name, dt)
     blocks = list(blocks)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from hwmap.targets import loihi
+from snnpipe.hwmap.targets import loihi
 
 WEIGHT_STEP = 2.0 / loihi.WEIGHT_UNIT     # SLAYER's 8-bit weight step: even integers in 1/64
 WEIGHT_MIN = loihi.WEIGHT_MIN / loihi.WEIGHT_UNIT

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pipeline.errors import SnnpipeError
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 TAU_RHO_MULT = 100.0      # SLAYER's heuristic scales (lava.lib.dl.slayer.neuron.cuba)
 SCALE_RHO_MULT = 0.1

@@ -81,7 +81,7 @@ class LearningStats:
 
     def save_csv(self, path) -> None:
         """Write ``epoch,phase,loss,accuracy`` rows (atomically)."""
-        from pipeline.atomic import write_text_atomic
+        from snnpipe.pipeline.ir.atomic import write_text_atomic
 
         rows = ["epoch,phase,loss,accuracy"]
         for phase in PHASES:
@@ -96,7 +96,7 @@ class LearningStats:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from pipeline.atomic import atomic_path
+        from snnpipe.pipeline.ir.atomic import atomic_path
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for phase in PHASES:
@@ -124,7 +124,7 @@ class Assistant:
         stats: a :class:`LearningStats` to fill (optional).
         classifier: ``output -> predicted labels`` to count accuracy (optional).
         clip_grad: max gradient norm (optional).
-        bounds: a :class:`models.bounds.Bounds` clamped after each step (optional).
+        bounds: a :class:`snnpipe.models.bounds.Bounds` clamped after each step (optional).
         progress: show tqdm bars.
     """
 

@@ -1,7 +1,3 @@
-"""snnpipe's pipeline: the Graph IR, HDF5 files, validation, verification and the command line."""
-from importlib import metadata as _metadata
-
-try:
-    __version__ = _metadata.version("snnpipe")
-except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+"""The pipeline's floors: ``ir`` (errors, atomic writes, the Graph IR and its validation),
+``formats`` (network and spike files), ``backends`` (running a compiled network on any
+implementation), and on top ``verify``, ``report`` and ``cli``."""

@@ -3,11 +3,11 @@
 Populations: a ``cuba`` node with one current, uniform decays and threshold, zero reset and
 binary spikes becomes lava-nc's ``LIF``; other ``cuba`` nodes become :class:`MultiSynCuba`
 (one port per current, per-neuron decays and thresholds, subtractive reset); ``li`` nodes become
-:class:`LeakyReadout` (graded output ``v``). Projections (see :mod:`processes.lowering`) become
+:class:`LeakyReadout` (graded output ``v``). Projections (see :mod:`snnpipe.processes.lowering`) become
 ``Dense`` (or ``DelayDense`` when any delay is non-zero) or ``Conv`` into the target's synapse
 port, graded (``num_message_bits = 24``) when the source sends counts or values. Fan-in adds
 at the port; merges are folded into their consumers. Inputs and outputs are left open:
-:func:`processes.run.run` attaches a RingBuffer source per input and a sink per output.
+:func:`snnpipe.processes.run.run` attaches a RingBuffer source per input and a sink per output.
 
 Every projection delays by one Lava step (plus its delay), so a node that is L projections
 from the input responds to input column t at array index t + L (``LavaNetwork.latency``).
@@ -21,20 +21,20 @@ from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.lif.process import LIF
 
-from hwmap.targets.loihi import weight_to_int
-from pipeline.errors import GraphError
-from pipeline.graph import size, topological_order
-from pipeline.validate import check
-from processes.lowering import Projection, Tap, latencies, lower, output_taps
-from processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
-from processes.params import PRECISIONS, neuron_params, projection_weights
+from snnpipe.hwmap.targets.loihi import weight_to_int
+from snnpipe.pipeline.ir.errors import GraphError
+from snnpipe.pipeline.ir.graph import size, topological_order
+from snnpipe.pipeline.ir.validate import check
+from snnpipe.processes.lowering import Projection, Tap, latencies, lower, output_taps
+from snnpipe.processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
+from snnpipe.processes.params import PRECISIONS, neuron_params, projection_weights
 
 GRADED_BITS = 24
 
 
 @dataclass
 class LavaNetwork:
-    """The Lava processes of one Graph, ready for :func:`processes.run.run` (single use).
+    """The Lava processes of one Graph, ready for :func:`snnpipe.processes.run.run` (single use).
 
     ``populations``: node -> neuron process; ``synapses``: projection name -> Dense,
     DelayDense or Conv process; ``input_ports``: graph input -> [(``s_in`` port its source must
@@ -134,7 +134,7 @@ def compile(graph, precision: str = "fixed") -> LavaNetwork:  # noqa: A001 - the
         output.
 
     Raises:
-        ValidationErrors: every structural problem of the graph (pipeline.validate).
+        ValidationErrors: every structural problem of the graph (snnpipe.pipeline.ir.validate).
         GraphError: what the Lava backend cannot express (refractory periods, graded or multi
             spikes, delays > 62, conv delays, more than MAX_SYN currents).
         QuantizationError: weights that Lava's 8-bit synapses cannot hold exactly.

@@ -16,7 +16,7 @@ import time
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.runtime.mgmt_token_enums import MGMT_RESPONSE, enum_equal
 
-from pipeline.errors import BackendError
+from snnpipe.pipeline.ir.errors import BackendError
 
 POLL_S = 0.01
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwmap.targets.loihi import MAX_DELAY
-from pipeline.errors import GraphError
-from pipeline.graph import edges, size
+from snnpipe.hwmap.targets.loihi import MAX_DELAY
+from snnpipe.pipeline.ir.errors import GraphError
+from snnpipe.pipeline.ir.graph import edges, size
 
 
 @dataclass

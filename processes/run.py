@@ -1,4 +1,4 @@
-"""Run a :class:`processes.compile.LavaNetwork` on Lava's CPU simulator.
+"""Run a :class:`snnpipe.processes.compile.LavaNetwork` on Lava's CPU simulator.
 
 Timing: input column t is sent at Lava step t+1 (RingBuffer source); every projection adds one
 step plus its delay, so an output at latency L (``Record.latency``) answers input column t at
@@ -11,7 +11,7 @@ already aligned (``t_offset`` 0): each block's delay matches a Lava projection's
 A batch is run in one Lava runtime: the samples follow each other, and before each sample every
 state (neuron ``u``, ``v``; synapse buffers ``a_buff``, ``a_buf``) is set back to zero, so each
 sample starts from rest exactly as a fresh network would. Outputs and probes are written by
-:mod:`processes.recorder` into memory-mapped files (Lava's ``Var.get`` is far too slow).
+:mod:`snnpipe.processes.recorder` into memory-mapped files (Lava's ``Var.get`` is far too slow).
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from tqdm import tqdm
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.source import RingBuffer as Source
 
-from pipeline.errors import BackendError, GraphError
-from processes.compile import LavaNetwork, compile, connect_source
-from processes.lavaguard import run_steps, shutdown
-from processes.lowering import Tap
-from processes.recorder.process import PortRecorder, VarRecorder, open_record
+from snnpipe.pipeline.ir.errors import BackendError, GraphError
+from snnpipe.processes.compile import LavaNetwork, compile, connect_source
+from snnpipe.processes.lavaguard import run_steps, shutdown
+from snnpipe.processes.lowering import Tap
+from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
 VARIABLES = ("u", "v")
 TAGS = {"fixed": "fixed_pt", "float": "floating_pt"}
@@ -186,7 +186,7 @@ def run(network: LavaNetwork, spikes, steps: int | None = None, probes=(),
     """Feed ``spikes`` through ``network`` on Lava's CPU simulator and collect the outputs.
 
     Args:
-        network: from :func:`processes.compile.compile`; recompiled when already run.
+        network: from :func:`snnpipe.processes.compile.compile`; recompiled when already run.
         spikes: raster (channels, time) or (batch, channels, time) of integer counts (channels
             flattened in C order from the input's shape, or that shape itself), or a dict
             {graph input: raster} for several inputs.

@@ -1,16 +1,17 @@
 """A 3-neuron Lava run checked against spikes computed from the rules (used by ``snnpipe doctor``).
 
 The network is a chain ``in -> a -> b -> c`` of single CUBA neurons. The expected spikes come
-from a numpy loop over the same steps: fixed point with :mod:`hwmap.targets.loihi`'s integer
+from a numpy loop over the same steps: fixed point with :mod:`snnpipe.hwmap.targets.loihi`'s integer
 rules on the quantised parameters, float with DESIGN.md 5.3's float rule.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from hwmap.targets.loihi import (current_step, decay_to_int, spike_and_reset, threshold_to_int,
-                                 threshold_value, voltage_step, weight_to_int)
-from pipeline import graph as G
+from snnpipe.hwmap.targets.loihi import (current_step, decay_to_int, spike_and_reset,
+                                         threshold_to_int, threshold_value, voltage_step,
+                                         weight_to_int)
+from snnpipe.pipeline.ir import graph as G
 
 CHAIN = ("a", "b", "c")
 WEIGHTS = (1.5, 1.25, 1.0)
@@ -64,8 +65,8 @@ def three_neuron_check(precision: str = "fixed") -> tuple[bool, str]:
         (ok, detail): detail names the first disagreeing neuron and step, or the spike counts.
     """
     try:
-        from processes.compile import compile
-        from processes.run import run
+        from snnpipe.processes.compile import compile
+        from snnpipe.processes.run import run
     except ImportError as exc:
         return False, f"Lava is not importable: {exc}"
     x = np.zeros((1, 24), dtype=np.int64)

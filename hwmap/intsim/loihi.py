@@ -1,13 +1,13 @@
 """Cycle-accurate integer simulator of the Loihi-style target (DESIGN.md 5.1, 5.2, 6.1).
 
 Bit-exact with Lava's fixed-point LIF / Dense / DelayDense / Conv: all state is int64 and the
-neuron rule is the one of :mod:`hwmap.targets.loihi`. Time steps follow Lava: at step t
+neuron rule is the one of :mod:`snnpipe.hwmap.targets.loihi`. Time steps follow Lava: at step t
 (1-based) an input raster sends column t-1; a projection turns the spikes its source emits at
 step t into input its target receives at step t + 1 + delay. Since every projection adds a
 step, all populations update together from one state vector; input projections are computed a
 block of steps at a time (one matrix product), projections between populations every step (a
 gather of the active rows for one sample, a matrix product for a batch). Networks of Dense and
-identity projections run instead in the compiled loop of :mod:`hwmap.intsim.loihi_kernel`
+identity projections run instead in the compiled loop of :mod:`snnpipe.hwmap.intsim.loihi_kernel`
 (numba, compiled on first use), which gives the same integers; ``KERNEL`` picks the path.
 """
 from __future__ import annotations
@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from hwmap.intsim.energy import LoihiCosts, estimate
-from hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
-from hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
-                                 threshold_value, wrap_activation)
-from hwmap.targets.loihi_config import LoihiConfig
-from hwmap.targets.loihi_conv import conv_apply
-from hwmap.targets.loihi_map import connectivity, effective
-from hwmap.targets.loihi_weights import shift_exp
-from pipeline.errors import FormatError
+from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
+from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
+                                         threshold_value, wrap_activation)
+from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+from snnpipe.hwmap.mappers.loihi_conv import conv_apply
+from snnpipe.hwmap.mappers.loihi_map import connectivity, effective
+from snnpipe.hwmap.targets.loihi_weights import shift_exp
+from snnpipe.pipeline.ir.errors import FormatError
 
 BLOCK_ELEMENTS = 1 << 22  # time block: steps * batch * neurons of the largest population
 SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
@@ -59,7 +59,7 @@ class EventCounts:
 class LoihiResult:
     """``spikes``: population -> (B, N, T) uint8 (index t-1 is Lava step t); ``states``:
     ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``;
-    ``energy``: :func:`hwmap.intsim.energy.estimate`."""
+    ``energy``: :func:`snnpipe.hwmap.intsim.energy.estimate`."""
 
     spikes: dict
     states: dict = field(default_factory=dict)
@@ -184,7 +184,7 @@ def _kernel(cfg: LoihiConfig):
             raise ValueError("the numba loop runs Dense and identity projections only")
         return None
     try:
-        from hwmap.intsim import loihi_kernel
+        from snnpipe.hwmap.intsim import loihi_kernel
     except ImportError:                       # numba missing: the numpy path
         if KERNEL == "numba":
             raise
@@ -227,7 +227,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
 
 
 def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
-    """The numba path (:mod:`hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`."""
+    """The numba path (:mod:`snnpipe.hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`."""
     n_syn, n, slices, keep, bias, theta = _neurons(cfg)
     names = list(cfg.inputs)
     sizes = [x_in[k].shape[1] for k in names]

@@ -1,13 +1,13 @@
-"""Numba time loop of the Loihi-style integer simulator (:mod:`hwmap.intsim.loihi`).
+"""Numba time loop of the Loihi-style integer simulator (:mod:`snnpipe.hwmap.intsim.loihi`).
 
 One compiled loop runs a whole network of Dense / identity projections (any delays, binary or
 graded messages, any ``weight_exp``) sample by sample: every step updates all neurons with
-:func:`neuron_step` (the integer rule of :mod:`hwmap.targets.loihi`, operation for operation
+:func:`neuron_step` (the integer rule of :mod:`snnpipe.hwmap.targets.loihi`, operation for operation
 as ``neuron_step_inplace``), then adds the weight rows of the active sources (input raster
 entries, spikes) into a ring of pending inputs at ``t + 1 + delay``. Nothing is allocated per
 step. Serial (numba's thread pool is never started). Compiled on first use (about 2.5 s;
 ``cache=True``: later processes load it from ``__pycache__``). The constants of
-:mod:`hwmap.targets.loihi` are compiled in: numba's cache notices changes to this file only.
+:mod:`snnpipe.hwmap.targets.loihi` are compiled in: numba's cache notices changes to this file only.
 
 Projection table ``terms`` (int64, one row per (projection, delay), columns ``T_*``): source
 offset and size in the input vector (``T_INPUT`` = 1) or in the spike vector, destination
@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hwmap.targets.loihi import (ACTIVATION_SHIFT, DECAY_BITS, DECAY_UNIT, U_HALF, U_WRAP,
-                                 V_MAX)
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, DECAY_BITS, DECAY_UNIT, U_HALF, U_WRAP,
+                                         V_MAX)
 
 (T_INPUT, T_SRC, T_NSRC, T_DST, T_NDST, T_DELAY, T_SYN, T_EXP, T_GRADED, T_DIAG,
  T_WOFF) = range(11)
@@ -36,7 +36,7 @@ def neuron_step(x, a, keep, bias, theta, s):
     """One step of one sample, in place: ``x`` (n_syn + 1, N) int64 currents then voltage,
     ``a`` (n_syn, N) input already shifted (``a << 6``), ``keep`` (n_syn + 1, N) ``4096 -
     decay``, ``bias``, ``theta`` (N,); writes spikes 0/1 into ``s`` (N,) int64. Same rule and
-    order as :func:`hwmap.targets.loihi.neuron_step_inplace`: decay with truncation toward
+    order as :func:`snnpipe.hwmap.targets.loihi.neuron_step_inplace`: decay with truncation toward
     zero, add the input, a single 24-bit wrap correction of u, v += each u then the bias,
     saturate v, strict threshold, reset to zero. Branch-free loops over neurons (they
     vectorise)."""

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from hwmap.intsim.xylo_cost import XyloCosts, estimate
-from hwmap.targets.xylo import (STATE_MAX, STATE_MIN, XYLO_AUDIO2, XyloConfig, XyloLimits, decay,
-                                membrane_step, membrane_step_v1, shifted_weight, spike_count,
-                                spike_count_numpy)
-from pipeline.errors import FormatError
+from snnpipe.hwmap.intsim.xylo_cost import XyloCosts, estimate
+from snnpipe.hwmap.mappers.xylo_config import XyloConfig
+from snnpipe.hwmap.targets.xylo import (STATE_MAX, STATE_MIN, XYLO_AUDIO2, XyloLimits, decay,
+                                        membrane_step, membrane_step_v1, shifted_weight,
+                                        spike_count, spike_count_numpy)
+from snnpipe.pipeline.ir.errors import FormatError
 
 STATE_NAMES = ("Vmem", "Isyn", "Isyn2", "Vmem_out", "Isyn_out")
 _CHUNK_ELEMENTS = 1 << 20   # input counts converted per chunk of (batch * step * channel)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwmap.targets.xylo import XyloConfig
-from pipeline.errors import BackendError
+from snnpipe.hwmap.mappers.xylo_config import XyloConfig
+from snnpipe.pipeline.ir.errors import BackendError
 
 _RECORDED = {"Vmem": "rec_v_mem", "Isyn": "rec_i_syn", "Isyn2": "rec_i_syn2",
              "Vmem_out": "rec_v_mem_out", "Isyn_out": "rec_i_syn_out"}

@@ -40,7 +40,7 @@ ACTIVATION_MAX = (1 << 23) - 1        # |a| per step: Conv wraps a_out at 24 bit
 class LoihiLimits:
     """Resource limits of a Loihi-style chip (defaults modelled on Loihi 2), all configurable.
 
-    Synapse memory cost model (bits, see ``hwmap/targets/loihi_map.py``): every stored synapse
+    Synapse memory cost model (bits, see ``hwmap/mappers/loihi_map.py``): every stored synapse
     costs its weight bits plus ``delay_bits`` when its projection has delays; a projection is
     stored densely or, when cheaper, sparsely with ``index_bits`` more per synapse; every source
     neuron (axon) that reaches a core costs ``axon_bits``; a conv kernel is stored once per core.
@@ -180,21 +180,3 @@ def weight_to_int(weight):
 
     w = np.rint(np.asarray(weight, dtype=np.float64) * (WEIGHT_UNIT // 2)) * 2
     return np.clip(w, WEIGHT_MIN, WEIGHT_MAX).astype(np.int64)
-
-
-_LAZY = {"quantize": "loihi_quant", "QuantReport": "loihi_quant", "RULES": "loihi_rules",
-         "GRAPH_RULES": "loihi_rules",
-         "check": "loihi_rules", "LoihiConfig": "loihi_config", "Population": "loihi_config",
-         "Projection": "loihi_config", "save": "loihi_config", "load": "loihi_config",
-         "map_graph": "loihi_map", "place": "loihi_map", "resource_report": "loihi_map",
-         "report_text": "loihi_map", "weight_format": "loihi_weights",
-         "effective_weights": "loihi_weights"}
-
-
-def __getattr__(name: str):
-    """Lazy re-exports of the target's other modules (they import this one)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"hwmap.targets.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwmap.targets.loihi import (ACTIVATION_MAX, VTH_MAX, WEIGHT_UNIT, LoihiLimits,
-                                 threshold_to_int, weight_to_int)
-from pipeline import graph as G
-from pipeline.errors import CapacityError, GraphError, QuantizationError, SnnpipeError
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, VTH_MAX, WEIGHT_UNIT, LoihiLimits,
+                                         threshold_to_int, weight_to_int)
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.errors import CapacityError, GraphError, QuantizationError, SnnpipeError
 
 
 def _neurons(g):
@@ -148,7 +148,7 @@ RULES = [rule_neuron_model, rule_custom_features, rule_synaptic_currents, rule_e
          rule_fan_in]
 
 
-# The rules that take a Graph (all of them on this target): what pipeline.validate runs.
+# The rules that take a Graph (all of them on this target): what snnpipe.pipeline.ir.validate runs.
 GRAPH_RULES = RULES
 
 def check(g, limits: LoihiLimits = LoihiLimits(), rules=None) -> None:

@@ -5,7 +5,7 @@ A projection's weights are stored as 8-bit mantissas with a shared ``num_weight_
 mode, clip, truncation of ``8 - num_weight_bits + mixed`` low bits) and every step emits
 ``shift(sum of effective weights of the active inputs, weight_exp)`` (:func:`shift_exp`, floor
 for a negative exponent). Network weights are integers in 1/64 of the float weight
-(:func:`hwmap.targets.loihi.weight_to_int`); :func:`weight_format` finds a mantissa/exponent
+(:func:`snnpipe.hwmap.targets.loihi.weight_to_int`); :func:`weight_format` finds a mantissa/exponent
 pair that reproduces them exactly, avoiding netx's ``optimize_weight_bits`` defects (an
 all-non-positive layer with -256 loses precision; an all-zero layer crashes).
 """

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwmap.targets import loihi
-from models import kernels
-from models.neurons.cuba import Cuba, loihi_ints
-from models.neurons.cuba_xylo import UNIT as XYLO_UNIT, quantize_weight_xylo, xylo_ints
-from models.ste import quantize_weight_8bit
-from pipeline.errors import SnnpipeError
+from snnpipe.hwmap.targets import loihi
+from snnpipe.models import kernels
+from snnpipe.models.neurons.cuba import Cuba, loihi_ints
+from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT, quantize_weight_xylo, xylo_ints
+from snnpipe.models.ste import quantize_weight_8bit
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 SLAYER_KEYS = {"threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",
                "requires_grad", "persistent_state", "graded_spike", "dropout", "scale",
@@ -85,7 +85,7 @@ class _ShiftView(_Shift):
 def _lead_rows(x: torch.Tensor, steps: int, first: float) -> bool:
     """Whether x (..., T) is a time-major view at rows ``steps..`` of a buffer of exactly
     T + steps rows whose first ``steps`` rows are ``first`` (zero): the fused CUBA kernel's
-    spike buffers (:func:`models.kernels.cuba_fused._spike_buffer`)."""
+    spike buffers (:func:`snnpipe.models.kernels.cuba_fused._spike_buffer`)."""
     if first != 0.0 or x.dim() < 2:
         return False
     row = x.stride(-1)
@@ -198,7 +198,7 @@ class Synapse(torch.nn.Module):
 
 
 def neuron_attrs(neuron: Cuba, shape) -> dict:
-    """Graph attributes of a population (pipeline.graph.add_neuron kwargs), float64.
+    """Graph attributes of a population (snnpipe.pipeline.ir.graph.add_neuron kwargs), float64.
 
     In the integer precisions the effective (quantised) values are written, so the graph
     computes what the block computes: loihi ``iDecay/4096``, ``vThMant/64``, bias mantissa / 64;

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.block.base import (Synapse, axon_delay, make_neuron, neuron_attrs, shift,
-                               weight_array)
-from models.dropout import TimeStepDropout
-from models.ste import quantize_weight_8bit
-from pipeline import graph
-from pipeline.errors import GraphError
+from snnpipe.models.block.base import (Synapse, axon_delay, make_neuron, neuron_attrs, shift,
+                                       weight_array)
+from snnpipe.models.dropout import TimeStepDropout
+from snnpipe.models.ste import quantize_weight_8bit
+from snnpipe.pipeline.ir import graph
+from snnpipe.pipeline.ir.errors import GraphError
 
 
 def _pair(x):

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import torch
 
-from models.block.base import Synapse, weight_array
-from models.block.cuba import _Spiking
-from pipeline import graph
+from snnpipe.models.block.base import Synapse, weight_array
+from snnpipe.models.block.cuba import _Spiking
+from snnpipe.pipeline.ir import graph
 
 
 class MultiDense(_Spiking):
     """``n_syn`` dense synapses (``in_neurons`` -> ``out_neurons``), one per current.
 
-    ``neuron_params`` as for :class:`models.block.cuba.Dense`; its ``current_decay`` should
+    ``neuron_params`` as for :class:`snnpipe.models.block.cuba.Dense`; its ``current_decay`` should
     give one decay per current, e.g. ``[short, long]``. x: (batch, in, T).
     """
 

@@ -1,6 +1,6 @@
 """Fused kernels of the neuron dynamics (the time loop and its backward in one call).
 
-:func:`select` decides, per call of :func:`models.neurons.cuba.run`, whether the fused kernel
+:func:`select` decides, per call of :func:`snnpipe.models.neurons.cuba.run`, whether the fused kernel
 or the reference sequence function runs: ``kernel`` (argument) or the ``SNNPIPE_KERNEL``
 environment variable, one of ``auto`` (default: fused where supported), ``fused`` (fused where
 supported; the reference otherwise, as auto) or ``reference`` (always the reference functions,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline.errors import SnnpipeError
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 KERNELS = ("auto", "fused", "reference")
 ENV = "SNNPIPE_KERNEL"
@@ -28,13 +28,13 @@ def choice(kernel: str | None = None) -> str:
 
 
 def project(x, w):
-    """``W @ x`` of spike trains by the sparse gathers of :mod:`models.kernels.spike_dense`
+    """``W @ x`` of spike trains by the sparse gathers of :mod:`snnpipe.models.kernels.spike_dense`
     (a (B, N, T) view of time-major memory), or None where they do not apply, numba is
     missing or the reference is asked for: the caller then runs the dense matmul."""
     if choice() == "reference":
         return None
     try:
-        from models.kernels import spike_dense
+        from snnpipe.models.kernels import spike_dense
     except ImportError:         # numba missing
         return None
     return spike_dense.project(x, w)
@@ -46,8 +46,8 @@ def select(x, p, state, precision: str, kernel: str | None = None):
         return None
     global _fused
     if _fused is None:
-        from models.kernels import cuba_fused as _fused
+        from snnpipe.models.kernels import cuba_fused as _fused
     return _fused.cuba_fused if _fused.supports(x, p, state, precision) else None
 
 
-_fused = None           # models.kernels.cuba_fused, imported on first use (it imports torch)
+_fused = None           # snnpipe.models.kernels.cuba_fused, imported on first use (it imports torch)

@@ -2,8 +2,8 @@
 ``torch.autograd.Function``.
 
 :func:`cuba_fused` has the signature and the results of the reference sequence functions
-:func:`models.neurons.cuba.cuba_float` / :func:`~models.neurons.cuba.cuba_loihi` /
-:func:`models.neurons.cuba_xylo.cuba_xylo`: values are identical (loihi, xylo: bit for bit;
+:func:`snnpipe.models.neurons.cuba.cuba_float` / :func:`~snnpipe.models.neurons.cuba.cuba_loihi` /
+:func:`snnpipe.models.neurons.cuba_xylo.cuba_xylo`: values are identical (loihi, xylo: bit for bit;
 float: the same float32 operations in the same order) and the
 gradients are those of the reference autograd (surrogate spike, straight-through roundings,
 true decay derivatives, reset ignored), up to float32 summation order.
@@ -21,8 +21,8 @@ blocks keep that layout end to end (the synapses compute their products time-maj
 output shift preserves strides), so no transposing copies are made between layers.
 
 Three implementations of the same loops: the numba CPU kernel
-(:mod:`models.kernels.cuba_numba`) for CPU tensors; Triton kernels
-(:mod:`models.kernels.cuba_triton`, the whole time loop in one program per block of columns)
+(:mod:`snnpipe.models.kernels.cuba_numba`) for CPU tensors; Triton kernels
+(:mod:`snnpipe.models.kernels.cuba_triton`, the whole time loop in one program per block of columns)
 for CUDA tensors where triton is installed; and a time loop of torch elementwise ops
 (:func:`_torch_forward`, :func:`_torch_backward`) on any device, the CUDA fallback without
 triton (``impl="torch"`` forces it, which is how the CPU tests check it against the
@@ -33,7 +33,7 @@ forward is compiled without FMA contraction).
 Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes
 ``binary`` and ``multi``; resets ``zero`` and ``subtract`` (xylo: always subtractive, as the
 chip); no refractory period; the surrogates of
-:mod:`models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
+:mod:`snnpipe.models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
 initial state without refractory counts and without gradient. Anything else stays on the
 reference functions. The surrogate derivative of SLAYER's exponential surrogate is evaluated
 in the kernel; any other surrogate with a ``derivative`` method is evaluated with it (torch
@@ -44,15 +44,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hwmap.targets import xylo
-from models import surrogate as sg
-from models.neurons import cuba, cuba_xylo
+from snnpipe.hwmap.targets import xylo
+from snnpipe.models import surrogate as sg
+from snnpipe.models.neurons import cuba, cuba_xylo
 
 try:
-    from models.kernels import cuba_numba
+    from snnpipe.models.kernels import cuba_numba
 except ImportError:          # numba missing: the reference functions run instead on the CPU
     cuba_numba = None
-from models.kernels import cuba_triton     # imports without triton (available() is False)
+from snnpipe.models.kernels import cuba_triton     # imports without triton (available() is False)
 
 PRECISIONS = ("float", "loihi", "xylo")
 
@@ -131,7 +131,7 @@ def _torch_columns(cd, vd, theta, bias, n_k: int, n_n: int, n_b: int):
 
 def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
     """The (T, M) spike output, rows 1.. of a (T + 1, M) buffer whose row 0 is zero: the
-    block's one-step output delay (:func:`models.block.base.shift`) is then a view of the
+    block's one-step output delay (:func:`snnpipe.models.block.base.shift`) is then a view of the
     buffer instead of a copy. (1, M) when not spiking."""
     if not spiking:
         return torch.empty(1, n_m, device=device)
@@ -141,7 +141,7 @@ def _spike_buffer(n_t: int, n_m: int, spiking: int, device) -> torch.Tensor:
 
 
 def _numba_surrogate(surrogate) -> int:
-    """The numba backward's flag for ``surrogate`` (:data:`models.kernels.cuba_numba.
+    """The numba backward's flag for ``surrogate`` (:data:`snnpipe.models.kernels.cuba_numba.
     SURROGATES`; 0: not one it evaluates, the caller multiplies gs by the derivative)."""
     kinds = {sg.SlayerExp: cuba_numba.SLAYER, sg.Sigmoid: cuba_numba.SIGMOID,
              sg.FastSigmoid: cuba_numba.FAST_SIGMOID}
@@ -150,7 +150,7 @@ def _numba_surrogate(surrogate) -> int:
 
 def _surrogate_constants(surrogate, kind: int):
     """The two float32 constants of the numba backward's surrogate ``kind``
-    (:data:`models.kernels.cuba_numba.SURROGATES`)."""
+    (:data:`snnpipe.models.kernels.cuba_numba.SURROGATES`)."""
     if kind == cuba_numba.SLAYER:
         return (np.float32(sg.TAU_RHO_MULT * surrogate.tau_grad),
                 np.float32(sg.SCALE_RHO_MULT * surrogate.scale_grad))
@@ -243,9 +243,9 @@ class FusedCuba(torch.autograd.Function):
             gv_ = torch.zeros(n_t, n_b, n_n, device=v.device) if gv_ is None else gv_.clone()
             gv_[-1] += g_last
         # the surrogate derivative in the kernel: numba evaluates the surrogates of
-        # models.surrogate, the torch and Triton loops SLAYER's; any other here, with torch ops
+        # snnpipe.models.surrogate, the torch and Triton loops SLAYER's; any other here, with torch ops
         in_kernel = _numba_surrogate(cfg.surrogate) if cfg.impl == "numba" else int(slayer)
-        if gs_ is not None and not in_kernel:      # as models.surrogate.spike, at v - theta
+        if gs_ is not None and not in_kernel:      # as snnpipe.models.surrogate.spike, at v - theta
             th_n = torch.broadcast_to(ctx.theta.float(), (n_n,))
             gs_ = (gs_.view(n_t, n_b, n_n) * cfg.surrogate.derivative(
                 v.view(n_t, n_b, n_n) - th_n, th_n)).view(n_t, n_m)
@@ -281,7 +281,7 @@ class FusedCuba(torch.autograd.Function):
 
 
 def _torch_forward(x, cols, u0, v0, cfg):
-    """The forward loops of :mod:`models.kernels.cuba_numba` as torch elementwise ops per step
+    """The forward loops of :mod:`snnpipe.models.kernels.cuba_numba` as torch elementwise ops per step
     (any device). x (T, K, M); cols = (a (K, M), b, theta, bias (M,)) float units (loihi:
     cfg.ints give the integer parameters); u0 (K, M), v0 (M,). Returns s, u, v, v_last as
     the numba kernel's buffers."""
@@ -291,7 +291,7 @@ def _torch_forward(x, cols, u0, v0, cfg):
     v = torch.empty(n_t, n_m, device=dev)
     s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
     if cfg.precision == "loihi":
-        from hwmap.targets import loihi
+        from snnpipe.hwmap.targets import loihi
         i_decay, v_decay, theta_i, bias_i = (torch.as_tensor(q, device=dev) for q in cfg.ints)
         reps = n_m // theta_i.shape[-1]
         i_decay, v_decay, theta_i, bias_i = (q.repeat(1, reps) if q.dim() == 2 else q.repeat(reps)
@@ -342,8 +342,8 @@ def _torch_forward(x, cols, u0, v0, cfg):
 
 
 def _torch_forward_xylo(x, u0, v0, s, u, v, cfg):
-    """The xylo branch of :func:`_torch_forward`: the rules of :mod:`hwmap.targets.xylo`
-    (as :func:`models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns."""
+    """The xylo branch of :func:`_torch_forward`: the rules of :mod:`snnpipe.hwmap.targets.xylo`
+    (as :func:`snnpipe.models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns."""
     n_m = x.shape[2]
     unit = cuba_xylo.UNIT
     dash_syn, dash_mem, theta_i, bias_i = (torch.as_tensor(q, device=x.device) for q in cfg.ints)
@@ -366,7 +366,7 @@ def _torch_forward_xylo(x, u0, v0, s, u, v, cfg):
 
 
 def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None):
-    """The backward loop of :mod:`models.kernels.cuba_numba` as torch ops (any device); x
+    """The backward loop of :mod:`snnpipe.models.kernels.cuba_numba` as torch ops (any device); x
     (T, K, M), the input, is needed by the xylo precision only (input before decay).
     Returns gx (T, K, M), ga (K, M), gb, gth, gbias (M,)."""
     n_t, n_k, n_m = u.shape
@@ -468,7 +468,7 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
     Returns:
         ``(s, u, v, state)``: s (batch, N, T) spike counts (None without threshold),
         u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage, final state; as
-        :func:`models.neurons.cuba.cuba_float`.
+        :func:`snnpipe.models.neurons.cuba.cuba_float`.
     """
     n_b, n_k, n_n, _ = x.shape
     if impl is None:

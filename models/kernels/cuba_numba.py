@@ -22,8 +22,8 @@ variant on its first use), so that the inner loops carry no branches on them (ru
 made the loops about twice slower).
 
 Forward loops (``forward_float``, ``forward_loihi``) implement exactly the step functions of
-:mod:`models.neurons.cuba` (same float32 operation order; int64 Loihi rules of
-:mod:`hwmap.targets.loihi`). ``backward`` runs the adjoint of the float recursion on the
+:mod:`snnpipe.models.neurons.cuba` (same float32 operation order; int64 Loihi rules of
+:mod:`snnpipe.hwmap.targets.loihi`). ``backward`` runs the adjoint of the float recursion on the
 recorded trajectory (straight-through roundings, surrogate spike, reset ignored), as the
 reference functions' autograd does.
 
@@ -51,8 +51,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from hwmap.targets import loihi, xylo
-from models.neurons.cuba_xylo import UNIT as XYLO_UNIT
+from snnpipe.hwmap.targets import loihi, xylo
+from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT
 
 ALIGN = 16                    # chunk sizes of the parallel loops: multiples of 16 columns
 MAX_CHUNK = 1024              # columns per work item at most
@@ -282,9 +282,9 @@ def _make_forward_xylo(spiking, multi, subtract):
 
     def forward_xylo(x, dash_syn, dash_mem, theta_i, bias_i, u0, v0, max_spikes, s, u, v,
                      v_last, group):
-        """Xylo Audio 2 integer CUBA over T steps (:func:`models.neurons.cuba_xylo.
+        """Xylo Audio 2 integer CUBA over T steps (:func:`snnpipe.models.neurons.cuba_xylo.
         cuba_step_xylo`, DESIGN 6.2): input first (``I = sat16(I + rint(1024 x))``), then
-        ``I -= decay(I, dash)``; membrane as :func:`hwmap.targets.xylo.membrane_step`; spike
+        ``I -= decay(I, dash)``; membrane as :func:`snnpipe.hwmap.targets.xylo.membrane_step`; spike
         counts up to ``max_spikes`` (the cap), subtractive reset always. dash_syn (K, N),
         dash_mem (N,) int64 shifts; theta_i, bias_i (N,) int64 in 1/1024. Shapes and outputs
         as ``forward_float``, states as exact float32 (integer / 1024). ``multi`` and
@@ -387,7 +387,7 @@ def exp_flush(x):
 @njit(inline="always", **_OPTS)
 def _slayer_constants(theta, tau_mult, scale):
     """``1 / tau`` and ``scale / (2 tau)`` of SLAYER's surrogate, ``tau = max(tau_mult |theta|,
-    1e-6)`` (float32, as :class:`models.surrogate.SlayerExp`)."""
+    1e-6)`` (float32, as :class:`snnpipe.models.surrogate.SlayerExp`)."""
     m = theta.shape[0]
     itau = np.empty(m, np.float32)
     coef = np.empty(m, np.float32)
@@ -398,7 +398,7 @@ def _slayer_constants(theta, tau_mult, scale):
     return itau, coef
 
 
-# surrogate derivatives the backward evaluates itself (models.surrogate), by flag value
+# surrogate derivatives the backward evaluates itself (snnpipe.models.surrogate), by flag value
 PREMULTIPLIED, SLAYER, SIGMOID, FAST_SIGMOID = 0, 1, 2, 3
 SURROGATES = (PREMULTIPLIED, SLAYER, SIGMOID, FAST_SIGMOID)
 
@@ -414,7 +414,7 @@ def _make_backward(spiking, subtract, saturate, surrogate, has_gs, has_gu, has_g
         unchanged).
 
         gs (T, M): the spike gradient, multiplied here by the surrogate derivative at
-        ``d = v - theta`` (as :mod:`models.surrogate`): ``SLAYER`` ``sp1 / (2 tau) *
+        ``d = v - theta`` (as :mod:`snnpipe.models.surrogate`): ``SLAYER`` ``sp1 / (2 tau) *
         exp(-|d| / tau)`` with ``tau = max(sp0 |theta|, 1e-6)``; ``SIGMOID`` ``sp0 e / (1 +
         e)^2`` with ``e = exp(-|sp0 d|)`` (= slope sig (1 - sig)); ``FAST_SIGMOID`` ``1 / (sp0
         |d| + 1)^2``; ``PREMULTIPLIED``: gs carries it already. gv (T, M), gu (T, K, M):

@@ -1,5 +1,5 @@
 """Triton kernels of the fused CUBA sequence: drop-ins for ``_torch_forward`` /
-``_torch_backward`` of :mod:`models.kernels.cuba_fused` (same arguments, same buffers, same
+``_torch_backward`` of :mod:`snnpipe.models.kernels.cuba_fused` (same arguments, same buffers, same
 values), for CUDA tensors.
 
 :func:`forward` ``(x, cols, u0, v0, cfg) -> (s, u, v, v_last)`` and :func:`backward`
@@ -51,7 +51,7 @@ compiled here by Triton 2.3.1's own LLVM + ptxas pipeline for sm_90, which needs
   the result is clamped anyway, so truncation and floor agree.
 * Signed shifts: ``>>`` on a signed Triton integer is an arithmetic shift (``shr.s64``, rounds
   toward -inf; numpy's ``right_shift`` in the interpreter). The Loihi rule ``trunc0(p / 4096)``
-  adds 4095 to negative products before the shift (as :func:`hwmap.targets.loihi.trunc_shift`)
+  adds 4095 to negative products before the shift (as :func:`snnpipe.hwmap.targets.loihi.trunc_shift`)
   and the kernel writes exactly that; Xylo's ``decay`` is the floor shift itself. The integer
   states are int64 (Loihi's ``u * (4096 - decay)`` needs 36 bits).
 * float -> int conversions truncate toward zero (``fptosi``), as torch's ``.long()``; Xylo's
@@ -81,9 +81,9 @@ except ImportError:         # the core imports without triton; available() is Fa
     triton = None
     tl = None
 
-from hwmap.targets import loihi as _loihi
-from hwmap.targets import xylo as _xylo
-from models.neurons.cuba_xylo import UNIT as _XYLO_UNIT
+from snnpipe.hwmap.targets import loihi as _loihi
+from snnpipe.hwmap.targets import xylo as _xylo
+from snnpipe.models.neurons.cuba_xylo import UNIT as _XYLO_UNIT
 
 MAX_SYN = 4                 # synaptic currents per neuron handled by the unrolled kernels
 DEPTH_FORWARD = 8           # prefetch depth D (time steps in flight) of the forward kernels
@@ -138,7 +138,7 @@ def _rint(var, expr):
 
 
 def _xylo_decay(dst, var, dash):
-    """Lines: ``dst = decay(var, dash)`` of :func:`hwmap.targets.xylo.decay` (int64)."""
+    """Lines: ``dst = decay(var, dash)`` of :func:`snnpipe.hwmap.targets.xylo.decay` (int64)."""
     return [f"{dst} = {var} >> {dash}",
             f"{dst} = {dst} + ((({dst} == 0) & ({var} > 0)).to(tl.int64))"]
 
@@ -190,7 +190,7 @@ def _fwd_step(precision, n_k, spiking, multi, subtract, cap, interpret, xs, row)
             out.append(f"tl.store(s_ptr + {voff}, cnt, mask=cm)")
         else:
             out.append("vv = vp")
-    elif precision == "xylo":       # hwmap.targets.xylo.membrane_step, spike_count
+    elif precision == "xylo":       # snnpipe.hwmap.targets.xylo.membrane_step, spike_count
         out += [*_xylo_decay("d", "vv", "dmem"),
                 f"dv = ((-d - {lo16}) & 65535) + {lo16} + ({acc})",     # wrap16(-d) + sum I
                 *_clamp("dv", str(lo16), str(hi16)),

@@ -10,7 +10,7 @@ and the loss built on the second:
   long kernel and its generic FFT backward are two orders of magnitude slower on CPU. The
   kernel gets no gradient (the losses hold it as a buffer).
 - :func:`exp_filter`, the truncated exponential ``kernel[i] = exp(-i / tau)``, i < L (the
-  order-1 kernel of :func:`models.losses.exp_kernel`), by its exact IIR form
+  order-1 kernel of :func:`snnpipe.models.losses.exp_kernel`), by its exact IIR form
   ``y[t] = a y[t-1] + x[t] - a^L x[t-L]`` with ``a = exp(-1 / tau)``, in numba loops (CPU,
   float32/float64; other tensors fall back to :func:`fir`). The input gradient is the
   anti-causal adjoint ``z[t] = a z[t+1] + g[t] - a^L g[t+L]``. O(T) work per channel.
@@ -52,7 +52,7 @@ import torch
 from numba import njit
 from scipy.fft import next_fast_len
 
-from models.kernels.cuba_numba import _OPTS, U
+from snnpipe.models.kernels.cuba_numba import _OPTS, U
 
 TILE = 32         # square tiles of the transposes (16: 30% slower)
 
@@ -246,7 +246,7 @@ def exp_filter(x: torch.Tensor, time_constant: float, length: int,
         raise ValueError(f"exp_filter needs time_constant > 0 and length >= 1, "
                          f"got {time_constant}, {length}")
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dim() == 0:
-        from models.losses import exp_kernel
+        from snnpipe.models.losses import exp_kernel
 
         return fir(x, exp_kernel(time_constant, length, 1).to(x.device))
     a, a_len = exp_coefficients(time_constant, length)

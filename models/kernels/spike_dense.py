@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from numba import njit
 
-from models.kernels.cuba_numba import _OPTS, U
+from snnpipe.models.kernels.cuba_numba import _OPTS, U
 
 ENV = "SNNPIPE_SPIKE_DENSE"   # "off": always the dense matmul (for comparisons)
 GRID_BITS = 6            # weights must be multiples of 2^-6 (the loihi 8-bit quantiser: 2/64)
@@ -177,7 +177,7 @@ def _exact_grid(w: torch.Tensor, n_in: int, x_max: float) -> bool:
     return float(w.detach().abs().max()) * n_in * x_max < 2.0 ** (24 - GRID_BITS)
 
 
-MAX_COUNT = 31.0         # integer inputs are spike counts (models.neurons.cuba.MAX_SPIKES)
+MAX_COUNT = 31.0         # integer inputs are spike counts (snnpipe.models.neurons.cuba.MAX_SPIKES)
 
 
 def project(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor | None:

@@ -2,10 +2,10 @@
 thresholds and biases, read out through an exponential synapse and a linear map."""
 from __future__ import annotations
 
-from models.block import cuba as blk
-from models.bounds import Bounds
-from models.network import Network
-from models.timeconst import decay
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.bounds import Bounds
+from snnpipe.models.network import Network
+from snnpipe.models.timeconst import decay
 
 
 def chirp_net(n_in: int = 200, n_hidden: int = 50, n_out: int = 1, tau_mem: float = 0.02,

@@ -3,10 +3,10 @@ layer (or none: the membrane-only baseline) and a leaky-integrator readout, clas
 maximum over time of the readout membrane."""
 from __future__ import annotations
 
-from models.block import cuba as blk
-from models.network import Network
-from models.surrogate import Sigmoid
-from models.timeconst import decay
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.network import Network
+from snnpipe.models.surrogate import Sigmoid
+from snnpipe.models.timeconst import decay
 
 
 def ipd_net(n_in: int = 200, n_hidden: int = 30, n_classes: int = 12, tau: float = 0.02,
@@ -15,7 +15,7 @@ def ipd_net(n_in: int = 200, n_hidden: int = 30, n_classes: int = 12, tau: float
     """``hidden`` (LIF without synaptic filter: current decay 1, membrane ``tau``, threshold 1,
     sigmoid surrogate of slope ``beta``) then ``readout`` (li, membrane ``tau``). With
     ``spiking=False`` the readout reads the input directly. x (batch, n_in, T) -> v (batch,
-    n_classes, T); classify with :class:`models.losses.MaxCrossEntropy`."""
+    n_classes, T); classify with :class:`snnpipe.models.losses.MaxCrossEntropy`."""
     vd = float(decay(tau, dt))
     blocks = []
     if spiking:

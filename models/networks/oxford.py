@@ -1,8 +1,8 @@
 """The Oxford spike-to-spike regression network (lava-dl tutorial): CUBA Dense 200-256-200."""
 from __future__ import annotations
 
-from models.block import cuba as blk
-from models.network import Network
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.network import Network
 
 NEURON_PARAMS = dict(threshold=0.1, current_decay=1.0, voltage_decay=0.1, tau_grad=1.0,
                      scale_grad=1.0, requires_grad=True)

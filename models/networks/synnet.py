@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.block import cuba as blk
-from models.network import Network
-from models.timeconst import dash_decay, decay
-from pipeline.errors import SnnpipeError
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.network import Network
+from snnpipe.models.timeconst import dash_decay, decay
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 
 def layer_taus(n_neurons: int, n_taus: int, tau_syn_base: float) -> np.ndarray:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.block import cuba as blk
-from models.block.multi import MultiDense
-from models.neurons.li import Li
-from models.timeconst import decay
-from pipeline import graph
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.block.multi import MultiDense
+from snnpipe.models.neurons.li import Li
+from snnpipe.models.timeconst import decay
+from snnpipe.pipeline.ir import graph
 
 
 class LowPass(torch.nn.Module):
@@ -33,7 +33,7 @@ class LowPass(torch.nn.Module):
         return (out, {"spikes": out, **states}) if record else out
 
     def to_graph(self, g, src, name):
-        from models.block.base import neuron_attrs
+        from snnpipe.models.block.base import neuron_attrs
         graph.add_neuron(g, name, g.nodes[src]["shape"], **neuron_attrs(self.neuron,
                                                                          g.nodes[src]["shape"]))
         graph.add_identity(g, src, name, 1.0)

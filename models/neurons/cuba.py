@@ -9,11 +9,11 @@ Per neuron and step t, with ``x_k[t]`` the weighted input of current k (float un
 
 Precisions (one sequence function each; a fused kernel may replace any of them):
     ``loihi``  SLAYER/Loihi integer arithmetic on int64 (DESIGN 5.1/5.4) through the rule
-               functions of :mod:`hwmap.targets.loihi`: ``iDecay = round(4096 cd)``,
+               functions of :mod:`snnpipe.hwmap.targets.loihi`: ``iDecay = round(4096 cd)``,
                ``vDecay = round(4096 vd)``, ``vThMant = trunc(64 th)``, bias in 1/64 units,
                input ``trunc(4096 x)``, ``trunc0`` decay, 24-bit wrap of u and saturation of v.
     ``float``  the equations above in floating point (DESIGN 5.3).
-    ``xylo``   Xylo Audio 2 integer arithmetic (:mod:`models.neurons.cuba_xylo`).
+    ``xylo``   Xylo Audio 2 integer arithmetic (:mod:`snnpipe.models.neurons.cuba_xylo`).
 
 Gradients are those of the float recursion evaluated on the actual trajectory: roundings are
 straight-through, decay gradients are the true derivatives, the spike uses a surrogate and the
@@ -30,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from hwmap.targets import loihi
-from models import kernels
-from models import surrogate as sg
-from models.ste import exact, round_ste, trunc_ste
-from pipeline.errors import SnnpipeError
+from snnpipe.hwmap.targets import loihi
+from snnpipe.models import kernels
+from snnpipe.models import surrogate as sg
+from snnpipe.models.ste import exact, round_ste, trunc_ste
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 MAX_SPIKES = 31
 UNIT = float(loihi.DECAY_UNIT)          # 4096: state units per float unit
@@ -93,8 +93,8 @@ class LoihiInts(NamedTuple):
 
 def _bias_state(bias: torch.Tensor) -> torch.Tensor:
     """Bias in state units as the Loihi-style target realises it (``bias_mant << bias_exp``,
-    :func:`hwmap.targets.loihi_quant.bias_to_int`), with a straight-through gradient."""
-    from hwmap.targets.loihi_quant import bias_to_int
+    :func:`snnpipe.hwmap.mappers.loihi_quant.bias_to_int`), with a straight-through gradient."""
+    from snnpipe.hwmap.mappers.loihi_quant import bias_to_int
 
     mant, exp = bias_to_int(bias.detach().cpu().double().numpy())
     value = torch.as_tensor(np.asarray(mant) << np.asarray(exp), dtype=bias.dtype, device=bias.device)
@@ -254,7 +254,7 @@ def run(x: torch.Tensor, p: CubaParams, state: CubaState | None = None, precisio
     """Dispatch to the sequence function of ``precision`` (see :data:`PRECISIONS`).
 
     ``kernel`` (default ``$SNNPIPE_KERNEL`` or ``auto``): ``auto``/``fused`` run the fused
-    kernel of :mod:`models.kernels` where it supports the case, ``reference`` always runs the
+    kernel of :mod:`snnpipe.models.kernels` where it supports the case, ``reference`` always runs the
     reference function (the specification the kernel is tested against).
     """
     if precision not in PRECISIONS:
@@ -367,4 +367,4 @@ __all__ = ["CubaParams", "CubaState", "LoihiInts", "initial_state", "loihi_ints"
            "cuba_step_float", "cuba_step_loihi", "cuba_float", "cuba_loihi", "cuba_recurrent",
            "run", "expand", "PRECISIONS", "MAX_SPIKES", "Cuba"]
 
-from models.neurons import cuba_xylo  # noqa: E402,F401  (registers the ``xylo`` precision)
+from snnpipe.models.neurons import cuba_xylo  # noqa: E402,F401  (registers the ``xylo`` precision)

@@ -1,5 +1,5 @@
 """The ``xylo`` precision of the CUBA neuron: Xylo Audio 2 integer arithmetic (DESIGN 6.2)
-through the rule functions of :mod:`hwmap.targets.xylo`.
+through the rule functions of :mod:`snnpipe.hwmap.targets.xylo`.
 
 Units: states are 16-bit integers, ``UNIT`` (1024) of them per float unit; weights are int8
 in 1/64 units entering the state shifted left by ``WEIGHT_SHIFT`` (4), so a float weight w is
@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 import torch
 
-from hwmap.targets import xylo
-from models.neurons import cuba
-from models.ste import exact, round_ste
+from snnpipe.hwmap.targets import xylo
+from snnpipe.models.neurons import cuba
+from snnpipe.models.ste import exact, round_ste
 
 UNIT = 1024.0            # state units per float unit
 WEIGHT_UNIT = 64.0       # int8 weight units per float unit
@@ -66,7 +66,7 @@ def cuba_step_xylo(x: torch.Tensor, state: cuba.CubaState, p: cuba.CubaParams,
                    q: XyloInts | None = None):
     """One Xylo step. x: (batch, n_syn, N) float units (multiples of 1/UNIT for exactness).
 
-    Returns ``(s, u, v_pre, state)`` as :func:`models.neurons.cuba.cuba_step_float`; s holds
+    Returns ``(s, u, v_pre, state)`` as :func:`snnpipe.models.neurons.cuba.cuba_step_float`; s holds
     spike counts.
     """
     q = xylo_ints(p) if q is None else q
@@ -89,7 +89,7 @@ def cuba_step_xylo(x: torch.Tensor, state: cuba.CubaState, p: cuba.CubaParams,
 
 
 def cuba_xylo(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None = None):
-    """Run :func:`cuba_step_xylo` over time; shapes as :func:`models.neurons.cuba.cuba_float`."""
+    """Run :func:`cuba_step_xylo` over time; shapes as :func:`snnpipe.models.neurons.cuba.cuba_float`."""
     return cuba._sequence(cuba_step_xylo, x, p, state, (xylo_ints(p),))
 
 

@@ -58,7 +58,7 @@ DEFAULTS = dict(n_hidden=50, tau_mem=0.02, tau_syn=0.02, tau_out=0.02, threshold
 def build(config: dict):
     """The tutorial's network: 200 inputs -> 50 LIF (time constants, thresholds and biases
     trainable) -> exponential-synapse readout (1 channel, time constant ``tau_out``)."""
-    from models.networks import chirp_net
+    from snnpipe.models.networks import chirp_net
 
     return chirp_net(n_hidden=config["n_hidden"], tau_mem=config["tau_mem"],
                      tau_syn=config["tau_syn"], tau_out=config["tau_out"],
@@ -66,11 +66,11 @@ def build(config: dict):
 
 
 def bounds(config: dict):
-    """:func:`models.networks.chirp_bounds` on the LIF layer (time constants in [min_tau,
+    """:func:`snnpipe.models.networks.chirp_bounds` on the LIF layer (time constants in [min_tau,
     max_tau] s) and the readout's current; the readout's voltage decay stays 1 (its output is
     the synaptic current)."""
-    from models.bounds import Bounds
-    from models.networks import chirp_bounds
+    from snnpipe.models.bounds import Bounds
+    from snnpipe.models.networks import chirp_bounds
 
     rules = chirp_bounds(min_tau=config["min_tau"], max_tau=config["max_tau"]).rules
     out = {f"blocks.lif.{k}": v for k, v in rules.items()}
@@ -84,8 +84,8 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     epoch, mean squared error, time constants bounded to [min_tau, max_tau] s). The task is
     to memorise one frozen input, so the metric (correlation with the chirp) is measured on
     that input. Writes the run files and ``output.png``; returns the correlation and paths."""
-    from models.losses import MembraneMSE
-    from models.recipes import common
+    from snnpipe.models.losses import MembraneMSE
+    from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
     task = ChirpTask(duration=config["duration"])
@@ -117,7 +117,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     (torch | lava-fixed | intsim with ``target`` loihi | xylo) for the frozen noise of
     ``seed`` (``n`` is unused: one sample). Xylo outputs are in chip units (the correlation
     does not depend on the scale)."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     task = ChirpTask(duration=common.run_config(path, NAME, DEFAULTS)["duration"])
     x, tgt = task.noise(seed), task.target()

@@ -3,14 +3,14 @@ run writes, checkpoints, and running a trained network on each backend.
 
 Tensors are (batch, channels, time). A training run writes into its folder:
 ``<name>.pt`` (checkpoint: recipe, config, state_dict, metrics), ``<name>.h5`` (the Graph,
-:func:`pipeline.hdf5.export`), ``stats.csv`` (loss and accuracy per epoch and phase),
+:func:`snnpipe.pipeline.formats.hdf5.export`), ``stats.csv`` (loss and accuracy per epoch and phase),
 ``metrics.csv`` (the recipe's metric per evaluated epoch), ``metrics.json`` (the final
 metrics), and PNG plots (``learning.png``, ``metric.png`` and the recipe's own).
 
 Backends (``run_backend``): ``torch`` (the checkpoint's model), ``lava-fixed`` (Lava's CPU
 simulator in fixed point, :mod:`processes`), ``intsim`` (the integer simulator of a target:
-``loihi`` through :func:`hwmap.targets.loihi_map.map_graph`, ``xylo`` through
-:func:`hwmap.targets.xylo_map.quantize_and_map`, or a saved ``config.json``).
+``loihi`` through :func:`snnpipe.hwmap.mappers.loihi_map.map_graph`, ``xylo`` through
+:func:`snnpipe.hwmap.mappers.xylo_map.quantize_and_map`, or a saved ``config.json``).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.training import Assistant, LearningStats
-from pipeline.errors import FormatError, SnnpipeError
+from snnpipe.models.training import Assistant, LearningStats
+from snnpipe.pipeline.ir.errors import FormatError, SnnpipeError
 
 BACKENDS = ("torch", "lava-fixed", "intsim")
 PRECISIONS = ("float", "loihi", "xylo")
@@ -96,7 +96,7 @@ def export_graph(net, precision: str, *args):
     Why: the xylo precision adds the input before the current decays, ``u = (u + W s)(1 - d)``
     (as the chip does), while the Graph's float semantics are ``u = u (1 - d) + W' s`` and the
     Xylo mapper divides ``W'`` by ``1 - 2^-dash`` to reproduce them. The float-equivalent
-    weight is ``W' = W (1 - d)``; :func:`models.block.base.weight_array` exports ``W``.
+    weight is ``W' = W (1 - d)``; :func:`snnpipe.models.block.base.weight_array` exports ``W``.
     """
     g = net.to_graph(*args)
     if precision != "xylo":
@@ -121,8 +121,8 @@ def save_run(out_dir, name: str, net, config: dict, stats, history, graph, metri
 
     Returns ``{"checkpoint", "hdf5", "stats", "metrics"}`` paths (str).
     """
-    from pipeline.atomic import write_text_atomic
-    from pipeline.hdf5 import export
+    from snnpipe.pipeline.ir.atomic import write_text_atomic
+    from snnpipe.pipeline.formats.hdf5 import export
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,13 +144,13 @@ def save_run(out_dir, name: str, net, config: dict, stats, history, graph, metri
 
 
 def _figure(ncols: int = 1, size=(5, 3.5)):
-    from pipeline.plots import figure
+    from snnpipe.pipeline.report.plots import figure
 
     return figure(ncols, size)
 
 
 def _save(plt, fig, path) -> None:
-    from pipeline.plots import save
+    from snnpipe.pipeline.report.plots import save
 
     save(plt, fig, path)
 
@@ -190,7 +190,7 @@ def plot_traces(path, traces: dict, dt: float = 1e-3, title: str = "") -> None:
 
 def plot_rasters(path, rasters: dict, dt: float = 1e-3) -> None:
     """Spike rasters (channels, time) side by side; ``rasters`` label -> array."""
-    from pipeline.plots import rasters as plot
+    from snnpipe.pipeline.report.plots import rasters as plot
 
     plot(path, rasters, dt)
 
@@ -249,8 +249,8 @@ def run_lava(graph, x: np.ndarray) -> np.ndarray:
     model: spiking outputs as Lava emits them (DESIGN 7, ``t_offset`` 0); ``li`` outputs one
     step earlier (the torch readout does not delay its output, Lava's projection does) and in
     float units (v / 4096)."""
-    from processes.compile import compile as lava_compile
-    from processes.run import run
+    from snnpipe.processes.compile import compile as lava_compile
+    from snnpipe.processes.run import run
 
     out, steps = graph.graph["outputs"][0], x.shape[-1]
     li = graph.nodes[out].get("model") == "li"
@@ -263,9 +263,9 @@ def run_loihi(graph_or_config, x: np.ndarray) -> np.ndarray:
     """Loihi-style integer simulator: the first output (batch, out, time) aligned with the
     torch model; spikes as counts, ``li`` readouts as v in float units (v / 4096), one step
     earlier (as :func:`run_lava`)."""
-    from hwmap.intsim.loihi import simulate
-    from hwmap.targets.loihi_config import LoihiConfig
-    from hwmap.targets.loihi_map import map_graph
+    from snnpipe.hwmap.intsim.loihi import simulate
+    from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+    from snnpipe.hwmap.mappers.loihi_map import map_graph
 
     cfg = graph_or_config if isinstance(graph_or_config, LoihiConfig) else map_graph(graph_or_config)
     out, steps = cfg.outputs[0], x.shape[-1]
@@ -282,7 +282,7 @@ def wide_xylo(n_in: int, n_out: int):
     recipes whose tutorials use 200 inputs or 12 classes; Xylo Audio 2 has 16 and 8)."""
     from dataclasses import replace
 
-    from hwmap.targets.xylo import XYLO_AUDIO2
+    from snnpipe.hwmap.targets.xylo import XYLO_AUDIO2
 
     return replace(XYLO_AUDIO2, name=f"xylo-audio2-wide-{n_in}in-{n_out}out",
                    n_in=max(n_in, XYLO_AUDIO2.n_in), n_out=max(n_out, XYLO_AUDIO2.n_out))
@@ -294,7 +294,7 @@ def xylo_headroom(graph) -> dict:
     precision saturates where it did in training: ``state_headroom`` = 1024 x the largest
     hidden threshold. (Recipe graphs of that precision already carry float-equivalent weights,
     :func:`export_graph`: map them without ``decay_after_input``.)"""
-    from models.neurons.cuba_xylo import UNIT
+    from snnpipe.models.neurons.cuba_xylo import UNIT
 
     outputs = set(graph.graph["outputs"])
     theta = max((float(np.max(d["threshold"])) for n, d in graph.nodes(data=True)
@@ -308,11 +308,12 @@ def run_xylo(graph_or_config, x: np.ndarray, state: str = "auto", limits=None,
     """Xylo-style integer simulator: output neurons (batch, out, time); ``state="auto"`` gives
     ``Vmem_out`` (chip units) when the outputs never spike (li readouts or ``threshold_out``
     at the maximum), else the output spike counts; or ``"Vmem_out"`` / ``"spikes"``.
-    ``limits``: a :class:`hwmap.targets.xylo.XyloLimits` (default Xylo Audio 2);
+    ``limits``: a :class:`snnpipe.hwmap.targets.xylo.XyloLimits` (default Xylo Audio 2);
     ``headroom``: keyword arguments of ``quantize_and_map`` (see :func:`xylo_headroom`)."""
-    from hwmap.intsim.xylo import simulate
-    from hwmap.targets.xylo import STATE_MAX, XYLO_AUDIO2, XyloConfig
-    from hwmap.targets.xylo_map import quantize_and_map
+    from snnpipe.hwmap.intsim.xylo import simulate
+    from snnpipe.hwmap.mappers.xylo_config import XyloConfig
+    from snnpipe.hwmap.targets.xylo import STATE_MAX, XYLO_AUDIO2
+    from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
 
     limits = limits or XYLO_AUDIO2
     cfg = graph_or_config if isinstance(graph_or_config, XyloConfig) else \
@@ -327,14 +328,14 @@ def run_xylo(graph_or_config, x: np.ndarray, state: str = "auto", limits=None,
 
 def load_target_config(path):
     """A saved Loihi-style or Xylo-style configuration (``config.json``) and its target name."""
-    from hwmap.configio import load_config
+    from snnpipe.hwmap.mappers.configio import load_config
 
     target, _ = load_config(path)
     if target == "xylo":
-        from hwmap.targets.xylo import XyloConfig
+        from snnpipe.hwmap.mappers.xylo_config import XyloConfig
 
         return XyloConfig.load(path), "xylo"
-    from hwmap.targets.loihi_config import load
+    from snnpipe.hwmap.mappers.loihi_config import load
 
     return load(path), "loihi"
 
@@ -349,7 +350,7 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
     precision is mapped at that precision's scale (:func:`xylo_headroom`).
     Returns the first output (batch, out, time) float64.
     """
-    from pipeline.hdf5 import load
+    from snnpipe.pipeline.formats.hdf5 import load
 
     if backend not in BACKENDS:
         raise SnnpipeError("unknown backend", field="backend", expected=BACKENDS, found=backend)

@@ -1,7 +1,7 @@
 """``snnpipe demo``: the main job, end to end, in a few minutes on 2 CPU cores.
 
 It sits with the recipes because it trains them; everything after training goes through the
-files and the Graph (:mod:`pipeline.report`).
+files and the Graph (:mod:`snnpipe.pipeline.report.page`).
 
 For a recipe (default ``ipd``, sound localisation) it trains two networks, each into its own
 run folder under ``out``:
@@ -13,7 +13,7 @@ run folder under ``out``:
 
 Every deployment is simulated, verified against the torch model in the target's integer
 precision (and Lava fixed point, and SynSense's xylosim when installed), and
-``out/report.html`` gathers it all (:mod:`pipeline.report`).
+``out/report.html`` gathers it all (:mod:`snnpipe.pipeline.report.page`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path, write_text_atomic
+from snnpipe.pipeline.ir.atomic import atomic_path, write_text_atomic
 
 RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",)))
 LABELS = {"torch": "torch", "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim",
@@ -57,10 +57,10 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     on every implementation (Lava runs them one at a time); defaults :data:`DEFAULTS`, or
     :data:`QUICK` (tiny, for tests: the same steps) with ``quick``; given values win.
     """
-    from models.recipes import registry
-    from pipeline.errors import SnnpipeError
-    from pipeline.report import build
-    from pipeline.report_data import deploy_all
+    from snnpipe.models.recipes import registry
+    from snnpipe.pipeline.ir.errors import SnnpipeError
+    from snnpipe.pipeline.report.page import build
+    from snnpipe.pipeline.report.data import deploy_all
 
     t0 = time.perf_counter()
     given = dict(epochs=epochs, n_train=n_train, n_test=n_test, n_eval=n_eval)

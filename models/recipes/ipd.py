@@ -99,7 +99,7 @@ def build(config: dict):
     In the ``xylo`` precision the currents decay by ``xylo_current_decay`` (Xylo's dash 0
     would clear a current before it reaches the membrane) and the hidden neurons are the
     chip's (multi-spike, subtractive reset)."""
-    from models.networks import ipd_net
+    from snnpipe.models.networks import ipd_net
 
     net = ipd_net(n_hidden=config["n_hidden"], tau=config["tau"], beta=config["beta"],
                   spiking=config.get("spiking", True), precision=config["precision"])
@@ -132,9 +132,9 @@ def metrics(task: IPDTask, output, label, ipd) -> dict:
 def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
           precision: str = "float", progress: bool = True, **overrides) -> dict:
     """Train on ``n_train`` samples of seed ``seed``; test on ``n_test`` samples of seed
-    ``seed + 10000`` (:func:`dataset`). Writes the run files (:mod:`models.recipes.common`) and
+    ``seed + 10000`` (:func:`dataset`). Writes the run files (:mod:`snnpipe.models.recipes.common`) and
     ``confusion.png``. Returns the test metrics (accuracy 0..1, mae_deg) and the paths."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
     task = IPDTask()
@@ -163,7 +163,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
 
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
     """``n`` held-out inputs (n, 200, steps), drawn as :func:`evaluate` draws ``n`` samples."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     return dataset(IPDTask(), n, seed + common.TEST_SEED_OFFSET)[0]
 
@@ -173,7 +173,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     """Test accuracy and MAE of the run at ``path`` (folder, .pt, .h5 or config.json) on
     ``backend`` (torch | lava-fixed | intsim with ``target`` loihi | xylo) over ``n`` samples
     (default ``n_test``; Lava runs one sample at a time) of seed ``seed + 10000``."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     task = IPDTask()
     n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n

@@ -73,13 +73,13 @@ DEFAULTS = dict(steps=2000, lr=0.001, weight_decay=1e-5, time_constant=2.0, filt
 def build(config: dict):
     """SLAYER's Oxford network: CUBA Dense 200 -> 256 -> 200 (threshold 0.1, no current
     memory, voltage decay 0.1) in ``config["precision"]``."""
-    from models.networks import oxford
+    from snnpipe.models.networks import oxford
 
     return oxford(precision=config["precision"])
 
 
 def _loss(config):
-    from models.losses import SpikeTime
+    from snnpipe.models.losses import SpikeTime
 
     return SpikeTime(time_constant=config["time_constant"], filter_order=config["filter_order"])
 
@@ -96,7 +96,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     raster, SpikeTime loss, Adam as the tutorial). The task is to reproduce one target from one
     input, so the metric is measured on that pair: the loss of the trained network and of the
     untrained one (same seed). Writes the run files and ``raster.png``."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision or DEFAULT_PRECISION, seed=seed, **overrides)
     task = OxfordTask(steps=config["steps"])
@@ -125,7 +125,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     target loihi) for the frozen input of ``seed``, and how its spikes compare with the
     quantised torch model (the checkpoint in the ``loihi`` precision): ``mismatches`` (spike
     entries that differ) and ``exact`` (True when none do)."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     files = common.resolve(path, NAME)
     config = common.run_config(path, NAME, DEFAULTS)

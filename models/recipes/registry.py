@@ -8,8 +8,8 @@ is the default), ``DEPLOY`` (the ``(backend, target)`` pairs it is checked on), 
 """
 from __future__ import annotations
 
-from models.recipes import chirp, ipd, oxford, synnet, wavesense
-from pipeline.errors import SnnpipeError
+from snnpipe.models.recipes import chirp, ipd, oxford, synnet, wavesense
+from snnpipe.pipeline.ir.errors import SnnpipeError
 
 RECIPES = {m.NAME: m for m in (oxford, wavesense, synnet, chirp, ipd)}
 LAVA_SAMPLES = 32      # default number of test samples on Lava (it runs one sample at a time)
@@ -31,7 +31,7 @@ def train(name: str, out_dir, epochs: int | None = None, seed: int = 0, device: 
           precision: str | None = None, progress: bool = True, **overrides) -> dict:
     """Train recipe ``name`` into ``out_dir``; ``epochs`` None: its ``DEFAULT_EPOCHS``;
     ``precision`` None: :func:`default_precision`. Returns its metrics and file paths."""
-    from models.recipes.common import PRECISIONS
+    from snnpipe.models.recipes.common import PRECISIONS
 
     precision = precision or default_precision(name)
     if precision not in PRECISIONS:
@@ -72,8 +72,8 @@ def mappings(name: str, path) -> dict:
     :func:`evaluate` maps it: a recipe larger than Xylo Audio 2 gets its widened limits
     (``XYLO_LIMITS_ARGS``), a run trained in the ``xylo`` precision its state scale.
     Returns ``{target: kwargs}`` for the targets that need any."""
-    from models.recipes import common
-    from pipeline.hdf5 import load
+    from snnpipe.models.recipes import common
+    from snnpipe.pipeline.formats.hdf5 import load
 
     recipe = get(name)
     xylo = {}

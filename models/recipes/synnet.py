@@ -95,7 +95,7 @@ def build(config: dict):
     and 8 are ``size_hidden_layers=(24, 24, 24), time_constants_per_layer=(2, 4, 8)``) and the
     output layer's membrane as output; ``threshold_out`` is high enough that it does not
     spike."""
-    from models.networks import SynNet
+    from snnpipe.models.networks import SynNet
 
     return SynNet(n_channels=16, n_classes=len(KEYWORDS),
                   size_hidden_layers=tuple(config["size_hidden_layers"]),
@@ -132,7 +132,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     """Train with cross-entropy on the output membrane pooled over time (``readout``) on
     ``n_train`` keywords of seed ``seed``; test on ``n_test`` of seed ``seed + 10000``. Writes
     the run files and ``confusion.png``. Returns the test accuracy (0..1) and the paths."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
     task = ToneKeywords()
@@ -157,7 +157,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
 
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
     """``n`` held-out inputs (n, 16, steps), drawn as :func:`evaluate` draws ``n`` samples."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     return ToneKeywords().sample(n, seed + common.TEST_SEED_OFFSET)[0]
 
@@ -167,7 +167,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
     intsim, target xylo: the output neurons' ``Vmem_out``) over ``n`` keywords of seed
     ``seed + 10000``."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     config = common.run_config(path, NAME, DEFAULTS)
     n = config["n_test"] if n is None else n

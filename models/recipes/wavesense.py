@@ -71,7 +71,7 @@ def build(config: dict):
     """WaveSense as in the tutorial (dilations 2 and 32, 16 neurons per layer, two synaptic
     currents, low-pass readout), subtractive reset. ``spike`` None: the chip's multi-spike
     neurons in the ``xylo`` precision, else binary spikes (Lava runs binary spikes only)."""
-    from models.networks import WaveSenseNet
+    from snnpipe.models.networks import WaveSenseNet
 
     n = config["n_neurons"]
     return WaveSenseNet(dilations=tuple(config["dilations"]), n_classes=2, n_channels_in=16,
@@ -94,8 +94,8 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     on ``n_train`` samples of seed ``seed``; test on ``n_test`` samples of seed
     ``seed + 10000``. Writes the run files and ``confusion.png``, ``output.png``. Returns the
     test accuracy (0..1) and the paths."""
-    from models.losses import LastStepCrossEntropy
-    from models.recipes import common
+    from snnpipe.models.losses import LastStepCrossEntropy
+    from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision, seed=seed, **overrides)
     task = TemporalXOR()
@@ -123,7 +123,7 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
 
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
     """``n`` held-out inputs (n, channels, steps), drawn as :func:`evaluate` draws ``n`` samples."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     return TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)[0]
 
@@ -132,7 +132,7 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
              n: int | None = None, plots_dir=None) -> dict:
     """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
     intsim, target xylo) over ``n`` samples of seed ``seed + 10000``."""
-    from models.recipes import common
+    from snnpipe.models.recipes import common
 
     n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n
     xt, yt = TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)

@@ -1,10 +1,10 @@
-"""ProcessModels of :mod:`processes.multisyn.process`: ``floating_pt`` and bit-accurate
+"""ProcessModels of :mod:`snnpipe.processes.multisyn.process`: ``floating_pt`` and bit-accurate
 ``fixed_pt``.
 
 Floating point follows Lava's float LIF (DESIGN.md 5.3): ``u_k = u_k (1 - du_k) + a_k``,
 ``v = v (1 - dv) + sum_k u_k + bias_mant`` (``bias_exp`` ignored), spike ``v > vth``.
 
-Fixed point applies the Loihi rules of :mod:`hwmap.targets.loihi` (DESIGN.md 5.1, 6.1), with
+Fixed point applies the Loihi rules of :mod:`snnpipe.hwmap.targets.loihi` (DESIGN.md 5.1, 6.1), with
 Lava's ``du`` offset (``iDecay = du + 1``): per current ``u_k = current_step(u_k, a_k, du_k + 1)``
 (24-bit wrap), ``v = voltage_step(v, sum_k u_k, dv, bias_array(bias_mant, bias_exp))`` (24-bit
 saturation), ``spike_and_reset(v, threshold_value(vth))``. With ``n_syn = 1`` this is Lava's
@@ -20,9 +20,9 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from hwmap.targets.loihi import (bias_array, current_step, spike_and_reset, threshold_value,
-                                 voltage_step)
-from processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
+from snnpipe.hwmap.targets.loihi import (bias_array, current_step, spike_and_reset, threshold_value,
+                                         voltage_step)
+from snnpipe.processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
 
 _FLOAT_IN = LavaPyType(PyInPort.VEC_DENSE, float)
 _FIXED_IN = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
@@ -100,7 +100,7 @@ class PyMultiSynCubaFloat(_FloatModel):
 @requires(CPU)
 @tag("bit_accurate_loihi", "fixed_pt")
 class PyMultiSynCubaFixed(_FixedModel):
-    """Bit-accurate multi-synapse CUBA LIF (Loihi rules from hwmap.targets.loihi)."""
+    """Bit-accurate multi-synapse CUBA LIF (Loihi rules from snnpipe.hwmap.targets.loihi)."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)

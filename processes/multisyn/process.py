@@ -1,4 +1,4 @@
-"""Interfaces of the custom neuron processes lava-nc lacks (implementations in ``models.py``).
+"""Interfaces of the custom neuron processes lava-nc lacks (implementations in ``snnpipe.models.py``).
 
 ``MultiSynCuba``: a CUBA LIF population with ``n_syn`` synaptic currents (DESIGN.md 3, 6.1),
 each with its own per-neuron decay. Ports: one input port per synapse, ``a_in0`` ..

@@ -9,7 +9,7 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from processes.recorder.process import PortRecorder, VarRecorder, open_record
+from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
 
 class _Writer(PyLoihiProcessModel):

@@ -1,5 +1,5 @@
 """Recorders writing each step straight into a memory-mapped ``.npy`` file (models in
-``models.py``).
+``snnpipe.models.py``).
 
 lava-nc's RingBuffer sink and Monitor return their data through ``Var.get()``, which sends one
 message per element (a 200 x 2000 sink takes 15-20 s, DESIGN.md 5.6). These recorders instead

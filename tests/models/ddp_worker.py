@@ -6,10 +6,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from models.block.cuba import Dense
-from models.losses import SpikeRate
-from models.network import Network
-from models.training import Assistant
+from snnpipe.models.block.cuba import Dense
+from snnpipe.models.losses import SpikeRate
+from snnpipe.models.network import Network
+from snnpipe.models.training import Assistant
 
 NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.05}
 

@@ -1,7 +1,7 @@
-"""models.from_graph: any Graph in torch, spike for spike with the integer simulators.
+"""snnpipe.models.from_graph: any Graph in torch, spike for spike with the integer simulators.
 
-Oracles: ``hwmap.intsim.loihi`` (itself cross-checked bit for bit against Lava) and
-``hwmap.intsim.xylo`` (cross-checked against xylosim), plus hand-computed impulse responses for
+Oracles: ``snnpipe.hwmap.intsim.loihi`` (itself cross-checked bit for bit against Lava) and
+``snnpipe.hwmap.intsim.xylo`` (cross-checked against xylosim), plus hand-computed impulse responses for
 the timing convention.
 """
 from __future__ import annotations
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from hwmap.intsim.loihi import simulate as loihi_simulate
-from hwmap.intsim.xylo import simulate as xylo_simulate
-from hwmap.targets.loihi_map import map_graph
-from hwmap.targets.xylo_map import quantize_and_map
-from models.from_graph import build
-from pipeline import graph as G
-from pipeline.errors import GraphError
-from tests.pipeline.zoo import ZOO
+from snnpipe.hwmap.intsim.loihi import simulate as loihi_simulate
+from snnpipe.hwmap.intsim.xylo import simulate as xylo_simulate
+from snnpipe.hwmap.mappers.loihi_map import map_graph
+from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
+from snnpipe.models.from_graph import build
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.errors import GraphError
+from zoo import ZOO
 
 XYLO_ZOO = ("sequential_dense", "recurrent_first", "recurrent_second", "branches_merge",
             "residual", "synnet", "li_readout")
@@ -49,7 +49,7 @@ def test_loihi_precision_equals_the_loihi_integer_simulator(name):
 
 @pytest.mark.parametrize("name", XYLO_ZOO)
 def test_xylo_precision_on_the_mapped_graph_equals_the_xylo_simulator(name):
-    from pipeline.verify_xylo import mapped_graph
+    from snnpipe.pipeline.verify.xylo import mapped_graph
 
     g = ZOO[name](0)
     cfg, rep = quantize_and_map(g)
@@ -145,8 +145,8 @@ def test_a_trained_network_and_its_graph_emit_the_same_spikes(precision, monkeyp
     The blocks run the reference neuron functions: a numba kernel run sets the multiprocessing
     start method, after which importing Lava (``mp.set_start_method('fork')``) fails in the
     same process, and Lava tests follow in this session."""
-    from models.block.cuba import Dense, Recurrent
-    from models.network import Network
+    from snnpipe.models.block.cuba import Dense, Recurrent
+    from snnpipe.models.network import Network
 
     monkeypatch.setenv("SNNPIPE_KERNEL", "reference")
     torch.manual_seed(0)

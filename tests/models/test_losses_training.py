@@ -5,11 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import losses
-from models.block import cuba as blk
-from models.bounds import Bounds
-from models.network import Network
-from models.training import Assistant, LearningStats
+from snnpipe.models import losses
+from snnpipe.models.block import cuba as blk
+from snnpipe.models.bounds import Bounds
+from snnpipe.models.network import Network
+from snnpipe.models.training import Assistant, LearningStats
 
 
 def spikes(shape, rate=0.3, seed=0):

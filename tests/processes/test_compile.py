@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwmap.targets.loihi import decay_to_int, threshold_to_int, weight_to_int
-from pipeline import graph as G
-from pipeline.errors import GraphError
-from processes.compile import compile
-from processes.run import run
-from tests.processes.handbuilt import sequential_lif
-from tests.processes.reference import simulate
+from snnpipe.hwmap.targets.loihi import decay_to_int, threshold_to_int, weight_to_int
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.errors import GraphError
+from snnpipe.processes.compile import compile
+from snnpipe.processes.run import run
+from lava_handbuilt import sequential_lif
+from lowered_reference import simulate
 
 pytestmark = pytest.mark.lava
 

@@ -7,10 +7,10 @@ import copy
 import numpy as np
 import pytest
 
-from processes.compile import compile
-from processes.run import run
-from tests.pipeline import zoo
-from tests.processes.reference import simulate
+from snnpipe.processes.compile import compile
+from snnpipe.processes.run import run
+import zoo
+from lowered_reference import simulate
 
 pytestmark = pytest.mark.lava
 
@@ -43,8 +43,8 @@ def test_fixed_point_equals_reference_and_intsim(name):
             assert np.array_equal(rec.raw[node][b], ref[node]), (b, node)
     spiking = [n for n in g.graph["outputs"] if g.nodes[n]["model"] == "cuba"]
     assert sum(rec.raw[n].sum() for n in spiking) > 0
-    intsim = pytest.importorskip("hwmap.intsim.loihi")
-    from hwmap.targets.loihi_map import map_graph
+    intsim = pytest.importorskip("snnpipe.hwmap.intsim.loihi")
+    from snnpipe.hwmap.mappers.loihi_map import map_graph
 
     res = intsim.simulate(map_graph(g), batch, record=("u", "v"))
     for node in g.graph["outputs"]:
@@ -81,11 +81,11 @@ def test_wavesense_uses_two_synapse_neurons_and_reports_latency():
 
 @pytest.mark.parametrize("name", ["wavesense", "synnet", "recurrent_second"])
 def test_float_lava_equals_the_torch_float_model(name):
-    """Lava floating point against models.from_graph in the float precision (float64): spikes
+    """Lava floating point against snnpipe.models.from_graph in the float precision (float64): spikes
     identical, u and v within 1e-9 (float64 rounding of the same sums in another order)."""
     import torch
 
-    from models.from_graph import build
+    from snnpipe.models.from_graph import build
 
     g, x = _all_outputs(name)
     probes = [f"{n}/{var}" for n in g.graph["outputs"] for var in ("u", "v")]

@@ -4,8 +4,8 @@ import sys
 
 CODE = """
 import sys
-import models, pipeline, hwmap
-import processes, processes.lowering, processes.params, processes.smoke
+from snnpipe import models, pipeline, hwmap
+import snnpipe.processes, snnpipe.processes.lowering, snnpipe.processes.params, snnpipe.processes.smoke
 loaded = sorted(m for m in sys.modules if m == 'lava' or m.startswith('lava.'))
 assert not loaded, loaded
 """

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 
-from processes.multisyn.process import LeakyReadout, MultiSynCuba
-from tests.processes.handbuilt import LIF, Source, probe_run
+from snnpipe.processes.multisyn.process import LeakyReadout, MultiSynCuba
+from lava_handbuilt import LIF, Source, probe_run
 
 pytestmark = pytest.mark.lava
 

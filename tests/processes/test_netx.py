@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from processes.compile import compile
-from processes.run import run
-from tests.pipeline import zoo
+from snnpipe.processes.compile import compile
+from snnpipe.processes.run import run
+import zoo
 
 pytestmark = pytest.mark.lava
 netx = pytest.importorskip("lava.lib.dl.netx")
-hdf5 = pytest.importorskip("pipeline.hdf5")
+hdf5 = pytest.importorskip("snnpipe.pipeline.formats.hdf5")
 
 T = 30
 
@@ -22,7 +22,7 @@ def _run_netx(path, x: np.ndarray, in_shape) -> np.ndarray:
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from processes.lavaguard import run_steps, shutdown
+    from snnpipe.processes.lavaguard import run_steps, shutdown
 
     net = netx.hdf5.Network(net_config=str(path))
     data = x.reshape(*in_shape, T)

@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import graph as G
-from pipeline.errors import BackendError, GraphError
-from processes.compile import compile
-from processes.run import run
-from processes.smoke import three_neuron_check
-from tests.pipeline import zoo
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.errors import BackendError, GraphError
+from snnpipe.processes.compile import compile
+from snnpipe.processes.run import run
+from snnpipe.processes.smoke import three_neuron_check
+import zoo
 
 pytestmark = pytest.mark.lava
 

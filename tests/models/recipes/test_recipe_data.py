@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.recipes.chirp import ChirpTask, correlation
-from models.recipes.ipd import IPDTask, mean_abs_error_deg
-from models.recipes.oxford import OxfordTask
-from models.recipes.synnet import ToneKeywords
-from models.recipes.wavesense import TemporalXOR
+from snnpipe.models.recipes.chirp import ChirpTask, correlation
+from snnpipe.models.recipes.ipd import IPDTask, mean_abs_error_deg
+from snnpipe.models.recipes.oxford import OxfordTask
+from snnpipe.models.recipes.synnet import ToneKeywords
+from snnpipe.models.recipes.wavesense import TemporalXOR
 
 
 def test_temporal_xor_matches_the_tutorials_definition():
@@ -73,7 +73,7 @@ def test_tone_keywords_are_told_apart_by_tone_order_only():
 
 @pytest.mark.parametrize("name", ["ipd", "wavesense", "synnet"])
 def test_test_inputs_are_the_held_out_samples_evaluate_draws(name):
-    from models.recipes import registry
+    from snnpipe.models.recipes import registry
 
     few = registry.test_inputs(name, 2, seed=3)
     assert few.dim() == 3 and len(few) == 2 and few.sum() > 0

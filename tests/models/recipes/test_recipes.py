@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-import processes.compile  # noqa: F401  (Lava sets the multiprocessing start method on import)
+import snnpipe.processes.compile  # noqa: F401  (Lava sets the multiprocessing start method on import)
 
-from hwmap.targets.xylo_map import quantize_and_map
-from models.recipes import common, registry
-from pipeline.hdf5 import load
-from pipeline.validate import validate
+from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
+from snnpipe.models.recipes import common, registry
+from snnpipe.pipeline.formats.hdf5 import load
+from snnpipe.pipeline.ir.validate import validate
 
 FAST = {
     "ipd": dict(n_train=96, n_test=16, batch_size=32),
@@ -113,7 +113,7 @@ def test_ipd_in_loihi_precision_deploys_exactly_on_the_loihi_simulator_and_lava(
 
 
 def test_unknown_names_are_refused():
-    from pipeline.errors import SnnpipeError
+    from snnpipe.pipeline.ir.errors import SnnpipeError
 
     with pytest.raises(SnnpipeError):
         registry.get("mnist")
@@ -158,8 +158,8 @@ def test_deploy_evaluates_torch_and_every_deployment_backend(runs):
 
 
 def test_a_saved_target_config_evaluates_like_the_network_file(runs, tmp_path):
-    from hwmap.targets.loihi_config import save as save_loihi
-    from hwmap.targets.loihi_map import map_graph
+    from snnpipe.hwmap.mappers.loihi_config import save as save_loihi
+    from snnpipe.hwmap.mappers.loihi_map import map_graph
 
     folder, _ = runs["synnet"]
     cfg, _ = quantize_and_map(load(folder / "synnet.h5"))
@@ -173,7 +173,7 @@ def test_a_saved_target_config_evaluates_like_the_network_file(runs, tmp_path):
 
 
 def test_the_command_line_knows_every_recipe():
-    from pipeline.cli import build_parser
+    from snnpipe.pipeline.cli.main import build_parser
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     recipe_arg = next(a for a in train._actions if a.dest == "recipe")
@@ -181,7 +181,7 @@ def test_the_command_line_knows_every_recipe():
 
 
 def test_snnpipe_train_and_evaluate_write_a_run_and_print_its_metrics(tmp_path, capsys):
-    from pipeline.cli import main
+    from snnpipe.pipeline.cli.main import main
 
     run = tmp_path / "synnet"
     assert main(["train", "synnet", "--epochs", "1", "-o", str(run), "--json"]) == 0
@@ -208,7 +208,7 @@ def _verify_targets(name):
 @pytest.mark.lava
 @pytest.mark.parametrize("name", sorted(registry.RECIPES))
 def test_snnpipe_verify_finds_no_difference_for_each_recipe_and_target(runs, name, capsys):
-    from pipeline.cli import main
+    from snnpipe.pipeline.cli.main import main
 
     folder, _ = runs[name]
     for target in _verify_targets(name):

@@ -1,0 +1,1 @@
+"""Hardware configurations of each target: quantisers, mappers, config files, resource reports."""

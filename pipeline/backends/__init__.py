@@ -1,0 +1,1 @@
+"""Running a compiled network on any implementation, with one signature."""

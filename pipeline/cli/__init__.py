@@ -1,0 +1,1 @@
+"""The ``snnpipe`` command line."""

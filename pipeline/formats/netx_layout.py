@@ -1,0 +1,372 @@
+"""lava-dl netx's HDF5 layout (DESIGN.md 5.5): write sequential CUBA graphs, read netx files.
+
+Layout: ``layer/<i>/`` for i = 0..N-1, datasets only. ``input`` (``shape``, optional
+``neuron/*``, ``weight``, ``bias``), ``flatten`` (``shape`` [C*H*W, 1, 1]), ``dense`` /
+``dense_rec`` (``shape`` (n_out,), ``inFeatures``, ``outFeatures``, ``weight`` f32 (out, in),
+``weight_rec`` (out, out), optional ``delay``, ``bias``), ``conv`` (``shape`` [C, H, W],
+``inChannels``, ``outChannels``, ``groups``, ``kernelSize``, ``stride``, ``padding``,
+``dilation`` (2,) in (H, W) order, ``weight`` f32 (out, in/groups, kH, kW)) and CUBA ``neuron/*``
+(``type`` = "CUBA", ``iDecay``, ``vDecay``, ``vThMant``, ``refDelay``, ``gradedSpike``).
+
+Units: ``weight`` and ``bias`` are integers in 1/64 of the float unit, ``iDecay``/``vDecay`` in
+1/4096 per step, ``vThMant`` in 1/64. Reading divides exactly; writing quantises as SLAYER
+does (snnpipe.hwmap.targets.loihi), so a graph is written losslessly only when ``lossless`` says so.
+Graph node ids read from netx files are ``input`` and ``layer<i>`` (i the netx layer index).
+
+An ``input`` layer with ``neuron/*`` (slayer's ``block.cuba.Input``) is an input node, an
+identity edge (weight ``weight / 64``, default 1) and a cuba population; we write one for such a
+graph, as lava-dl does, but netx cannot compile it: run those files with ``skip_layers=1``.
+Files without an ``input`` layer start with a dense layer whose columns give the input size.
+netx defects we do not work around here: an all-zero layer crashes it, and an all-non-positive
+layer with a -256 weight loses precision (DESIGN.md 5.5).
+"""
+from __future__ import annotations
+
+import h5py
+import networkx as nx
+import numpy as np
+
+from snnpipe.hwmap.targets import loihi
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.formats.h5util import fail, group, read_array, read_int, read_str
+
+UNSUPPORTED = ("pool", "concat", "average", "convT", "unpool", "dense_comp")
+# netx's neuron for a layer without ``neuron/`` (hdf5.py: ``1 << 18 - 1`` is 1 << 17).
+NETX_DEFAULT_NEURON = {"iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
+
+
+# ---------------------------------------------------------------- which graphs netx can express
+
+def _netx_neuron(d) -> bool:
+    """A cuba population netx runs as written: one current, scalar decays and threshold."""
+    return (d.get("kind") == "neuron" and d.get("model") == "cuba" and d.get("n_syn") == 1
+            and np.shape(d["current_decay"]) == (1,) and np.ndim(d["voltage_decay"]) == 0
+            and np.ndim(d["threshold"]) == 0 and d.get("reset") == "zero"
+            and d.get("spike") == "binary" and d.get("refractory") == 0
+            and (np.ndim(d["bias"]) == 0 or len(d["shape"]) == 1))
+
+
+def _plain(e) -> bool:
+    return e["syn"] == 0 and not np.any(np.asarray(e["delay"]))
+
+
+def chain(graph: nx.MultiDiGraph):
+    """The netx layers of a sequential graph, or None when netx cannot express it.
+
+    Returns ``[(node, in_edge_attrs, recurrent_self_edge_attrs | None), ...]`` from the first
+    population to the output. An ``identity`` first edge (scalar weight) is netx's input neuron.
+    """
+    ins, outs = graph.graph["inputs"], graph.graph["outputs"]
+    if len(ins) != 1 or len(outs) != 1 or len(graph.nodes[ins[0]]["shape"]) not in (1, 3):
+        return None
+    node, steps = ins[0], []
+    while True:
+        fwd = [(v, d) for _, v, d in graph.out_edges(node, data=True) if not d["recurrent"]]
+        if not fwd:
+            break
+        if len(fwd) != 1:
+            return None
+        nxt, edge = fwd[0]
+        into = list(graph.in_edges(nxt, data=True))
+        rec = [(u, d) for u, _, d in into if d["recurrent"]]
+        if (len(into) - len(rec) != 1 or len(rec) > 1 or not _netx_neuron(graph.nodes[nxt])
+                or not _plain(edge)):
+            return None
+        if rec and not (rec[0][0] == nxt and rec[0][1]["op"] == "dense" and _plain(rec[0][1])):
+            return None
+        if edge["op"] == "identity" and (steps or np.ndim(edge["weight"])):
+            return None
+        if edge["op"] == "conv" and np.ndim(graph.nodes[nxt]["bias"]):
+            return None
+        steps.append((nxt, edge, rec[0][1] if rec else None))
+        node = nxt
+    if node != outs[0] or len(steps) + 1 != graph.number_of_nodes():
+        return None
+    return steps
+
+
+def _to_64ths(x):
+    return np.rint(np.asarray(x, dtype=np.float64) * 64)
+
+
+def _exact(x, to_int, unit) -> bool:
+    x = np.asarray(x, dtype=np.float64)
+    return bool(np.array_equal(to_int(x) / unit, x))
+
+
+def lossless(graph: nx.MultiDiGraph, steps) -> bool:
+    """True when quantising ``steps`` to netx integers and reading them back is exact."""
+    for node, edge, rec in steps:
+        d = graph.nodes[node]
+        if not (_exact(d["current_decay"], loihi.decay_to_int, 4096)
+                and _exact(d["voltage_decay"], loihi.decay_to_int, 4096)
+                and _exact(d["threshold"], loihi.threshold_to_int, 64)
+                and _exact(d["bias"], _to_64ths, 64)):
+            return False
+        for e in (edge, rec) if rec is not None else (edge,):
+            w = e["weight"]
+            to_int = _to_64ths if e["op"] == "identity" else loihi.weight_to_int
+            if not _exact(w, to_int, 64):
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- writing
+
+def _type(g: h5py.Group, name: str) -> None:
+    g.create_dataset("type", (1,), "S10", [name.encode("ascii")])
+
+
+def _neuron(g: h5py.Group, d) -> None:
+    g.create_dataset("neuron/type", data="CUBA")
+    g.create_dataset("neuron/iDecay", data=np.int64(loihi.decay_to_int(d["current_decay"][0])))
+    g.create_dataset("neuron/vDecay", data=np.int64(loihi.decay_to_int(d["voltage_decay"])))
+    g.create_dataset("neuron/vThMant", data=np.int64(loihi.threshold_to_int(d["threshold"])))
+    g.create_dataset("neuron/refDelay", data=np.int64(d["refractory"] + 1))
+    g.create_dataset("neuron/gradedSpike", data=np.bool_(d["spike"] == "graded"))
+
+
+def _bias(g: h5py.Group, d, n: int) -> None:
+    b = np.rint(np.broadcast_to(d["bias"], (n,)) * 64)
+    if np.any(b):
+        g.create_dataset("bias", data=b.astype(np.float32))
+
+
+def write(f: h5py.File, graph: nx.MultiDiGraph, steps) -> None:
+    """Write the netx ``layer/`` group of a graph for which :func:`chain` gave ``steps``."""
+    layers = f.create_group("layer")
+    src = graph.graph["inputs"][0]
+    shape = graph.nodes[src]["shape"]
+    lay = layers.create_group("0")
+    _type(lay, "input")
+    lay.create_dataset("shape", data=np.array(shape, dtype=np.int64))
+    if steps and steps[0][1]["op"] == "identity":
+        node, edge, _ = steps.pop(0)
+        _neuron(lay, graph.nodes[node])
+        if float(edge["weight"]) != 1.0:
+            lay.create_dataset("weight", data=np.float32(np.rint(64 * edge["weight"])))
+        _bias(lay, graph.nodes[node], shape[0])          # per neuron (C,) or per channel
+    for node, edge, rec in steps:
+        if edge["op"] == "dense" and len(shape) == 3:
+            lay = layers.create_group(str(len(layers)))
+            _type(lay, "flatten")
+            lay.create_dataset("shape", data=np.array([G.size(shape), 1, 1], dtype=np.int64))
+        lay = layers.create_group(str(len(layers)))
+        d = graph.nodes[node]
+        if edge["op"] == "dense":
+            _write_dense(lay, edge, rec, d)
+        else:
+            _write_conv(lay, edge, d)
+        _neuron(lay, d)
+        shape = d["shape"]
+
+
+def _write_dense(lay: h5py.Group, edge, rec, d) -> None:
+    w = edge["weight"]
+    _type(lay, "dense_rec" if rec is not None else "dense")
+    lay.create_dataset("shape", data=np.array(d["shape"], dtype=np.int64))
+    lay.create_dataset("inFeatures", data=np.int64(w.shape[1]))
+    lay.create_dataset("outFeatures", data=np.int64(w.shape[0]))
+    lay.create_dataset("weight", data=loihi.weight_to_int(w).astype(np.float32))
+    if rec is not None:
+        lay.create_dataset("weight_rec", data=loihi.weight_to_int(rec["weight"]).astype(np.float32))
+    _bias(lay, d, w.shape[0])
+
+
+def _write_conv(lay: h5py.Group, edge, d) -> None:
+    w = edge["weight"]
+    _type(lay, "conv")
+    lay.create_dataset("shape", data=np.array(d["shape"], dtype=np.int64))
+    lay.create_dataset("inChannels", data=np.int64(w.shape[1] * edge["groups"]))
+    lay.create_dataset("outChannels", data=np.int64(w.shape[0]))
+    lay.create_dataset("kernelSize", data=np.array(w.shape[2:], dtype=np.int64))
+    for key in ("stride", "padding", "dilation"):
+        lay.create_dataset(key, data=np.array(edge[key], dtype=np.int64))
+    lay.create_dataset("groups", data=np.int64(edge["groups"]))
+    lay.create_dataset("weight", data=loihi.weight_to_int(w).astype(np.float32))
+    _bias(lay, d, w.shape[0])
+
+
+# ---------------------------------------------------------------------------------- reading
+
+def read(f: h5py.File, file, dt: float) -> nx.MultiDiGraph:
+    """Build a Graph from the ``layer/`` group of a netx file (ours or lava-dl's ``export_hdf5``).
+
+    Raises FormatError naming the file, ``layer/<i>`` and the dataset for anything netx's
+    reader would not accept or that our Graph cannot hold.
+    """
+    layers = group(f, "layer", file, "/")
+    n = len(layers)
+    missing = [str(i) for i in range(n) if str(i) not in layers]
+    if n == 0 or missing:
+        raise fail(file, "layer", missing[0] if missing else "0", "missing layer",
+                   f"layer/0..layer/{max(n - 1, 0)}")
+    g = G.new_graph(str(getattr(file, "stem", "net")), dt)
+    prev = _implicit_input(g, group(layers, "0", file, "layer"), file)
+    for i in range(n):
+        prev = _read_layer(g, group(layers, str(i), file, "layer"), i, prev, file)
+    if prev is None or g.nodes[prev]["kind"] == "input":
+        raise fail(file, "layer", "type", "no neuron layer after the input",
+                   "input followed by dense or conv layers")
+    G.set_outputs(g, [prev])
+    return g
+
+
+def _implicit_input(g, lay: h5py.Group, file):
+    """netx infers the input of a file without an ``input`` layer from its first dense layer."""
+    if read_str(lay, "type", file, "layer/0") not in ("dense", "dense_rec"):
+        return None
+    w = read_array(lay, "weight", file, "layer/0", "float")
+    if w.ndim != 2 or w.shape[1] == 0:
+        raise fail(file, "layer/0", "weight", "bad dense weight", "(n_out, n_in)", w.shape)
+    return G.add_input(g, "input", (w.shape[1],))
+
+
+def _read_layer(g, lay: h5py.Group, i: int, prev, file):
+    where = f"layer/{i}"
+    kind = read_str(lay, "type", file, where)
+    if kind == "input":
+        if prev is not None:
+            raise fail(file, where, "type", "input layer after the first", "layer/0", where)
+        return _read_input(g, lay, i, file, where)
+    if prev is None:
+        raise fail(file, where, "type", "the first layer must be an input or a dense layer",
+                   "input | dense | dense_rec", kind)
+    if kind == "flatten":
+        size = G.size(g.nodes[prev]["shape"])
+        shape = read_array(lay, "shape", file, where, "int")
+        if int(np.prod(shape)) != size:
+            raise fail(file, where, "shape", "flatten size differs from its input", size,
+                       shape.tolist())
+        return prev
+    if kind in ("dense", "dense_rec"):
+        return _read_dense(g, lay, i, prev, file, where, kind == "dense_rec")
+    if kind == "conv":
+        return _read_conv(g, lay, i, prev, file, where)
+    if kind in UNSUPPORTED:
+        raise fail(file, where, "type", f"netx layer type {kind!r} is not supported",
+                   "input | flatten | dense | dense_rec | conv", kind)
+    raise fail(file, where, "type", "unknown layer type",
+               "input | flatten | dense | dense_rec | conv", kind)
+
+
+def _shape(lay, file, where, ndims=(1, 2, 3)) -> tuple:
+    s = read_array(lay, "shape", file, where, "int")
+    if s.ndim != 1 or len(s) not in ndims or np.any(s <= 0):
+        raise fail(file, where, "shape", "bad shape", f"{ndims} positive ints", s.tolist())
+    return tuple(int(v) for v in s)
+
+
+def _neuron_params(lay, n: int, file, where) -> dict:
+    """Float neuron parameters from ``neuron/*`` (netx's default when absent)."""
+    if "neuron" not in lay:
+        p, graded, ref = dict(NETX_DEFAULT_NEURON), False, 1
+    else:
+        nrn = group(lay, "neuron", file, where)
+        w = where + "/neuron"
+        kind = read_str(nrn, "type", file, w)
+        if kind not in ("CUBA", "LOIHI"):
+            raise fail(file, w, "type", "unsupported neuron type", "CUBA", kind)
+        per = {(), (1,), (n,)}
+        p = {k: read_array(nrn, k, file, w, "int", per) for k in ("iDecay", "vDecay", "vThMant")}
+        graded = bool(read_array(nrn, "gradedSpike", file, w, "bool", {(), (1,)}).reshape(())
+                      ) if "gradedSpike" in nrn else False
+        ref = read_int(nrn, "refDelay", file, w) if "refDelay" in nrn else 1
+
+    def squeeze(a):
+        a = np.asarray(a, dtype=np.float64)
+        return a.reshape(()) if a.size == 1 else a
+
+    cd = squeeze(p["iDecay"]) / 4096.0
+    return dict(model="cuba", n_syn=1, current_decay=cd.reshape((1,) + cd.shape),
+                voltage_decay=squeeze(p["vDecay"]) / 4096.0,
+                threshold=squeeze(p["vThMant"]) / 64.0,
+                spike="graded" if graded else "binary", refractory=max(ref - 1, 0))
+
+
+def _read_bias(lay, n_out: int, per_channel: int, file, where) -> np.ndarray:
+    if "bias" not in lay:
+        return np.zeros(())
+    b = read_array(lay, "bias", file, where, "float", {(), (1,), (per_channel,)})
+    b = b.astype(np.float64) / 64.0
+    return b.reshape(()) if b.size == 1 else np.repeat(b, n_out // per_channel)
+
+
+def _read_input(g, lay, i, file, where):
+    shape = _shape(lay, file, where)
+    G.add_input(g, "input", shape)
+    if "neuron" not in lay:
+        return "input"
+    n = G.size(shape)
+    node = f"layer{i}"
+    G.add_neuron(g, node, shape, bias=_read_bias(lay, n, shape[0], file, where),
+                 **_neuron_params(lay, n, file, where))
+    w = read_array(lay, "weight", file, where, "float", {(), (1,)}) if "weight" in lay else 64
+    G.add_identity(g, "input", node, float(np.reshape(w, ())) / 64.0)
+    return node
+
+
+def _read_dense(g, lay, i, prev, file, where, rec: bool):
+    n_in = G.size(g.nodes[prev]["shape"])
+    w = read_array(lay, "weight", file, where, "float")
+    if w.ndim != 2 or w.shape[1] != n_in:
+        raise fail(file, where, "weight", "dense weight does not fit its input",
+                   f"(n_out, {n_in})", w.shape)
+    shape = _shape(lay, file, where)
+    if G.size(shape) != w.shape[0]:
+        raise fail(file, where, "shape", "layer size differs from the weight's rows",
+                   w.shape[0], shape)
+    node, n = f"layer{i}", w.shape[0]
+    G.add_neuron(g, node, (n,), bias=_read_bias(lay, n, n, file, where),
+                 **_neuron_params(lay, n, file, where))
+    G.add_dense(g, prev, node, w / 64.0, delay=_read_delay(lay, w.shape, file, where))
+    if rec:
+        wr = read_array(lay, "weight_rec", file, where, "float", {(n, n)})
+        G.add_dense(g, node, node, wr / 64.0, recurrent=True)
+    return node
+
+
+def _read_delay(lay, wshape, file, where):
+    if "delay" not in lay:
+        return 0
+    d = read_array(lay, "delay", file, where, "int", {(), (1,), (wshape[0],), (wshape[1],)})
+    if d.size == 1:
+        return int(d.reshape(()))
+    axis = 1 if d.shape[0] == wshape[0] else 0     # netx: per output neuron first
+    return np.repeat(np.expand_dims(d, axis), wshape[axis], axis=axis).astype(np.int64)
+
+
+def _pair(lay, name, file, where, default) -> tuple[int, int]:
+    if name not in lay:
+        return (default, default)
+    a = read_array(lay, name, file, where, "int", {(), (1,), (2,)})
+    return tuple(int(v) for v in np.broadcast_to(a.reshape(-1), (2,)))
+
+
+def _read_conv(g, lay, i, prev, file, where):
+    in_shape = g.nodes[prev]["shape"]
+    if len(in_shape) != 3:
+        raise fail(file, where, "type", "conv needs a (C, H, W) input", "3-d input", in_shape)
+    w = read_array(lay, "weight", file, where, "float")
+    if w.ndim == 5 and w.shape[4] == 1:             # slayer's (out, in, kh, kw, 1)
+        w = w[..., 0]
+    groups = read_int(lay, "groups", file, where) if "groups" in lay else 1
+    if w.ndim != 4 or groups < 1 or w.shape[1] * groups != in_shape[0]:
+        raise fail(file, where, "weight", "conv weight does not fit its input",
+                   f"(C_out, {in_shape[0]}/groups, kh, kw)", w.shape)
+    if "delay" in lay:
+        raise fail(file, where, "delay", "conv delays are not supported (netx ignores them)")
+    geometry = {k: _pair(lay, k, file, where, d) for k, d in
+                (("stride", 1), ("padding", 0), ("dilation", 1))}
+    if min(geometry["stride"]) < 1 or min(geometry["dilation"]) < 1 or min(geometry["padding"]) < 0:
+        raise fail(file, where, "stride", "bad conv geometry",
+                   "stride >= 1, padding >= 0, dilation >= 1", geometry)
+    shape = _shape(lay, file, where, (3,))
+    out = G.conv_output_shape(in_shape, w.shape, **geometry)
+    if out != shape:
+        raise fail(file, where, "shape", "conv output shape differs from the layer's", out, shape)
+    node, n = f"layer{i}", G.size(shape)
+    G.add_neuron(g, node, shape, bias=_read_bias(lay, n, shape[0], file, where),
+                 **_neuron_params(lay, n, file, where))
+    G.add_conv(g, prev, node, w / 64.0, groups=groups, **geometry)
+    return node

@@ -1,0 +1,1 @@
+"""The ground floor of the pipeline: typed errors, atomic writes, the Graph IR and its validation."""

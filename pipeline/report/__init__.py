@@ -1,0 +1,1 @@
+"""The HTML report of trained and deployed networks, and its plots."""

@@ -1,0 +1,1 @@
+"""Verification: the same input through several implementations, compared step by step."""
