@@ -2,7 +2,7 @@
 
 ``build(graph, precision) -> GraphModel``: dense / conv / identity edges, merges, recurrent
 edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
-precisions of :mod:`snnpipe.models.neurons.cuba` (``loihi``, ``float``, ``xylo``).
+precisions of :mod:`snnpipe.models.neurons.registry` (``loihi``, ``float``, ``xylo``).
 
 Timing (one convention for every backend; index t of every array is one time step):
     * an input node emits column t of its raster at index t;
@@ -39,14 +39,14 @@ import torch
 import torch.nn.functional as F
 
 from snnpipe.hwmap.targets import loihi, xylo
-from snnpipe.models.neurons import cuba
-from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT
+from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
 from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo
+from snnpipe.models.neurons.registry import PRECISIONS as NEURON_PRECISIONS
+from snnpipe.models.neurons.state import CubaParams, initial_state
 from snnpipe.pipeline.ir.errors import GraphError
 from snnpipe.pipeline.ir.graph import edges, size, topological_order
 
 PRECISIONS = ("loihi", "float", "xylo")
-XYLO_MAX_INPUT_EVENTS = 15
 MAX_CONV_MATRIX = 1 << 22    # convolutions up to this N_dst * N_src run as one matrix product
 
 
@@ -184,7 +184,7 @@ def latencies(g, hops: list) -> dict:
     return dist
 
 
-def _params(attrs: dict, dtype) -> cuba.CubaParams:
+def _params(attrs: dict, dtype) -> CubaParams:
     n_syn = int(attrs.get("n_syn", 1))
     cd = np.asarray(attrs["current_decay"], np.float64)
     cd = cd.reshape(n_syn, -1) if cd.ndim else np.full((n_syn, 1), float(cd))
@@ -194,7 +194,7 @@ def _params(attrs: dict, dtype) -> cuba.CubaParams:
             if np.size(x) > 1 else torch.as_tensor(float(np.asarray(x).reshape(-1)[0]), dtype=dtype)
 
     th = attrs.get("threshold") if attrs["model"] != "li" else None
-    return cuba.CubaParams(torch.as_tensor(cd, dtype=dtype), t(attrs["voltage_decay"]),
+    return CubaParams(torch.as_tensor(cd, dtype=dtype), t(attrs["voltage_decay"]),
                            None if th is None else t(th), t(attrs.get("bias", 0.0)),
                            attrs.get("reset", "zero"), attrs.get("spike", "binary"),
                            int(attrs.get("refractory", 0)))
@@ -261,8 +261,7 @@ class GraphModel(torch.nn.Module):
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops}
-        self.extras = {n: ((cuba.EXTRAS[precision](p),) if precision in cuba.EXTRAS else ())
-                       for n, p in self.params.items()}
+        self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}
         self.hops = lower(graph, precision, quantize, input_latency, dtype)
         self.latency = latencies(graph, self.hops)
         order = list(source_order) if source_order is not None else \
@@ -284,7 +283,7 @@ class GraphModel(torch.nn.Module):
                 raise GraphError("input raster has the wrong number of channels", where=name,
                                  field="inputs", expected=size(shape), found=a.shape[1])
             if self.precision == "xylo":
-                a = a.clamp(0, XYLO_MAX_INPUT_EVENTS)
+                a = a.clamp(0, xylo.MAX_INPUT_EVENTS)
             out[name] = a
         return out
 
@@ -327,11 +326,11 @@ class GraphModel(torch.nn.Module):
         emitted = {n: [a[..., t] for t in range(steps)] for n, a in xs.items()}
         for n in self.pops + self.merges:
             emitted[n] = []
-        states = {n: cuba.initial_state(batch, p.n_syn, size(self.graph.nodes[n]["shape"]),
-                                        self.dtype) for n, p in self.params.items()}
+        states = {n: initial_state(batch, p.n_syn, size(self.graph.nodes[n]["shape"]),
+                                   self.dtype) for n, p in self.params.items()}
         rec = {n: {"u": [], "v": [], "x": [], "spikes": [], "ordered": []} for n in self.pops}
         by_dst = {n: [h for h in self.hops if h.dst == n] for n in self.pops}
-        step = cuba.STEPS[self.precision]
+        step = NEURON_PRECISIONS[self.precision].step
         for t in range(steps):
             for n in self.pops:
                 st = states[n]
@@ -363,7 +362,7 @@ class GraphModel(torch.nn.Module):
                             _channel(d["weight"], self.graph.nodes[m]["shape"], total.shape[1]),
                             dtype=self.dtype)
                 if self.precision == "xylo":     # alias copies saturate at 31 spikes
-                    total = total.clamp(max=cuba.MAX_SPIKES)
+                    total = total.clamp(max=xylo.HIDDEN_CAP)
                 emitted[m].append(total)
         first = torch.stack(emitted[self.graph.graph["outputs"][0]], -1)
         if not record:

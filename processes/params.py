@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnpipe.hwmap.targets.loihi import decay_to_int, threshold_to_int, weight_to_int
-from snnpipe.hwmap.mappers.loihi_quant import bias_to_int
+from snnpipe.hwmap.targets.loihi import bias_to_int
 from snnpipe.hwmap.targets.loihi_weights import weight_format
 from snnpipe.pipeline.ir.errors import GraphError, QuantizationError
 from snnpipe.pipeline.ir.graph import size

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNIT,
-                                         WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT, LoihiLimits,
-                                         decay_to_int, threshold_to_int, weight_to_int)
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
+                                         LoihiLimits, bias_to_int, decay_to_int, threshold_to_int,
+                                         weight_to_int)
 from snnpipe.hwmap.mappers.loihi_config import Population, Projection
 from snnpipe.hwmap.targets.loihi_weights import weight_format
 from snnpipe.pipeline.ir import graph as G
@@ -56,31 +56,6 @@ class QuantReport:
 def _per_neuron(x, n: int) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     return np.broadcast_to(a.reshape(-1) if a.size == n else a, (n,)).copy()
-
-
-def bias_to_int(bias, where: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Float bias (N,) -> (mantissa, exponent) int64 (N,), ``mant << exp ~= 4096 * bias``.
-
-    Uses the smallest exponent in 0..7 whose mantissa fits 13 signed bits.
-
-    Raises:
-        QuantizationError: when ``|4096 * bias|`` exceeds ``4095 << 7``.
-    """
-    b = np.rint(np.asarray(bias, np.float64) * STATE_UNIT)
-    mant = b.astype(np.int64)
-    exp = np.zeros(b.shape, np.int64)
-    todo = (mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)
-    for e in range(1, BIAS_EXP_MAX + 1):
-        m = np.rint(b / (1 << e)).astype(np.int64)
-        mant = np.where(todo, m, mant)
-        exp = np.where(todo, e, exp)
-        todo = (mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)
-    if np.any(todo):
-        raise QuantizationError("bias too large for 13-bit mantissa and 3-bit exponent",
-                                where=where, field="bias",
-                                expected=f"|bias| <= {(BIAS_MANT_MAX << BIAS_EXP_MAX) / STATE_UNIT}",
-                                found=float(np.abs(bias).max()))
-    return mant, exp
 
 
 def quantize_population(name: str, d: dict) -> tuple[Population, dict]:

@@ -9,14 +9,17 @@ Units: currents ``u`` and voltage ``v`` are integers in 1/4096 of the float unit
 weights in 1/64 units shifted left by 6); decays are 12-bit integers ``0..4096`` giving the
 amount removed per step in 1/4096 (netx's ``iDecay``/``vDecay``; Lava's ``du = iDecay - 1``).
 
-The rest of the target lives beside it and is re-exported here lazily: weight formats
-(``loihi_weights``), the quantiser (``loihi_quant.quantize``), design rules
-(``loihi_rules.RULES``, ``check``), the configuration (``loihi_config.LoihiConfig``, ``save``,
-``load``) and the mapper (``loihi_map.map_graph``, ``place``, ``resource_report``).
+The other facts of the target sit beside it: weight formats (:mod:`.loihi_weights`) and the
+design rules over a Graph (:mod:`.loihi_rules`); the quantiser, the configuration and the
+mapper are in :mod:`snnpipe.hwmap.mappers` (``loihi_quant``, ``loihi_config``, ``loihi_map``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+
+from snnpipe.pipeline.ir.errors import QuantizationError
 
 DECAY_BITS = 12
 DECAY_UNIT = 1 << DECAY_BITS          # 4096: decays are in 1/4096 per step
@@ -34,6 +37,7 @@ VTH_MAX = (1 << 17) - 1               # Lava LIF vth: unsigned 17 bit
 BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bit
 BIAS_EXP_MAX = 7                      # bias_exp: 3 bit
 ACTIVATION_MAX = (1 << 23) - 1        # |a| per step: Conv wraps a_out at 24 bits
+MAX_SPIKES = 31                       # spikes per step of a multi-spike (custom) neuron
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,6 @@ def bias_value(bias_mant, bias_exp: int):
 
 def bias_array(bias_mant, bias_exp):
     """Per-neuron bias in state units: ``bias_mant << bias_exp`` (floor shift for exp < 0), numpy."""
-    import numpy as np
-
     m, e = np.asarray(bias_mant, np.int64), np.asarray(bias_exp, np.int64)
     return np.where(e >= 0, m << np.maximum(e, 0), m >> np.maximum(-e, 0))
 
@@ -122,10 +124,15 @@ def spike_and_reset(v, theta):
     return s, v * (~s)
 
 
+def spike_count(v, theta):
+    """Spikes of a multi-spike neuron (a Loihi 2 custom neuron): the number of thresholds ``v``
+    exceeds, strictly, ``ceil(v / theta) - 1`` for ``v > theta``, at most :data:`MAX_SPIKES`
+    (0 otherwise). ``theta > 0`` in state units; numpy or torch integers."""
+    return ((v - 1) // theta.clip(1, None)).clip(1, MAX_SPIKES) * (v > theta)
+
+
 def _trunc12_inplace(p, tmp) -> None:
     """``p = trunc0(p / 4096)`` in place (numpy int64): ``(p + (4095 if p < 0)) >> 12``."""
-    import numpy as np
-
     np.right_shift(p, 63, out=tmp)
     np.bitwise_and(tmp, DECAY_UNIT - 1, out=tmp)
     np.add(p, tmp, out=p)
@@ -142,8 +149,6 @@ def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
     ``4096 - i_decay_k`` then ``4096 - v_decay``; ``bias``, ``theta`` (N,) in state units
     (a theta of ``V_MAX`` never spikes); ``tmp`` scratch like ``x``. Returns spikes, bool (B, N).
     """
-    import numpy as np
-
     np.multiply(x, keep, out=x)                          # both decays use last step's values
     _trunc12_inplace(x, tmp)
     u, v = x[:-1], x[-1]
@@ -160,23 +165,42 @@ def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
     return s
 
 
+def bias_to_int(bias, where: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Float bias (N,) -> (mantissa, exponent) int64 (N,), ``mant << exp ~= 4096 * bias``.
+
+    Uses the smallest exponent in 0..7 whose mantissa fits 13 signed bits.
+
+    Raises:
+        QuantizationError: when ``|4096 * bias|`` exceeds ``4095 << 7``.
+    """
+    b = np.rint(np.asarray(bias, np.float64) * DECAY_UNIT)
+    mant = b.astype(np.int64)
+    exp = np.zeros(b.shape, np.int64)
+    todo = (mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)
+    for e in range(1, BIAS_EXP_MAX + 1):
+        m = np.rint(b / (1 << e)).astype(np.int64)
+        mant = np.where(todo, m, mant)
+        exp = np.where(todo, e, exp)
+        todo = (mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)
+    if np.any(todo):
+        raise QuantizationError("bias too large for 13-bit mantissa and 3-bit exponent",
+                                where=where, field="bias",
+                                expected=f"|bias| <= {(BIAS_MANT_MAX << BIAS_EXP_MAX) / DECAY_UNIT}",
+                                found=float(np.abs(bias).max()))
+    return mant, exp
+
+
 def decay_to_int(fraction):
     """Float decay (fraction lost per step, 0..1) -> 12-bit integer, round half to even (SLAYER)."""
-    import numpy as np
-
     return np.rint(np.asarray(fraction, dtype=np.float64) * DECAY_UNIT).astype(np.int64)
 
 
 def threshold_to_int(threshold):
     """Float threshold -> mantissa ``int(64 * threshold)`` (truncation, as SLAYER exports)."""
-    import numpy as np
-
     return np.trunc(np.asarray(threshold, dtype=np.float64) * WEIGHT_UNIT).astype(np.int64)
 
 
 def weight_to_int(weight):
     """Float weights -> even integers in [-256, 254] (1/64 units), SLAYER's round-half-even to 1/32."""
-    import numpy as np
-
     w = np.rint(np.asarray(weight, dtype=np.float64) * (WEIGHT_UNIT // 2)) * 2
     return np.clip(w, WEIGHT_MIN, WEIGHT_MAX).astype(np.int64)

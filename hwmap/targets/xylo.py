@@ -25,6 +25,16 @@ from snnpipe.pipeline.ir.errors import (CapacityError, FormatError, Quantization
 TARGET = "xylo"
 STATE_BITS = 16
 STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
+MAX_INPUT_EVENTS = 15       # input events per channel and step; more are dropped
+HIDDEN_CAP = 31             # spikes per hidden neuron and step
+OUTPUT_CAP = 1              # spikes per output neuron and step
+
+# The models' ``xylo`` precision (quantisation-aware training) in float units: a state unit is
+# 1/UNIT of a float unit; int8 weights are in 1/WEIGHT_UNIT and enter the state shifted left by
+# WEIGHT_SHIFT (log2(UNIT / WEIGHT_UNIT)).
+UNIT = 1024.0
+WEIGHT_UNIT = 64.0
+WEIGHT_SHIFT = 4
 
 
 @dataclass(frozen=True)
@@ -40,9 +50,9 @@ class XyloLimits:
     max_weight_shift: int = 7      # one left shift each for input / recurrent / output weights
     max_dash: int = 15             # 4-bit decay shifts
     bias_bits: int = 8             # signed bias; 0: no bias (Xylo v1)
-    max_input_events: int = 15     # per channel per step; more are dropped
-    max_hidden_spikes: int = 31    # per hidden neuron per step
-    max_output_spikes: int = 1     # per output neuron per step
+    max_input_events: int = MAX_INPUT_EVENTS
+    max_hidden_spikes: int = HIDDEN_CAP
+    max_output_spikes: int = OUTPUT_CAP
     max_fanout: int = 64           # recurrent target neurons per hidden neuron (not in xylosim)
     max_alias_targets: int = 1     # per hidden neuron
 

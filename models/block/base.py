@@ -12,8 +12,10 @@ import torch.nn.functional as F
 
 from snnpipe.hwmap.targets import loihi
 from snnpipe.models import kernels
-from snnpipe.models.neurons.cuba import Cuba, loihi_ints
-from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT, quantize_weight_xylo, xylo_ints
+from snnpipe.models.neurons.cuba_loihi import loihi_ints
+from snnpipe.models.populations.cuba import Cuba
+from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
+from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo, xylo_ints
 from snnpipe.models.ste import quantize_weight_8bit
 from snnpipe.pipeline.ir.errors import SnnpipeError
 

@@ -1,6 +1,6 @@
 """Fused kernels of the neuron dynamics (the time loop and its backward in one call).
 
-:func:`select` decides, per call of :func:`snnpipe.models.neurons.cuba.run`, whether the fused kernel
+:func:`select` decides, per call of :func:`snnpipe.models.populations.cuba.run`, whether the fused kernel
 or the reference sequence function runs: ``kernel`` (argument) or the ``SNNPIPE_KERNEL``
 environment variable, one of ``auto`` (default: fused where supported), ``fused`` (fused where
 supported; the reference otherwise, as auto) or ``reference`` (always the reference functions,

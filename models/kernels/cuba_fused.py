@@ -2,7 +2,7 @@
 ``torch.autograd.Function``.
 
 :func:`cuba_fused` has the signature and the results of the reference sequence functions
-:func:`snnpipe.models.neurons.cuba.cuba_float` / :func:`~snnpipe.models.neurons.cuba.cuba_loihi` /
+:func:`snnpipe.models.neurons.cuba_float.cuba_float` / :func:`~snnpipe.models.neurons.cuba_loihi.cuba_loihi` /
 :func:`snnpipe.models.neurons.cuba_xylo.cuba_xylo`: values are identical (loihi, xylo: bit for bit;
 float: the same float32 operations in the same order) and the
 gradients are those of the reference autograd (surrogate spike, straight-through roundings,
@@ -46,7 +46,10 @@ import torch
 
 from snnpipe.hwmap.targets import xylo
 from snnpipe.models import surrogate as sg
-from snnpipe.models.neurons import cuba, cuba_xylo
+from snnpipe.hwmap.targets import loihi
+from snnpipe.models.neurons import cuba_xylo
+from snnpipe.models.neurons.cuba_loihi import UNIT as LOIHI_UNIT, W_UNIT, loihi_ints
+from snnpipe.models.neurons.state import CubaParams, CubaState
 
 try:
     from snnpipe.models.kernels import cuba_numba
@@ -62,7 +65,7 @@ def available() -> bool:
     return cuba_numba is not None
 
 
-def supports(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None,
+def supports(x: torch.Tensor, p: CubaParams, state: CubaState | None,
              precision: str) -> bool:
     """Whether :func:`cuba_fused` computes this case (otherwise use the reference)."""
     device_ok = x.device.type == "cuda" or (x.device.type == "cpu" and available())
@@ -81,24 +84,24 @@ def supports(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None,
 class _Config:
     """Non-tensor arguments of one kernel call."""
 
-    def __init__(self, p: cuba.CubaParams, precision: str, ints=None, impl: str = "numba"):
+    def __init__(self, p: CubaParams, precision: str, ints=None, impl: str = "numba"):
         self.precision, self.ints, self.impl = precision, ints, impl
         self.spiking = int(p.threshold is not None)
         self.multi = int(p.spike == "multi")
         self.surrogate = p.surrogate
         if precision == "xylo":     # the chip: subtractive reset, counts up to its cap
-            self.subtract, self.max_spikes = 1, cuba_xylo.HIDDEN_CAP if self.multi else 1
+            self.subtract, self.max_spikes = 1, xylo.HIDDEN_CAP if self.multi else 1
         else:
-            self.subtract, self.max_spikes = int(p.reset == "subtract"), cuba.MAX_SPIKES
+            self.subtract, self.max_spikes = int(p.reset == "subtract"), loihi.MAX_SPIKES
         self.v_range = _V_RANGE[precision]
         self.saturate = precision != "float"
 
 
 # voltage range of the integer precisions, float units (the recomputed reset saturates to it)
-_V_RANGE = {"xylo": (np.float32(xylo.STATE_MIN / cuba_xylo.UNIT),
-                     np.float32(xylo.STATE_MAX / cuba_xylo.UNIT)),
-            "loihi": (np.float32(-cuba.loihi.V_MAX / cuba.UNIT),
-                      np.float32(cuba.loihi.V_MAX / cuba.UNIT))}
+_V_RANGE = {"xylo": (np.float32(xylo.STATE_MIN / xylo.UNIT),
+                     np.float32(xylo.STATE_MAX / xylo.UNIT)),
+            "loihi": (np.float32(-loihi.V_MAX / LOIHI_UNIT),
+                      np.float32(loihi.V_MAX / LOIHI_UNIT))}
 _V_RANGE["float"] = _V_RANGE["loihi"]          # unused (no saturation)
 
 
@@ -291,23 +294,22 @@ def _torch_forward(x, cols, u0, v0, cfg):
     v = torch.empty(n_t, n_m, device=dev)
     s = _spike_buffer(n_t, n_m, cfg.spiking, dev)
     if cfg.precision == "loihi":
-        from snnpipe.hwmap.targets import loihi
         i_decay, v_decay, theta_i, bias_i = (torch.as_tensor(q, device=dev) for q in cfg.ints)
         reps = n_m // theta_i.shape[-1]
         i_decay, v_decay, theta_i, bias_i = (q.repeat(1, reps) if q.dim() == 2 else q.repeat(reps)
                                              for q in (i_decay, v_decay, theta_i, bias_i))
-        ui = (u0 * cuba.UNIT).long()
-        vi = (v0 * cuba.UNIT).long()
+        ui = (u0 * LOIHI_UNIT).long()
+        vi = (v0 * LOIHI_UNIT).long()
         for t in range(n_t):
-            ui = loihi.wrap_current(loihi.decay(ui, i_decay) + (cuba.UNIT * x[t]).long())
+            ui = loihi.wrap_current(loihi.decay(ui, i_decay) + (LOIHI_UNIT * x[t]).long())
             w = loihi.voltage_step(vi, ui.sum(0), v_decay, bias_i)
-            u[t] = ui / cuba.UNIT
-            v[t] = w / cuba.UNIT
+            u[t] = ui / LOIHI_UNIT
+            v[t] = w / LOIHI_UNIT
             if cfg.spiking:
                 fired = w > theta_i
                 if cfg.multi:
                     c = torch.where(fired, ((w - 1) // theta_i.clamp_min(1))
-                                    .clamp(1, cuba.MAX_SPIKES), 0)
+                                    .clamp(1, loihi.MAX_SPIKES), 0)
                 else:
                     c = fired.long()
                 if cfg.subtract:
@@ -317,7 +319,7 @@ def _torch_forward(x, cols, u0, v0, cfg):
                 s[t] = c
             else:
                 vi = w
-        return s, u, v, vi / cuba.UNIT
+        return s, u, v, vi / LOIHI_UNIT
     if cfg.precision == "xylo":
         return _torch_forward_xylo(x, u0, v0, s, u, v, cfg)
     a, b, theta, bias = cols
@@ -330,7 +332,7 @@ def _torch_forward(x, cols, u0, v0, cfg):
         if cfg.spiking:
             fired = vp > theta
             if cfg.multi:
-                c = torch.where(fired, (torch.ceil(vp / theta) - 1).clamp(1, cuba.MAX_SPIKES),
+                c = torch.where(fired, (torch.ceil(vp / theta) - 1).clamp(1, loihi.MAX_SPIKES),
                                 torch.zeros_like(vp))
             else:
                 c = fired.to(vp.dtype)
@@ -345,7 +347,7 @@ def _torch_forward_xylo(x, u0, v0, s, u, v, cfg):
     """The xylo branch of :func:`_torch_forward`: the rules of :mod:`snnpipe.hwmap.targets.xylo`
     (as :func:`snnpipe.models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns."""
     n_m = x.shape[2]
-    unit = cuba_xylo.UNIT
+    unit = xylo.UNIT
     dash_syn, dash_mem, theta_i, bias_i = (torch.as_tensor(q, device=x.device) for q in cfg.ints)
     reps = n_m // theta_i.shape[-1]
     dash_syn, dash_mem, theta_i, bias_i = (q.repeat(1, reps) if q.dim() == 2 else q.repeat(reps)
@@ -422,7 +424,7 @@ def _torch_backward(grads, slayer, tau, coef, u, v, s, cols, states, cfg, x=None
     return gx, acc_a, acc_b, acc_th, acc_bias
 
 
-def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
+def _effective(p: CubaParams, precision: str, n_n: int, device=None):
     """(current decay, voltage decay, threshold, bias) as the precision's step function uses
     them (tensors with autograd, any shape that broadcasts to (K, N) / (N,); the kernel's
     wrapper expands them), and the integer parameters of the loihi and xylo precisions (numpy
@@ -431,21 +433,21 @@ def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
     ints = None
     if precision == "xylo":
         q = cuba_xylo.xylo_ints(p)
-        cd, vd, bias = q.syn_decay, q.mem_decay, q.bias / cuba_xylo.UNIT
-        th = None if q.theta is None else q.theta / cuba_xylo.UNIT
+        cd, vd, bias = q.syn_decay, q.mem_decay, q.bias / xylo.UNIT
+        th = None if q.theta is None else q.theta / xylo.UNIT
         theta_i = torch.zeros(()) if q.theta is None else q.theta
         ints = (_np(torch.broadcast_to(q.dash_syn, (n_k, n_n)), np.int64),
                 _np(torch.broadcast_to(q.dash_mem, (n_n,)), np.int64),
                 _np(torch.broadcast_to(theta_i, (n_n,)), np.int64),
                 _np(torch.broadcast_to(q.bias, (n_n,)), np.int64))
     elif precision == "loihi":
-        q = cuba.loihi_ints(p)
-        cd, vd, bias = q.i_decay / cuba.UNIT, q.v_decay / cuba.UNIT, q.bias / cuba.UNIT
-        th = None if q.vth_mant is None else q.vth_mant / cuba.W_UNIT
+        q = loihi_ints(p)
+        cd, vd, bias = q.i_decay / LOIHI_UNIT, q.v_decay / LOIHI_UNIT, q.bias / LOIHI_UNIT
+        th = None if q.vth_mant is None else q.vth_mant / W_UNIT
         vth_i = torch.zeros(()) if q.vth_mant is None else q.vth_mant
         ints = (_np(torch.broadcast_to(q.i_decay, (n_k, n_n)), np.int64),
                 _np(torch.broadcast_to(q.v_decay, (n_n,)), np.int64),
-                _np(torch.broadcast_to(vth_i, (n_n,)), np.int64) << cuba.loihi.ACTIVATION_SHIFT,
+                _np(torch.broadcast_to(vth_i, (n_n,)), np.int64) << loihi.ACTIVATION_SHIFT,
                 _np(torch.broadcast_to(q.bias, (n_n,)), np.int64))
     else:
         cd, vd, th, bias = p.current_decay, p.voltage_decay, p.threshold, p.bias
@@ -454,7 +456,7 @@ def _effective(p: cuba.CubaParams, precision: str, n_n: int, device=None):
     return (as_t(cd), as_t(vd), th, as_t(bias)), ints
 
 
-def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None = None,
+def cuba_fused(x: torch.Tensor, p: CubaParams, state: CubaState | None = None,
                precision: str = "loihi", impl: str | None = None):
     """The CUBA sequence of ``precision`` in one kernel call; a drop-in for the reference.
 
@@ -468,7 +470,7 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
     Returns:
         ``(s, u, v, state)``: s (batch, N, T) spike counts (None without threshold),
         u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage, final state; as
-        :func:`snnpipe.models.neurons.cuba.cuba_float`.
+        :func:`snnpipe.models.neurons.cuba_float.cuba_float`.
     """
     n_b, n_k, n_n, _ = x.shape
     if impl is None:
@@ -486,5 +488,5 @@ def cuba_fused(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None
     params, ints = _effective(p, precision, n_n, x.device)
     cfg = _Config(p, precision, ints, impl)
     s, u, v, v_last = FusedCuba.apply(x, *params, u0, v0, cfg)
-    final = cuba.CubaState(u[..., -1], v_last, r)
+    final = CubaState(u[..., -1], v_last, r)
     return (s if cfg.spiking else None), u, v, final

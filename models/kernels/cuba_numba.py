@@ -22,7 +22,7 @@ variant on its first use), so that the inner loops carry no branches on them (ru
 made the loops about twice slower).
 
 Forward loops (``forward_float``, ``forward_loihi``) implement exactly the step functions of
-:mod:`snnpipe.models.neurons.cuba` (same float32 operation order; int64 Loihi rules of
+:mod:`snnpipe.models.neurons` (same float32 operation order; int64 Loihi rules of
 :mod:`snnpipe.hwmap.targets.loihi`). ``backward`` runs the adjoint of the float recursion on the
 recorded trajectory (straight-through roundings, surrogate spike, reset ignored), as the
 reference functions' autograd does.
@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit, prange
 
 from snnpipe.hwmap.targets import loihi, xylo
-from snnpipe.models.neurons.cuba_xylo import UNIT as XYLO_UNIT
+from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
 
 ALIGN = 16                    # chunk sizes of the parallel loops: multiples of 16 columns
 MAX_CHUNK = 1024              # columns per work item at most

@@ -83,7 +83,7 @@ except ImportError:         # the core imports without triton; available() is Fa
 
 from snnpipe.hwmap.targets import loihi as _loihi
 from snnpipe.hwmap.targets import xylo as _xylo
-from snnpipe.models.neurons.cuba_xylo import UNIT as _XYLO_UNIT
+from snnpipe.hwmap.targets.xylo import UNIT as _XYLO_UNIT
 
 MAX_SYN = 4                 # synaptic currents per neuron handled by the unrolled kernels
 DEPTH_FORWARD = 8           # prefetch depth D (time steps in flight) of the forward kernels

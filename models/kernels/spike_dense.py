@@ -177,7 +177,7 @@ def _exact_grid(w: torch.Tensor, n_in: int, x_max: float) -> bool:
     return float(w.detach().abs().max()) * n_in * x_max < 2.0 ** (24 - GRID_BITS)
 
 
-MAX_COUNT = 31.0         # integer inputs are spike counts (snnpipe.models.neurons.cuba.MAX_SPIKES)
+MAX_COUNT = 31.0         # integer inputs are spike counts (snnpipe.hwmap.targets.loihi.MAX_SPIKES)
 
 
 def project(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor | None:

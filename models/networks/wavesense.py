@@ -12,7 +12,7 @@ import torch
 
 from snnpipe.models.block import cuba as blk
 from snnpipe.models.block.multi import MultiDense
-from snnpipe.models.neurons.li import Li
+from snnpipe.models.populations.li import Li
 from snnpipe.models.timeconst import decay
 from snnpipe.pipeline.ir import graph
 

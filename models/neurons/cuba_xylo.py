@@ -1,7 +1,7 @@
 """The ``xylo`` precision of the CUBA neuron: Xylo Audio 2 integer arithmetic (DESIGN 6.2)
 through the rule functions of :mod:`snnpipe.hwmap.targets.xylo`.
 
-Units: states are 16-bit integers, ``UNIT`` (1024) of them per float unit; weights are int8
+Units (:mod:`snnpipe.hwmap.targets.xylo`): states are 16-bit integers, ``UNIT`` (1024) of them per float unit; weights are int8
 in 1/64 units entering the state shifted left by ``WEIGHT_SHIFT`` (4), so a float weight w is
 ``clamp(round(64 w), -128, 127) << 4`` state units. Decays become shifts
 ``dash = round(-log2(decay))`` (0..15, per step ``I -= I >> dash``). Per step::
@@ -24,13 +24,10 @@ from typing import NamedTuple
 import torch
 
 from snnpipe.hwmap.targets import xylo
-from snnpipe.models.neurons import cuba
+from snnpipe.hwmap.targets.xylo import HIDDEN_CAP, OUTPUT_CAP, UNIT, WEIGHT_UNIT
+from snnpipe.models import surrogate as sg
+from snnpipe.models.neurons.state import CubaParams, CubaState, sequence
 from snnpipe.models.ste import exact, round_ste
-
-UNIT = 1024.0            # state units per float unit
-WEIGHT_UNIT = 64.0       # int8 weight units per float unit
-WEIGHT_SHIFT = 4         # log2(UNIT / WEIGHT_UNIT)
-HIDDEN_CAP = 31
 
 
 class XyloInts(NamedTuple):
@@ -49,7 +46,7 @@ def _dash(d: torch.Tensor):
     return exact(2.0 ** -dash, d), dash.long()
 
 
-def xylo_ints(p: cuba.CubaParams) -> XyloInts:
+def xylo_ints(p: CubaParams) -> XyloInts:
     """Decays as shifts, threshold and bias rounded to state units."""
     sd, ds = _dash(p.current_decay)
     md, dm = _dash(p.voltage_decay)
@@ -62,11 +59,11 @@ def quantize_weight_xylo(w: torch.Tensor) -> torch.Tensor:
     return (round_ste(w * WEIGHT_UNIT) / WEIGHT_UNIT).clamp(-128 / WEIGHT_UNIT, 127 / WEIGHT_UNIT)
 
 
-def cuba_step_xylo(x: torch.Tensor, state: cuba.CubaState, p: cuba.CubaParams,
+def cuba_step_xylo(x: torch.Tensor, state: CubaState, p: CubaParams,
                    q: XyloInts | None = None):
     """One Xylo step. x: (batch, n_syn, N) float units (multiples of 1/UNIT for exactness).
 
-    Returns ``(s, u, v_pre, state)`` as :func:`snnpipe.models.neurons.cuba.cuba_step_float`; s holds
+    Returns ``(s, u, v_pre, state)`` as :func:`snnpipe.models.neurons.cuba_float.cuba_step_float`; s holds
     spike counts.
     """
     q = xylo_ints(p) if q is None else q
@@ -78,21 +75,17 @@ def cuba_step_xylo(x: torch.Tensor, state: cuba.CubaState, p: cuba.CubaParams,
     u = exact(i / UNIT, (state.u + x) * (1 - q.syn_decay))
     v_pre = exact(v / UNIT, state.v * (1 - q.mem_decay) + u.sum(1) + q.bias / UNIT)
     if q.theta is None:
-        return None, u, v_pre, cuba.CubaState(u, v_pre, state.r)
+        return None, u, v_pre, CubaState(u, v_pre, state.r)
     theta_i = torch.broadcast_to(q.theta.detach().long(), v.shape)
-    cap = HIDDEN_CAP if p.spike == "multi" else 1
+    cap = HIDDEN_CAP if p.spike == "multi" else OUTPUT_CAP
     n, v_post = xylo.spike_count(v, theta_i, cap)
     theta = torch.broadcast_to(q.theta / UNIT, v_pre.shape).to(v_pre.dtype)
-    s = cuba.sg.spike(v_pre - theta, theta, p.surrogate, n.to(v_pre.dtype))
+    s = sg.spike(v_pre - theta, theta, p.surrogate, n.to(v_pre.dtype))
     v_post = exact(v_post / UNIT, v_pre)
-    return s, u, v_pre, cuba.CubaState(u, v_post, state.r)
+    return s, u, v_pre, CubaState(u, v_post, state.r)
 
 
-def cuba_xylo(x: torch.Tensor, p: cuba.CubaParams, state: cuba.CubaState | None = None):
-    """Run :func:`cuba_step_xylo` over time; shapes as :func:`snnpipe.models.neurons.cuba.cuba_float`."""
-    return cuba._sequence(cuba_step_xylo, x, p, state, (xylo_ints(p),))
+def cuba_xylo(x: torch.Tensor, p: CubaParams, state: CubaState | None = None):
+    """Run :func:`cuba_step_xylo` over time; shapes as :func:`snnpipe.models.neurons.cuba_float.cuba_float`."""
+    return sequence(cuba_step_xylo, x, p, state, (xylo_ints(p),))
 
-
-cuba.PRECISIONS["xylo"] = cuba_xylo
-cuba.STEPS["xylo"] = cuba_step_xylo
-cuba.EXTRAS["xylo"] = xylo_ints

@@ -294,7 +294,7 @@ def xylo_headroom(graph) -> dict:
     precision saturates where it did in training: ``state_headroom`` = 1024 x the largest
     hidden threshold. (Recipe graphs of that precision already carry float-equivalent weights,
     :func:`export_graph`: map them without ``decay_after_input``.)"""
-    from snnpipe.models.neurons.cuba_xylo import UNIT
+    from snnpipe.hwmap.targets.xylo import UNIT
 
     outputs = set(graph.graph["outputs"])
     theta = max((float(np.max(d["threshold"])) for n, d in graph.nodes(data=True)

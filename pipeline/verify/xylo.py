@@ -24,7 +24,7 @@ import numpy as np
 from snnpipe.hwmap.intsim.xylo import simulate as xylo_simulate
 from snnpipe.hwmap.mappers.xylo_config import XyloConfig
 from snnpipe.hwmap.targets.xylo import STATE_MAX, STATE_MIN, shifted_weight
-from snnpipe.models.neurons.cuba_xylo import UNIT
+from snnpipe.hwmap.targets.xylo import UNIT
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.verify.runs import Run, n_steps, outputs_of, torch_run
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from snnpipe.hwmap.intsim.loihi import simulate
 from snnpipe.hwmap.targets import loihi as L
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig, Population, Projection
-from snnpipe.hwmap.mappers.loihi_quant import bias_to_int, quantize
+from snnpipe.hwmap.mappers.loihi_quant import quantize
+from snnpipe.hwmap.targets.loihi import bias_to_int
 from snnpipe.hwmap.targets.loihi_rules import RULES, check
 from snnpipe.hwmap.targets.loihi_weights import (EXCITATORY, INHIBITORY, MIXED, effective_weights,
                                                  sign_mode, weight_format)

@@ -154,7 +154,7 @@ def test_weight_gradients_match_slayer(slayer):
 def test_slayer_decay_gradient_is_minus_4096_times_the_true_one(slayer):
     """DESIGN 5.4's defect, measured: SLAYER stores ``4096 * decay`` and returns, for it, minus
     the derivative with respect to the fraction (the true one is that divided by 4096)."""
-    from snnpipe.models.neurons.cuba import Cuba
+    from snnpipe.models.populations.cuba import Cuba
     torch.manual_seed(0)
     x = (torch.randn(1, 1, 30) * 64).round() / 64
     w = torch.linspace(-1, 2, 30)

@@ -13,7 +13,10 @@ pytest.importorskip("numba", reason="the fused CPU kernel needs numba (pip insta
 from snnpipe.models import kernels  # noqa: E402
 from snnpipe.models.kernels.cuba_fused import cuba_fused, supports  # noqa: E402
 from snnpipe.models.networks import oxford  # noqa: E402
-from snnpipe.models.neurons import cuba, cuba_xylo  # noqa: E402
+from snnpipe.models.neurons import cuba_xylo  # noqa: E402
+from snnpipe.models.neurons.cuba_loihi import cuba_loihi  # noqa: E402
+from snnpipe.models.neurons.registry import PRECISIONS as NEURONS  # noqa: E402
+from snnpipe.models.neurons.state import CubaParams, CubaState, initial_state  # noqa: E402
 from snnpipe.models.surrogate import FastSigmoid, Sigmoid, SlayerExp  # noqa: E402
 
 PRECISIONS = ["loihi", "float", "xylo"]
@@ -35,8 +38,8 @@ def _draw(seed: int, spike="binary", reset="zero", threshold=True, surrogate=Non
     bias = 0.05 * torch.randn(n if per_neuron else (), generator=g)
     leaves = [v.clone().requires_grad_() for v in (cd, vd, th, bias)]
     x = (0.4 * torch.randn(b, k, n, t, generator=g)).requires_grad_()
-    p = cuba.CubaParams(leaves[0], leaves[1], leaves[2] if threshold else None, leaves[3],
-                        reset=reset, spike=spike, surrogate=surrogate or SlayerExp(1.0, 1.0))
+    p = CubaParams(leaves[0], leaves[1], leaves[2] if threshold else None, leaves[3],
+                   reset=reset, spike=spike, surrogate=surrogate or SlayerExp(1.0, 1.0))
     return x, p, [x, *(leaves if threshold else leaves[:2] + leaves[3:])]
 
 
@@ -44,7 +47,7 @@ def _draw(seed: int, spike="binary", reset="zero", threshold=True, surrogate=Non
 def test_fused_equals_reference(precision, spike, reset, seed):
     x, p, leaves = _draw(seed, spike, reset)
     assert supports(x, p, None, precision)
-    ref = cuba.PRECISIONS[precision](x, p)
+    ref = NEURONS[precision].sequence(x, p)
     fused = cuba_fused(x, p, None, precision)
     assert ref[0].sum() > 0, "the case should spike"
     _compare(ref, fused, leaves, seed)
@@ -62,13 +65,13 @@ class _Triangle:
                                        _Triangle()])
 def test_surrogates(precision, surrogate):
     x, p, leaves = _draw(5, "binary", "zero", surrogate=surrogate)
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 5)
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision), leaves, 5)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_leaky_integrator_without_threshold(precision):
     x, p, leaves = _draw(3, threshold=False)
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision), leaves, 3)
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision), leaves, 3)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -77,13 +80,13 @@ def test_initial_state_and_continuation(precision):
     x, p, _ = _draw(4, "multi", "subtract")
     g = torch.Generator().manual_seed(9)
     b, k, n, _ = x.shape
-    state = cuba.CubaState(torch.randint(-3000, 3000, (b, k, n), generator=g) / 4096,
+    state = CubaState(torch.randint(-3000, 3000, (b, k, n), generator=g) / 4096,
                            torch.randint(-3000, 3000, (b, n), generator=g) / 4096,
                            torch.zeros(b, n, dtype=torch.int64))
-    ref = cuba.PRECISIONS[precision](x, p, state)
+    ref = NEURONS[precision].sequence(x, p, state)
     half = x.shape[-1] // 2
     first = cuba_fused(x[..., :half], p, state, precision)
-    second = cuba_fused(x[..., half:], p, cuba.CubaState(*(t.detach() for t in first[3])),
+    second = cuba_fused(x[..., half:], p, CubaState(*(t.detach() for t in first[3])),
                         precision)
     assert torch.equal(torch.cat([first[0], second[0]], -1), ref[0])
     assert torch.equal(torch.cat([first[2], second[2]], -1), ref[2])
@@ -94,8 +97,8 @@ def test_loihi_wrap_and_saturation_match():
     """Inputs large enough to wrap u and saturate v at 24 bits."""
     x = torch.full((1, 2, 3, 6), 1500.0)
     x[:, 1] = -2100.0
-    p = cuba.CubaParams(torch.tensor([[0.0], [0.01]]), torch.tensor(0.0), torch.tensor(3000.0))
-    ref, fused = cuba.cuba_loihi(x, p), cuba_fused(x, p, None, "loihi")
+    p = CubaParams(torch.tensor([[0.0], [0.01]]), torch.tensor(0.0), torch.tensor(3000.0))
+    ref, fused = cuba_loihi(x, p), cuba_fused(x, p, None, "loihi")
     for a, b in zip(ref[:3], fused[:3]):
         assert torch.equal(a, b)
     assert (ref[2].abs() * 4096 == 2 ** 23 - 1).any()
@@ -112,7 +115,7 @@ def test_xylo_saturation_shifts_and_thresholds_match():
     vd = torch.tensor([0.0, 2.0 ** -15, 0.25, 1.0])
     for spike in ("multi", "binary"):
         th = torch.tensor([0.5, 0.0, -0.25, 1e-3])
-        p = cuba.CubaParams(cd, vd, th, torch.tensor([0.1, -31.0, 0.0, 31.0]), spike=spike)
+        p = CubaParams(cd, vd, th, torch.tensor([0.1, -31.0, 0.0, 31.0]), spike=spike)
         ref, fused = cuba_xylo.cuba_xylo(x, p), cuba_fused(x, p, None, "xylo")
         for a, b in zip(ref[:3], fused[:3]):
             assert torch.equal(a, b)
@@ -126,7 +129,7 @@ def test_dispatch_selects_fused_and_falls_back():
     assert kernels.select(x, p, None, "loihi") is cuba_fused
     assert kernels.select(x, p, None, "loihi", kernel="reference") is None
     assert kernels.select(x, p, None, "xylo") is cuba_fused
-    refractory = cuba.CubaParams(p.current_decay, p.voltage_decay, p.threshold, p.bias,
+    refractory = CubaParams(p.current_decay, p.voltage_decay, p.threshold, p.bias,
                                  refractory=2)
     assert kernels.select(x, refractory, None, "float") is None
     assert kernels.select(x.double(), p, None, "float") is None
@@ -157,7 +160,7 @@ def test_parallel_kernel_threads_give_the_same_result(monkeypatch):
     x, p, leaves = _draw(6, "multi", "subtract")
     monkeypatch.setenv(cuba_numba.THREADS_ENV, "0")
     assert cuba_numba.set_threads() >= 1
-    _compare(cuba.cuba_loihi(x, p), cuba_fused(x, p, None, "loihi"), leaves, 6)
+    _compare(cuba_loihi(x, p), cuba_fused(x, p, None, "loihi"), leaves, 6)
 
 
 # --- the torch-ops implementation (the CUDA path), checked on the CPU -----------------------
@@ -166,24 +169,24 @@ def test_parallel_kernel_threads_give_the_same_result(monkeypatch):
 def test_torch_loop_equals_reference(precision, spike, reset, seed):
     """``impl="torch"`` (the time loop of elementwise ops CUDA tensors run) on the CPU."""
     x, p, leaves = _draw(seed, spike, reset)
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl="torch"),
              leaves, seed)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_torch_loop_without_threshold_and_other_surrogate(precision):
     x, p, leaves = _draw(3, threshold=False)
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl="torch"),
              leaves, 3)
     x, p, leaves = _draw(5, surrogate=FastSigmoid(7.0))
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl="torch"),
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl="torch"),
              leaves, 5)
 
 
 def _to(out, device):
     s, u, v, final = out
     return (None if s is None else s.to(device), u.to(device), v.to(device),
-            cuba.CubaState(*(t.to(device) for t in final)))
+            CubaState(*(t.to(device) for t in final)))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -200,10 +203,10 @@ def test_cuda_fused_equals_reference(precision, spike, reset, seed, impl):
     x = x.detach().to(dev).requires_grad_()
     leaves = [t.detach().to(dev).requires_grad_() for t in (p.current_decay, p.voltage_decay,
                                                             p.threshold, p.bias)]
-    p = cuba.CubaParams(*leaves, reset=reset, spike=spike, surrogate=p.surrogate)
+    p = CubaParams(*leaves, reset=reset, spike=spike, surrogate=p.surrogate)
     assert supports(x, p, None, precision)
     assert kernels.select(x, p, None, precision) is cuba_fused
-    _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl=impl),
+    _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl=impl),
              [x, *leaves], seed)
 
 
@@ -239,9 +242,9 @@ def test_random_shapes(precision, shape):
               (0.5 * torch.rand(n, generator=g)).requires_grad_(),
               (0.2 + torch.rand(n, generator=g)).requires_grad_(),
               (0.05 * torch.randn(n, generator=g)).requires_grad_()]
-    p = cuba.CubaParams(*leaves, reset="subtract", spike="multi")
+    p = CubaParams(*leaves, reset="subtract", spike="multi")
     for impl in ("numba", "torch"):
-        _compare(cuba.PRECISIONS[precision](x, p), cuba_fused(x, p, None, precision, impl=impl),
+        _compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl=impl),
                  [x, *leaves], b + n)
 
 

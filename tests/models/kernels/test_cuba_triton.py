@@ -24,7 +24,9 @@ triton = pytest.importorskip("triton", reason="the Triton kernels need triton (p
 from snnpipe.models import surrogate as sg  # noqa: E402
 from snnpipe.models.kernels import cuba_fused as cf  # noqa: E402
 from snnpipe.models.kernels import cuba_triton as ct  # noqa: E402
-from snnpipe.models.neurons import cuba  # noqa: E402
+from snnpipe.models.neurons.cuba_loihi import cuba_loihi  # noqa: E402
+from snnpipe.models.neurons.registry import PRECISIONS as NEURONS  # noqa: E402
+from snnpipe.models.neurons.state import CubaParams, CubaState, initial_state  # noqa: E402
 from snnpipe.models.surrogate import FastSigmoid, SlayerExp  # noqa: E402
 
 # the 2.3.1 interpreter converts 1-element arrays with int() (numpy >= 1.25 warns)
@@ -43,9 +45,9 @@ def _draw(seed, n_b, n_k, n_n, n_t, spike="binary", reset="zero", threshold=True
     bias = 0.05 * torch.randn(n_n if per_neuron else (), generator=g)
     leaves = [v.clone().requires_grad_() for v in (cd, vd, th, bias)]
     x = (0.6 * torch.randn(n_b, n_k, n_n, n_t, generator=g)).requires_grad_()
-    p = cuba.CubaParams(leaves[0], leaves[1], leaves[2] if threshold else None, leaves[3],
-                        reset=reset, spike=spike, surrogate=surrogate or SlayerExp(1.0, 1.0))
-    state = cuba.CubaState(torch.randint(-3000, 3000, (n_b, n_k, n_n), generator=g) / 4096,
+    p = CubaParams(leaves[0], leaves[1], leaves[2] if threshold else None, leaves[3],
+                   reset=reset, spike=spike, surrogate=surrogate or SlayerExp(1.0, 1.0))
+    state = CubaState(torch.randint(-3000, 3000, (n_b, n_k, n_n), generator=g) / 4096,
                            torch.randint(-3000, 3000, (n_b, n_n), generator=g) / 4096,
                            torch.zeros(n_b, n_n, dtype=torch.int64))
     return x, p, state, [x, *(leaves if threshold else leaves[:2] + leaves[3:])]
@@ -150,13 +152,13 @@ def test_forward_loihi_wrap_saturation_and_reference():
     x = torch.full((1, 2, 3, 6), 1500.0)
     x[:, 1] = -2100.0
     x[0, 0, 1] = 900.0
-    p = cuba.CubaParams(torch.tensor([[0.0], [0.01]]), torch.tensor(0.0),
+    p = CubaParams(torch.tensor([[0.0], [0.01]]), torch.tensor(0.0),
                         torch.tensor(3000.0), spike="multi", reset="subtract")
-    state = cuba.initial_state(1, 2, 3)
+    state = initial_state(1, 2, 3)
     args = _kernel_args(x, p, state, "loihi")
     out = ct.forward(*args, **SMALL)
     _assert_forward_equal(cf._torch_forward(*args), out, True)
-    s, u, v, _ = cuba.cuba_loihi(x, p)
+    s, u, v, _ = cuba_loihi(x, p)
     assert torch.equal(out[0].reshape(6, 1, 3).permute(1, 2, 0), s)
     assert torch.equal(out[2].reshape(6, 1, 3).permute(1, 2, 0), v)
     assert (v.abs() * 4096 == 2 ** 23 - 1).any()
@@ -170,10 +172,10 @@ def test_forward_xylo_saturation_and_wrap():
     x[:, :, 0] = 60.0
     x[:, :, 1] = -60.0
     x[:, :, 3] = 0.0
-    p = cuba.CubaParams(torch.tensor([[0.5], [0.25]]), torch.tensor([1.0, 0.5, 0.1, 1.0, 0.0, 0.3]),
+    p = CubaParams(torch.tensor([[0.5], [0.25]]), torch.tensor([1.0, 0.5, 0.1, 1.0, 0.0, 0.3]),
                         torch.tensor([1.0, -0.5, 0.0, 2.0, 30.0, 0.7]), torch.tensor(0.0),
                         spike="multi")
-    state = cuba.initial_state(2, 2, 6)
+    state = initial_state(2, 2, 6)
     state.v[:, 3] = -32.0           # -32768: -decay(V) with dash 0 wraps to -32768 again
     args = _kernel_args(x, p, state, "xylo")
     ref = cf._torch_forward(*args)
@@ -185,11 +187,11 @@ def test_forward_xylo_saturation_and_wrap():
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_forward_equals_reference_sequence(precision):
-    """Against snnpipe.models.neurons.cuba.PRECISIONS directly (spikes, u, v, final state)."""
+    """Against the reference sequence functions (snnpipe.models.neurons.registry) directly (spikes, u, v, final state)."""
     x, p, state, _ = _draw(11, 2, 2, 7, 12, "multi", "subtract")
     args = _kernel_args(x, p, state, precision)
     s, u, v, v_last = ct.forward(*args, **SMALL)
-    rs, ru, rv, rstate = cuba.PRECISIONS[precision](x, p, state)
+    rs, ru, rv, rstate = NEURONS[precision].sequence(x, p, state)
     n_b, n_k, n_n, n_t = x.shape
     assert torch.equal(s.reshape(n_t, n_b, n_n).permute(1, 2, 0), rs.detach())
     assert torch.equal(u.reshape(n_t, n_k, n_b, n_n).permute(2, 1, 3, 0), ru.detach())
@@ -262,7 +264,7 @@ def test_through_the_autograd_function(precision, monkeypatch):
     forward, backward = ct.forward, ct.backward
     monkeypatch.setattr(ct, "forward", lambda *a: forward(*a, **SMALL))
     monkeypatch.setattr(ct, "backward", lambda *a: backward(*a, **SMALL))
-    _compare(cuba.PRECISIONS[precision](x, p), cf.cuba_fused(x, p, None, precision,
+    _compare(NEURONS[precision].sequence(x, p), cf.cuba_fused(x, p, None, precision,
                                                              impl="triton"), leaves, 21)
 
 
@@ -350,15 +352,15 @@ def test_cuda_kernels_equal_numba(precision, spike, reset, n_k, n_t):
     dev = torch.device("cuda")
     leaves_d = [t.detach().to(dev).requires_grad_() for t in leaves]
     x_d, rest = leaves_d[0], leaves_d[1:]
-    p_d = cuba.CubaParams(*rest, reset=reset, spike=spike, surrogate=p.surrogate)
-    state_d = cuba.CubaState(*(t.to(dev) for t in state))
+    p_d = CubaParams(*rest, reset=reset, spike=spike, surrogate=p.surrogate)
+    state_d = CubaState(*(t.to(dev) for t in state))
     out = cf.cuba_fused(x_d, p_d, state_d, precision)        # CUDA tensors: triton
     for name, a, b in zip(("s", "u", "v"), ref[:3], out[:3]):
         assert torch.equal(a, b.cpu()), f"{name}: {(a != b.cpu()).sum().item()} differ"
     assert torch.equal(ref[3].v, out[3].v.cpu())
     g_ref = torch.autograd.grad(_loss(ref, 0), leaves)
     out_cpu = (out[0].cpu(), out[1].cpu(), out[2].cpu(),
-               cuba.CubaState(*(t.cpu() for t in out[3])))
+               CubaState(*(t.cpu() for t in out[3])))
     # the loss's random weights are drawn on the CPU; the gradient flows back to the GPU
     g_out = torch.autograd.grad(_loss(out_cpu, 0), leaves_d)
     for i, (a, b) in enumerate(zip(g_ref, g_out)):

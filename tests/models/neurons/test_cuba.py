@@ -3,9 +3,11 @@ import pytest
 import torch
 
 from snnpipe.hwmap.targets import loihi
-from snnpipe.models.neurons.cuba import (Cuba, CubaParams, cuba_float, cuba_loihi, cuba_step_loihi,
-                                         initial_state)
-from snnpipe.models.neurons.li import Li, li_sequence
+from snnpipe.models.neurons.cuba_float import cuba_float
+from snnpipe.models.neurons.cuba_loihi import cuba_loihi, cuba_step_loihi
+from snnpipe.models.neurons.state import CubaParams, initial_state
+from snnpipe.models.populations.cuba import Cuba
+from snnpipe.models.populations.li import Li, li_sequence
 from snnpipe.models.surrogate import FastSigmoid, Sigmoid, SlayerExp, make, spike
 from snnpipe.pipeline.ir.errors import SnnpipeError
 

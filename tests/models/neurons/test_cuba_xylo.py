@@ -6,7 +6,7 @@ import torch
 
 from snnpipe.models.block import cuba as blk
 from snnpipe.models.block.multi import MultiDense
-from snnpipe.models.neurons.cuba import Cuba
+from snnpipe.models.populations.cuba import Cuba
 
 
 def test_xylo_impulse_response_by_hand():

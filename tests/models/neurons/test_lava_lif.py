@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from snnpipe.models.neurons.cuba import CubaParams, cuba_float, cuba_loihi
+from snnpipe.models.neurons.cuba_float import cuba_float
+from snnpipe.models.neurons.cuba_loihi import cuba_loihi
+from snnpipe.models.neurons.state import CubaParams
 
 pytestmark = pytest.mark.lava
 

@@ -4,13 +4,14 @@
     v[t]   = v[t-1] * (1 - voltage_decay) + sum_k u_k[t] + bias
 
 A readout of the synaptic current alone is ``voltage_decay = 1``. Same precisions as
-:mod:`snnpipe.models.neurons.cuba` (``loihi``: integer arithmetic with 24-bit wrap/saturation).
+:mod:`snnpipe.models.neurons.registry` (``loihi``: integer arithmetic with 24-bit wrap/saturation).
 """
 from __future__ import annotations
 
 import torch
 
-from snnpipe.models.neurons.cuba import Cuba, CubaParams, CubaState, run
+from snnpipe.models.neurons.state import CubaParams, CubaState
+from snnpipe.models.populations.cuba import Cuba, run
 
 
 def li_sequence(x: torch.Tensor, p: CubaParams, state: CubaState | None = None,
