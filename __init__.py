@@ -1,8 +1,21 @@
 """snnpipe: from PyTorch-trained spiking neural networks to neuromorphic hardware, verified bit
 for bit.
 
-The repository's folders are this package's sub-packages: :mod:`snnpipe.models`,
-:mod:`snnpipe.pipeline`, :mod:`snnpipe.processes` and :mod:`snnpipe.hwmap`.
+The public API for scripts, one function per step of the pipeline::
+
+    g = snnpipe.load("net.h5")                       # a network file -> the Graph IR
+    problems = snnpipe.validate(g, target="loihi")   # every problem, [] when it fits
+    chip = snnpipe.compile(g, "loihi")               # a Loihi-style (or Xylo-style) config
+    run = snnpipe.simulate(chip, x, "intsim-loihi")  # any backend of snnpipe.backends()
+    report = snnpipe.verify(g, "loihi", x)           # torch = Lava = the simulator, step by step
+    snnpipe.save(g, "copy.h5")
+
+Inputs ``x`` are integer event counts (batch, channels, time). Errors are
+:class:`snnpipe.pipeline.ir.errors.SnnpipeError` and its subclasses, naming the file, node and
+field. The repository's folders are the sub-packages: :mod:`snnpipe.models` (torch blocks and
+training), :mod:`snnpipe.pipeline` (files, the Graph, backends, verification, the CLI),
+:mod:`snnpipe.processes` (Lava) and :mod:`snnpipe.hwmap` (hardware targets and simulators).
+Importing this module is cheap: each function imports what it needs when called.
 """
 from importlib import metadata as _metadata
 
@@ -10,3 +23,76 @@ try:
     __version__ = _metadata.version("snnpipe")
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
+
+
+def load(path):
+    """The network in the file at ``path`` (our HDF5 or a lava-dl netx HDF5) as a validated
+    Graph (a networkx.MultiDiGraph, DESIGN.md 3). Raises FormatError / GraphError."""
+    from snnpipe.pipeline.formats.hdf5 import load as load_hdf5
+
+    return load_hdf5(path)
+
+
+def save(graph, path) -> None:
+    """Write ``graph`` to ``path`` (HDF5: lava-dl netx layout, plus a graph group for what netx
+    cannot express), atomically. Raises ValidationErrors for an invalid graph."""
+    from snnpipe.pipeline.formats.hdf5 import export
+
+    export(graph, path)
+
+
+def validate(graph, target: str | None = None, limits=None) -> list:
+    """Every problem of ``graph`` (and of ``target``'s design rules: ``loihi`` | ``xylo``, with
+    ``limits``) as a list of SnnpipeError; empty when sound."""
+    from snnpipe.pipeline.ir.validate import validate as run_rules
+
+    return run_rules(graph, target, limits)
+
+
+def compile(graph, target: str, **options):  # noqa: A001 - the pipeline's verb
+    """``graph`` compiled for ``target`` (``graph`` | ``loihi`` | ``xylo``): a
+    :class:`~snnpipe.pipeline.backends.base.Compiled` that :func:`simulate` runs. ``options``
+    are the mapper's keyword arguments (``limits``, ...)."""
+    from snnpipe.pipeline.backends.artifacts import compile as compile_for
+
+    return compile_for(graph, target, **options)
+
+
+def simulate(network, x, backend: str, record: bool = False, **options):
+    """Run ``x`` (batch, channels, time) integer counts through ``network`` (a Graph, a
+    Compiled, or the path of a network file or deployment folder) on ``backend`` (a name of
+    :func:`backends`). Returns a :class:`~snnpipe.pipeline.backends.base.Run`: ``output``
+    (batch, out, time), ``t_offset``, with ``record`` every population's states."""
+    from pathlib import Path
+
+    from snnpipe.pipeline import backends as registry
+    from snnpipe.pipeline.backends.artifacts import compile as compile_for
+    from snnpipe.pipeline.backends.artifacts import load as load_compiled
+    from snnpipe.pipeline.backends.base import Compiled
+
+    if isinstance(network, (str, Path)):
+        network = load_compiled(network)
+    elif not isinstance(network, Compiled):
+        network = compile_for(network, "graph")
+    return registry.run(network, backend, x, record, **options)
+
+
+def verify(graph, target: str = "loihi", inputs=None, **kwargs):
+    """Run ``inputs`` through every implementation of ``target`` (``loihi`` | ``lava`` |
+    ``xylo``) and compare them step by step: a
+    :class:`~snnpipe.pipeline.verify.compare.VerifyReport` (``ok``, ``text()``, ``first``).
+    Keyword arguments as :func:`snnpipe.pipeline.verify.chain.verify`."""
+    from snnpipe.pipeline.verify.chain import verify as run_chain
+
+    return run_chain(graph, target, inputs, **kwargs)
+
+
+def backends() -> list:
+    """The names of the backends :func:`simulate` runs."""
+    from snnpipe.pipeline.backends import BACKENDS
+
+    return list(BACKENDS)
+
+
+__all__ = ["load", "save", "validate", "compile", "simulate", "verify", "backends",
+           "__version__"]

@@ -26,7 +26,7 @@ does; conv activations wrap at 24 bits as Lava's Conv; ``xylo`` int8 in 1/64 uni
 (:func:`snnpipe.models.neurons.cuba_xylo.quantize_weight_xylo`), input counts clipped to 15 per step;
 ``float`` as stored. ``quantize=False`` uses the stored weights in every precision (for graphs
 whose weights already are the chip's integers, such as the Xylo mapped graph of
-``snnpipe.pipeline.verify.xylo``). In the ``xylo`` precision merges are not folded (a hop reads the
+``snnpipe.hwmap.mappers.xylo_graph``). In the ``xylo`` precision merges are not folded (a hop reads the
 merge's sum, capped at 31 as Xylo's alias relays) and a step's input to a current that could
 saturate 16 bits is added event by event in the chip's order (``source_order``).
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from snnpipe.hwmap.mappers.configio import load_config, save_config
-from snnpipe.hwmap.targets.xylo import TARGET
+from snnpipe.hwmap.targets.xylo import STATE_MAX, TARGET
 from snnpipe.pipeline.ir.errors import FormatError
 
 ARRAY_FIELDS = ("weights_in", "weights_rec", "weights_out", "dash_mem", "dash_mem_out", "dash_syn",
@@ -80,6 +80,13 @@ class XyloConfig:
             raise FormatError("time step must be a positive number of seconds", field="dt",
                               found=repr(self.dt))
         self.dt = float(self.dt)
+
+    @property
+    def readout(self) -> bool:
+        """Whether the output neurons are leaky readouts whose output is ``Vmem_out``: their
+        threshold is the largest state, so they never fire (how the mapper places ``li``
+        readouts)."""
+        return bool(np.all(self.threshold_out >= STATE_MAX))
 
     @property
     def shape(self) -> tuple[int, int, int]:

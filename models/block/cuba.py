@@ -37,7 +37,7 @@ def _dropout(d):
     return TimeStepDropout(float(d))
 
 
-class _Spiking(torch.nn.Module):
+class SpikingBlock(torch.nn.Module):
     """Common forward: synapse -> neuron -> dropout -> output shift -> axonal delay."""
 
     def __init__(self, neuron_params, synapse: Synapse, *, delay=False, delay_shift=True,
@@ -150,7 +150,7 @@ class Flatten(torch.nn.Module):
         return src
 
 
-class Dense(_Spiking):
+class Dense(SpikingBlock):
     """Dense synapse (``in_neurons`` -> ``out_neurons``) and a CUBA population."""
 
     def __init__(self, neuron_params, in_neurons, out_neurons, weight_scale=1, weight_norm=False,
@@ -169,7 +169,7 @@ class Dense(_Spiking):
         return name
 
 
-class Conv(_Spiking):
+class Conv(SpikingBlock):
     """2-D convolution synapse and a CUBA population; x (batch, C, H, W, T)."""
 
     def __init__(self, neuron_params, in_features, out_features, kernel_size, stride=1,
@@ -199,7 +199,7 @@ class Conv(_Spiking):
         return name
 
 
-class Recurrent(_Spiking):
+class Recurrent(SpikingBlock):
     """Dense input synapse plus a recurrent synapse: ``z[t] = W x[t] + R s[t-1]``.
 
     Unlike SLAYER the given dict is not modified and ``persistent_state`` keeps its value
@@ -232,7 +232,7 @@ class Recurrent(_Spiking):
         return name
 
 
-class Readout(_Spiking):
+class Readout(SpikingBlock):
     """Dense synapse into a non-spiking leaky integrator (``li``); output v (batch, out, T).
 
     ``neuron_params``: current_decay, voltage_decay, bias (and the training flags). No output

@@ -8,11 +8,11 @@ from __future__ import annotations
 import torch
 
 from snnpipe.models.block.base import Synapse, weight_array
-from snnpipe.models.block.cuba import _Spiking
+from snnpipe.models.block.cuba import SpikingBlock
 from snnpipe.pipeline.ir import graph
 
 
-class MultiDense(_Spiking):
+class MultiDense(SpikingBlock):
     """``n_syn`` dense synapses (``in_neurons`` -> ``out_neurons``), one per current.
 
     ``neuron_params`` as for :class:`snnpipe.models.block.cuba.Dense`; its ``current_decay`` should

@@ -7,10 +7,10 @@ Tensors are (batch, channels, time). A training run writes into its folder:
 ``metrics.csv`` (the recipe's metric per evaluated epoch), ``metrics.json`` (the final
 metrics), and PNG plots (``learning.png``, ``metric.png`` and the recipe's own).
 
-Backends (``run_backend``): ``torch`` (the checkpoint's model), ``lava-fixed`` (Lava's CPU
-simulator in fixed point, :mod:`processes`), ``intsim`` (the integer simulator of a target:
-``loihi`` through :func:`snnpipe.hwmap.mappers.loihi_map.map_graph`, ``xylo`` through
-:func:`snnpipe.hwmap.mappers.xylo_map.quantize_and_map`, or a saved ``config.json``).
+Backends (``run_backend``): ``torch`` (the checkpoint's model), and the deployments through
+the backend interface (:mod:`snnpipe.pipeline.backends`): ``lava-fixed`` (Lava's CPU simulator
+in fixed point), ``intsim`` (the integer simulator of a target, from the network file or a
+saved ``config.json``), aligned with the trained model by :func:`run_deployed`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snnpipe.hwmap.targets.xylo import UNIT, XYLO_AUDIO2
 from snnpipe.models.training import Assistant, LearningStats
+from snnpipe.pipeline import backends
+from snnpipe.pipeline.backends.artifacts import compile as compile_for
+from snnpipe.pipeline.backends.artifacts import load as load_compiled
+from snnpipe.pipeline.backends.base import Compiled, align
+from snnpipe.pipeline.formats.hdf5 import load
 from snnpipe.pipeline.ir.errors import FormatError, SnnpipeError
 
 BACKENDS = ("torch", "lava-fixed", "intsim")
@@ -244,45 +250,50 @@ def run_torch(net, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def run_lava(graph, x: np.ndarray) -> np.ndarray:
-    """Lava fixed point: the graph's first output (batch, out, time) aligned with the torch
-    model: spiking outputs as Lava emits them (DESIGN 7, ``t_offset`` 0); ``li`` outputs one
-    step earlier (the torch readout does not delay its output, Lava's projection does) and in
-    float units (v / 4096)."""
-    from snnpipe.processes.compile import compile as lava_compile
-    from snnpipe.processes.run import run
-
-    out, steps = graph.graph["outputs"][0], x.shape[-1]
-    li = graph.nodes[out].get("model") == "li"
-    rec = run(lava_compile(graph, "fixed"), np.asarray(x).astype(np.int64), steps=steps + li)
-    y = np.asarray(rec.raw[out], np.float64)[..., int(li):steps + int(li)]
-    return y / 4096.0 if li else y
+READOUT_OFFSET = -1   # a trained readout block does not delay: its v comes one step before the graph's
 
 
-def run_loihi(graph_or_config, x: np.ndarray) -> np.ndarray:
-    """Loihi-style integer simulator: the first output (batch, out, time) aligned with the
-    torch model; spikes as counts, ``li`` readouts as v in float units (v / 4096), one step
-    earlier (as :func:`run_lava`)."""
-    from snnpipe.hwmap.intsim.loihi import simulate
-    from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-    from snnpipe.hwmap.mappers.loihi_map import map_graph
+def run_deployed(network, x: np.ndarray, backend: str, options: dict | None = None,
+                 state: str = "auto") -> np.ndarray:
+    """The first output (batch, out, time) float64 of ``network`` (a Graph, or a
+    :class:`~snnpipe.pipeline.backends.base.Compiled` configuration) on ``backend`` (a name of
+    :data:`snnpipe.pipeline.backends.BACKENDS`, or ``intsim`` for a configuration), aligned
+    with the trained torch model (:func:`snnpipe.pipeline.backends.base.align`): spiking
+    outputs as the graph's torch model, an ``li`` readout (or an output neuron that never fires
+    on Xylo) one step earlier, as the readout block does not delay. ``state``: ``auto`` (a
+    readout's v, else spike counts), ``spikes`` or ``v`` (the output neurons' v, e.g. Xylo's
+    ``Vmem_out``); v is in float units where the backend has a fixed unit (Loihi: v / 4096),
+    else in chip units. ``options``: the mapper's keyword arguments."""
+    c = network if isinstance(network, Compiled) else compile_for(network, "graph")
+    out = c.outputs[0]
+    readout = _readout(c, out)
+    want_v = state == "v" or (state == "auto" and readout)
+    ref = READOUT_OFFSET if readout else 0
+    b = backends.resolve(backend, c)
+    steps = x.shape[-1]
+    lag = max(0, b.t_offset - ref)
+    x = np.concatenate([np.asarray(x), np.zeros(x.shape[:-1] + (lag,), x.dtype)], -1)
+    run = backends.run(c, b.name, x.astype(np.int64), record=want_v and not readout,
+                       **(options or {}))
+    pop = out if c.graph is not None else "output"
+    y = run.pops[pop]["v"] if want_v and not readout else run.output
+    y = align(np.asarray(y, np.float64), run.t_offset, ref)[..., :steps]
+    return y / b.unit if want_v and b.unit else y
 
-    cfg = graph_or_config if isinstance(graph_or_config, LoihiConfig) else map_graph(graph_or_config)
-    out, steps = cfg.outputs[0], x.shape[-1]
-    x = np.asarray(x).astype(np.int64)
-    if cfg.population(out).model != "li":
-        return simulate(cfg, x).spikes[out].astype(np.float64)
-    x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), np.int64)], -1)
-    v = simulate(cfg, x, record=(f"{out}/v",)).states[f"{out}/v"]
-    return v[..., 1:steps + 1].astype(np.float64) / 4096.0
+
+def _readout(c: Compiled, out: str) -> bool:
+    """Whether the output ``out`` of ``c`` is a leaky readout (its output is v)."""
+    if c.graph is not None:
+        return c.graph.nodes[out].get("model") == "li"
+    if c.target == "xylo":
+        return c.artifact.readout
+    return c.artifact.population(out).model == "li"
 
 
 def wide_xylo(n_in: int, n_out: int):
     """Xylo Audio 2's limits widened to ``n_in`` input channels and ``n_out`` outputs (the
     recipes whose tutorials use 200 inputs or 12 classes; Xylo Audio 2 has 16 and 8)."""
     from dataclasses import replace
-
-    from snnpipe.hwmap.targets.xylo import XYLO_AUDIO2
 
     return replace(XYLO_AUDIO2, name=f"xylo-audio2-wide-{n_in}in-{n_out}out",
                    n_in=max(n_in, XYLO_AUDIO2.n_in), n_out=max(n_out, XYLO_AUDIO2.n_out))
@@ -294,8 +305,6 @@ def xylo_headroom(graph) -> dict:
     precision saturates where it did in training: ``state_headroom`` = 1024 x the largest
     hidden threshold. (Recipe graphs of that precision already carry float-equivalent weights,
     :func:`export_graph`: map them without ``decay_after_input``.)"""
-    from snnpipe.hwmap.targets.xylo import UNIT
-
     outputs = set(graph.graph["outputs"])
     theta = max((float(np.max(d["threshold"])) for n, d in graph.nodes(data=True)
                  if d.get("kind") == "neuron" and d.get("model") != "li" and n not in outputs),
@@ -303,55 +312,17 @@ def xylo_headroom(graph) -> dict:
     return {"state_headroom": UNIT * theta}
 
 
-def run_xylo(graph_or_config, x: np.ndarray, state: str = "auto", limits=None,
-             headroom: dict | None = None) -> np.ndarray:
-    """Xylo-style integer simulator: output neurons (batch, out, time); ``state="auto"`` gives
-    ``Vmem_out`` (chip units) when the outputs never spike (li readouts or ``threshold_out``
-    at the maximum), else the output spike counts; or ``"Vmem_out"`` / ``"spikes"``.
-    ``limits``: a :class:`snnpipe.hwmap.targets.xylo.XyloLimits` (default Xylo Audio 2);
-    ``headroom``: keyword arguments of ``quantize_and_map`` (see :func:`xylo_headroom`)."""
-    from snnpipe.hwmap.intsim.xylo import simulate
-    from snnpipe.hwmap.mappers.xylo_config import XyloConfig
-    from snnpipe.hwmap.targets.xylo import STATE_MAX, XYLO_AUDIO2
-    from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
-
-    limits = limits or XYLO_AUDIO2
-    cfg = graph_or_config if isinstance(graph_or_config, XyloConfig) else \
-        quantize_and_map(graph_or_config, limits, **(headroom or {}))[0]
-    if state == "auto":
-        state = "Vmem_out" if np.all(np.asarray(cfg.threshold_out) >= STATE_MAX) else "spikes"
-    x = np.asarray(x).astype(np.int64)
-    if state == "spikes":
-        return simulate(cfg, x, hidden=False, limits=limits).spikes_out.astype(np.float64)
-    return simulate(cfg, x, record=True, hidden=False, limits=limits).states[state].astype(np.float64)
-
-
-def load_target_config(path):
-    """A saved Loihi-style or Xylo-style configuration (``config.json``) and its target name."""
-    from snnpipe.hwmap.mappers.configio import load_config
-
-    target, _ = load_config(path)
-    if target == "xylo":
-        from snnpipe.hwmap.mappers.xylo_config import XyloConfig
-
-        return XyloConfig.load(path), "xylo"
-    from snnpipe.hwmap.mappers.loihi_config import load
-
-    return load(path), "loihi"
-
-
 def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: str,
-                xylo_state: str = "auto", xylo_limits=None) -> np.ndarray:
+                state: str = "auto", xylo_limits=None) -> np.ndarray:
     """Run input x (batch, channels, time) through the run at ``path`` on ``backend``.
 
-    ``build(config) -> net`` rebuilds the torch model; ``target`` (``loihi`` | ``xylo``) picks
-    the integer simulator of ``intsim`` (a ``config.json`` path decides it by itself);
-    ``xylo_state`` and ``xylo_limits`` as :func:`run_xylo`; a network trained in the ``xylo``
-    precision is mapped at that precision's scale (:func:`xylo_headroom`).
-    Returns the first output (batch, out, time) float64.
+    ``build(config) -> net`` rebuilds the torch model (``torch``: the checkpoint's model);
+    ``lava-fixed`` runs the network file on Lava; ``intsim`` the integer simulator of
+    ``target`` (``loihi`` | ``xylo``; a ``config.json`` path decides it by itself). ``state``
+    as :func:`run_deployed`; ``xylo_limits`` the Xylo variant the recipe deploys on; a
+    network trained in the ``xylo`` precision is mapped at that precision's scale
+    (:func:`xylo_headroom`). Returns the first output (batch, out, time) float64.
     """
-    from snnpipe.pipeline.formats.hdf5 import load
-
     if backend not in BACKENDS:
         raise SnnpipeError("unknown backend", field="backend", expected=BACKENDS, found=backend)
     files = resolve(path, name)
@@ -365,17 +336,17 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
         if backend != "intsim":
             raise FormatError("a target config runs only on the integer simulator", where=str(path),
                               field="backend", expected="intsim", found=backend)
-        cfg, target = load_target_config(files["config"])
-        if target == "loihi":
-            return run_loihi(cfg, x.numpy())
-        return run_xylo(cfg, x.numpy(), xylo_state, xylo_limits)
+        c = load_compiled(files["config"])
+        if c.target == "xylo" and xylo_limits is not None:
+            c.options.setdefault("limits", xylo_limits)
+        return run_deployed(c, x.numpy(), "intsim", state=state)
+    if target not in ("loihi", "xylo"):
+        raise SnnpipeError("unknown target", field="target", expected=("loihi", "xylo"), found=target)
     graph = load(files["hdf5"])
-    if backend == "lava-fixed":
-        return run_lava(graph, x.numpy())
-    if target == "loihi":
-        return run_loihi(graph, x.numpy())
-    if target == "xylo":
-        precision = run_config(path, name, {"precision": "float"})["precision"]
-        headroom = xylo_headroom(graph) if precision == "xylo" else None
-        return run_xylo(graph, x.numpy(), xylo_state, xylo_limits, headroom)
-    raise SnnpipeError("unknown target", field="target", expected=("loihi", "xylo"), found=target)
+    options = {}
+    if backend == "intsim" and target == "xylo":
+        options["limits"] = xylo_limits or XYLO_AUDIO2
+        if run_config(path, name, {"precision": "float"})["precision"] == "xylo":
+            options.update(xylo_headroom(graph))
+    name_of = "lava-fixed" if backend == "lava-fixed" else f"intsim-{target}"
+    return run_deployed(graph, x.numpy(), name_of, options, state)

@@ -173,8 +173,9 @@ def evaluate(path, backend: str = "torch", target: str | None = None, seed: int 
     n = config["n_test"] if n is None else n
     task = ToneKeywords()
     xt, yt = task.sample(n, seed + common.TEST_SEED_OFFSET)
-    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
-                             xylo_state="Vmem_out")
+    sim = target or TARGETS[0]
+    out = common.run_backend(path, NAME, build, xt, backend, sim,
+                             state="v" if backend == "intsim" and sim == "xylo" else "auto")
     if plots_dir is not None:
         common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out, config["readout"]),
                               task.n_classes, f"tone keywords ({backend})")

@@ -117,29 +117,23 @@ def _plain(o):
     return str(o)
 
 
-def have_lava() -> bool:
-    """Whether lava-nc can be imported here."""
-    import importlib.util
-
-    return importlib.util.find_spec("lava") is not None
-
-
 def deploy_all(network, run_dir, targets=TARGETS, mappings: dict | None = None) -> dict:
     """Compile ``network`` for each target into ``run_dir/deploy/<target>`` (where not done
     yet); a target that cannot hold the network gets ``error.txt`` with the reason. Returns
     ``{target: {"dir", "report" (text), "error" (text or None)}}``."""
-    from snnpipe.pipeline.backends.deploy import compile_network
+    from snnpipe.pipeline.backends import BACKENDS
+    from snnpipe.pipeline.backends.artifacts import write
 
     out = {}
     for t in targets:
         d = Path(run_dir) / "deploy" / t
         if not (d / "report.txt").exists() and not (d / "error.txt").exists():
-            if t == "lava" and not have_lava():        # not kept: another machine may have it
+            if t == "lava" and not BACKENDS["lava-fixed"].available():  # not kept: may come
                 out[t] = {"dir": d, "error": "lava-nc is not installed (Python 3.10 only)",
                           "report": ""}
                 continue
             try:
-                compile_network(network, t, d, mapping=(mappings or {}).get(t))
+                write(network, t, d, mapping=(mappings or {}).get(t))
             except SnnpipeError as e:
                 d.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(d / "error.txt", f"{type(e).__name__}: {e}\n")
@@ -166,34 +160,26 @@ def sample_input(graph, run_dir, seed: int = 0) -> np.ndarray:
     return load_raster(path)[0]
 
 
-def _simulate(dep: dict, network, x: np.ndarray) -> tuple[dict, dict]:
+DEPLOYED = {"lava": ("lava-fixed", "Lava fixed point", None),
+            "loihi": ("intsim-loihi", "Loihi intsim", "Loihi-style"),
+            "xylo": ("intsim-xylo", "Xylo intsim", "Xylo-style")}
+
+
+def _simulate(dep: dict, x: np.ndarray) -> tuple[dict, dict]:
     """Outputs (label -> (N, T)) and energy estimates (label -> dict) of each deployment on
     one input ``x`` (channels, time)."""
-    from snnpipe.pipeline.backends.deploy import simulate
+    from snnpipe.pipeline import backends
+    from snnpipe.pipeline.backends.artifacts import load
 
-    x = x[None]
     outputs, energy = {}, {}
     for t, d in dep.items():
-        if d["error"]:
+        if d["error"] or (t == "lava" and not (d["dir"] / "manifest.json").exists()):
             continue
-        if t == "lava" and (d["dir"] / "manifest.json").exists():
-            outputs["Lava fixed point"] = simulate(d["dir"], "lava-fixed", x, progress=False).output[0]
-        elif t == "loihi":
-            from snnpipe.hwmap.intsim.loihi import simulate as loihi_sim
-            from snnpipe.hwmap.mappers.loihi_config import load
-
-            outputs["Loihi intsim"] = simulate(d["dir"], "intsim", x).output[0]
-            res = loihi_sim(load(d["dir"]), x)
-            energy["Loihi-style"] = {"energy_j": float(res.energy["mean_energy_j"]),
-                                     "latency_step_s": res.energy["latency_s"] / x.shape[-1]}
-        elif t == "xylo":
-            from snnpipe.hwmap.intsim.xylo import simulate as xylo_sim
-            from snnpipe.hwmap.mappers.xylo_config import XyloConfig
-
-            outputs["Xylo intsim"] = simulate(d["dir"], "intsim", x).output[0]
-            cost = xylo_sim(XyloConfig.load(d["dir"]), x).cost
-            energy["Xylo-style"] = {"energy_j": float(cost["energy_J"]),
-                                    "latency_step_s": float(cost["latency_s_per_step"])}
+        name, label, cost_label = DEPLOYED[t]
+        run = backends.run(load(d["dir"]), name, x[None])
+        outputs[label] = run.output[0]
+        if cost_label and run.energy:
+            energy[cost_label] = run.energy
     return outputs, energy
 
 
@@ -201,7 +187,7 @@ def verify_all(graph, run_dir, dep: dict, x: np.ndarray) -> dict:
     """``run_dir/verify/<target>.json`` for each deployed target (computed when missing): the
     same sample through every implementation (:func:`snnpipe.pipeline.verify.chain.verify`), with the
     mapping options the deployment used."""
-    from snnpipe.pipeline.backends.deploy import load_mapping
+    from snnpipe.pipeline.backends.artifacts import load_mapping
     from snnpipe.pipeline.verify.chain import verify
 
     out = {}
@@ -212,9 +198,7 @@ def verify_all(graph, run_dir, dep: dict, x: np.ndarray) -> dict:
         path = Path(run_dir) / "verify" / f"{t}.json"
         if not path.exists():
             mapping = load_mapping(dep[t]["dir"]) if t in dep else {}
-            impls = None if have_lava() or t == "xylo" else ("torch", "intsim")
-            _write_json(path, verify(graph, t, x[None], mapping=mapping,
-                                     implementations=impls).to_dict())
+            _write_json(path, verify(graph, t, x[None], mapping=mapping).to_dict())
         out[t] = _json(path)
     return out
 
@@ -239,7 +223,7 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
 
     from snnpipe.pipeline.ir import graph as G
     from snnpipe.pipeline.report import plots
-    from snnpipe.pipeline.backends.deploy import load_mapping
+    from snnpipe.pipeline.backends.artifacts import load_mapping
     from snnpipe.pipeline.formats.hdf5 import load
 
     run_dir = Path(run_dir)
@@ -267,7 +251,7 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     dep = deploy_all(net, run_dir, targets, mappings)
     data.deployments = dep
     x = sample_input(g, run_dir)
-    outputs, data.energy = _simulate(dep, net, x)
+    outputs, data.energy = _simulate(dep, x)
     dt = float(g.graph.get("dt", 1e-3))
     plots.raster_gif(pdir / "input.gif", x, window=max(1, x.shape[-1] // 40))
     data.plots["input_gif"] = ("Input sample (animated)", pdir / "input.gif")
@@ -302,7 +286,7 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
 
 def _resources(target: str, cfg_dir) -> str:
     """The resource report of a saved config as JSON text."""
-    from snnpipe.pipeline.backends.deploy import load_mapping
+    from snnpipe.pipeline.backends.artifacts import load_mapping
 
     if target == "loihi":
         from snnpipe.hwmap.mappers.loihi_config import load

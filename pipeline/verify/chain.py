@@ -9,7 +9,7 @@ loihi    ``torch-loihi`` (snnpipe.models.from_graph, loihi precision), ``lava-fi
          ``intsim-loihi`` (snnpipe.hwmap.intsim.loihi on the mapped LoihiConfig)
 lava     ``torch-loihi``, ``lava-fixed``
 xylo     ``torch-xylo`` (snnpipe.models.from_graph, xylo precision, on the graph of the mapped
-         XyloConfig: :func:`snnpipe.pipeline.verify.xylo.mapped_graph`), ``intsim-xylo``
+         XyloConfig: :func:`snnpipe.hwmap.mappers.xylo_graph.mapped_graph`), ``intsim-xylo``
          (snnpipe.hwmap.intsim.xylo), ``xylosim`` (SynSense's reference, when installed)
 ======== ================================================================================
 
@@ -18,162 +18,33 @@ Units: loihi ``u``, ``v`` in 1/4096 of the float unit; xylo ``Isyn``/``Isyn2`` (
 :mod:`snnpipe.models.from_graph`). Inputs are padded with zero steps (default: the largest output
 latency) so that the response to the last column is compared too.
 
-:func:`compare` takes any list of :class:`snnpipe.pipeline.verify.runs.Run` and is the lower-level API.
+:func:`snnpipe.pipeline.verify.compare.compare` takes any list of
+:class:`snnpipe.pipeline.backends.base.Run` and is the lower-level API.
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import dataclasses
 
 import numpy as np
 
-from snnpipe.pipeline.ir.errors import SnnpipeError, VerificationError
+from snnpipe.models.from_graph import build
+from snnpipe.pipeline import backends
+from snnpipe.pipeline.backends.artifacts import compile as compile_for
+from snnpipe.pipeline.ir.errors import SnnpipeError
 from snnpipe.pipeline.ir.graph import size
-from snnpipe.pipeline.verify.runs import (Run, intsim_loihi_run, lava_run, loihi_saturation,
-                                          torch_run)
+from snnpipe.pipeline.verify.compare import VerifyReport, compare
 
-TARGETS = {"loihi": ("torch", "lava", "intsim"), "lava": ("torch", "lava"),
-           "xylo": ("torch", "intsim", "xylosim")}
-VARS = ("u", "v", "spikes")          # causal order within a step
-
-
-@dataclass
-class VerifyReport:
-    """Result of a comparison.
-
-    ``rows``: one dict per compared item: ``kind`` ("output" | "population"), ``node``,
-    ``var``, ``shape``, ``diffs`` {implementation: number of differing values} (against the
-    reference), ``first`` {implementation: (step, sample, neuron)} of its first difference;
-    ``first``: the earliest divergence over every population, or None: ``step``, ``sample``,
-    ``node``, ``var``, ``neuron``, ``implementation`` and ``states`` {implementation: {var:
-    [value at step - 1, value at step]}} (``u`` per current); ``saturation`` {implementation:
-    {event: count}}.
-    """
-
-    target: str
-    implementations: list
-    batch: int
-    steps: int
-    rows: list = field(default_factory=list)
-    first: dict | None = None
-    saturation: dict = field(default_factory=dict)
-    notes: list = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Every implementation equals the reference everywhere."""
-        return all(not any(r["diffs"].values()) for r in self.rows)
-
-    def check(self) -> None:
-        """Raise :class:`VerificationError` (CLI exit code 1) unless :attr:`ok`, naming the
-        first divergence."""
-        if self.ok:
-            return
-        f = self.first or {}
-        where = f"{f.get('node')}.{f.get('var')} neuron {f.get('neuron')}" if f else None
-        raise VerificationError(f"{self.target}: implementations disagree", where=where,
-                                field=f.get("implementation"),
-                                expected=f"equal to {self.implementations[0]}",
-                                found=f"first difference at step {f.get('step')}, sample "
-                                      f"{f.get('sample')}" if f else "differing outputs")
-
-    def to_dict(self) -> dict:
-        """JSON-ready dictionary."""
-        return {"target": self.target, "ok": self.ok, "implementations": self.implementations,
-                "reference": self.implementations[0], "batch": self.batch, "steps": self.steps,
-                "rows": self.rows, "first_divergence": self.first, "saturation": self.saturation,
-                "notes": self.notes}
-
-    def text(self) -> str:
-        """A readable table: one line per output and population variable, then the first
-        divergence with each implementation's states, then saturation events."""
-        ref, others = self.implementations[0], self.implementations[1:]
-        lines = [f"verify target={self.target}: {self.batch} sample(s) x {self.steps} steps, "
-                 f"reference {ref}: {'OK' if self.ok else 'DIFFERENT'}"]
-        head = f"{'item':<28}{'shape':>16}" + "".join(f"{o:>16}" for o in others) + "  agree"
-        lines += [head, "-" * len(head)]
-        for r in self.rows:
-            name = f"{r['kind'][:3]} {r['node']}.{r['var']}"
-            cells = "".join(f"{'-' if o not in r['diffs'] else r['diffs'][o]:>16}" for o in others)
-            agree = "yes" if not any(r["diffs"].values()) else "NO"
-            lines.append(f"{name:<28}{str(tuple(r['shape'])):>16}{cells}  {agree}")
-        if self.first:
-            f = self.first
-            lines.append(f"first divergence: step {f['step']}, sample {f['sample']}, "
-                         f"{f['node']}.{f['var']} neuron {f['neuron']} ({f['implementation']} "
-                         f"differs from {ref})")
-            for impl, st in f["states"].items():
-                vals = ", ".join(f"{k}: {v[0]} -> {v[1]}" for k, v in st.items())
-                lines.append(f"  {impl:<14} {vals}")
-        for impl, sat in self.saturation.items():
-            if sat:
-                lines.append(f"saturation {impl}: " + ", ".join(f"{k} {v}" for k, v in sat.items()))
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-def _first(diff: np.ndarray) -> tuple[int, int, int] | None:
-    """(step, sample, flat neuron) of the earliest True in ``diff`` (B, ..., N, T)."""
-    if not diff.any():
-        return None
-    d = diff.reshape(diff.shape[0], -1, diff.shape[-1])          # (B, S*N, T)
-    t = int(np.argmax(d.any(axis=(0, 1))))
-    b = int(np.argmax(d[:, :, t].any(axis=1)))
-    k = int(np.argmax(d[b, :, t]))
-    return t, b, k % diff.shape[-2]
-
-
-def _neuron_states(run: Run, node: str, b: int, n: int, t: int) -> dict:
-    out = {}
-    for var in VARS:
-        a = run.pops.get(node, {}).get(var)
-        if a is None:
-            continue
-        seq = a[b, ..., n, :] if a.ndim == 4 else a[b, n, :]
-        prev = seq[..., t - 1] if t > 0 else np.zeros_like(seq[..., 0])
-        out[var] = [np.asarray(prev).tolist(), np.asarray(seq[..., t]).tolist()]
-    return out
-
-
-def compare(runs: list, target: str = "", notes=()) -> VerifyReport:
-    """Compare every run with ``runs[0]`` (the reference), per output and per population variable.
-
-    Arrays must have equal shapes (B, ..., T); a run lacking an item is left out of its row.
-    """
-    ref = runs[0]
-    some = next(iter(ref.pops.values()))["v"]
-    rep = VerifyReport(target, [r.name for r in runs], int(some.shape[0]), int(some.shape[-1]),
-                       saturation={r.name: dict(r.saturation) for r in runs}, notes=list(notes))
-    items = [("output", o, "out", a, {r.name: r.outputs.get(o) for r in runs[1:]})
-             for o, a in ref.outputs.items()]
-    items += [("population", p, var, a, {r.name: r.pops.get(p, {}).get(var) for r in runs[1:]})
-              for p, d in ref.pops.items() for var in VARS if (a := d.get(var)) is not None]
-    best = None
-    for kind, node, var, a, theirs in items:
-        row = {"kind": kind, "node": node, "var": var, "shape": list(a.shape), "diffs": {},
-               "first": {}}
-        for name, b in theirs.items():
-            if b is None:
-                continue
-            if b.shape != a.shape:
-                raise SnnpipeError("implementations disagree on a shape", where=f"{node}.{var}",
-                                   field=name, expected=a.shape, found=b.shape)
-            diff = a != b
-            row["diffs"][name] = int(diff.sum())
-            f = _first(diff)
-            if f is None:
-                continue
-            row["first"][name] = list(f)
-            key = (f[0], VARS.index(var) if var in VARS else 3, f[1])
-            if kind == "population" and (best is None or key < best[0]):
-                best = (key, node, var, f, name)
-        rep.rows.append(row)
-    if best is not None:
-        _, node, var, (t, b, n), name = best
-        rep.first = {"step": t, "sample": b, "node": node, "var": var, "neuron": n,
-                     "implementation": name,
-                     "states": {r.name: _neuron_states(r, node, b, n, t) for r in runs}}
-    return rep
+TARGETS = {t: tuple(b.split("-")[0] for b in chain) for t, chain in backends.CHAINS.items()}
+NOTES = {
+    "loihi": ["saturation counted on the torch-loihi trajectory (Lava fixed point wraps u and "
+              "clips v identically)"],
+    "lava": ["saturation counted on the torch-loihi trajectory (Lava fixed point wraps u and "
+             "clips v identically)"],
+    "xylo": ["torch-xylo runs the graph of the mapped XyloConfig (chip integers), not the float "
+             "graph: the mapper's rounding, decay-after-input compensation and multi-spike "
+             "neurons are part of what is verified, not of what is compared"],
+}
 
 
 def random_inputs(graph, n: int = 1, seed: int = 0, rate: float = 0.2, steps: int = 50):
@@ -206,14 +77,6 @@ def _prepare(graph, inputs, pad: int):
     return one(inputs, graph.graph["inputs"][0])
 
 
-def _altered(cfg, alter):
-    if alter is None:
-        return cfg
-    c = copy.deepcopy(cfg)
-    out = alter(c)
-    return c if out is None else out
-
-
 def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, alter=None,
            pad: int | None = None, n_random: int = 2, seed: int = 0,
            mapping: dict | None = None) -> VerifyReport:
@@ -224,8 +87,10 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         target: "loihi" | "lava" | "xylo".
         inputs: integer counts (batch, channels, time) or (channels, time), or a dict per input;
             None: :func:`random_inputs` (``n_random`` samples, ``seed``).
-        implementations: subset of ("torch", "lava", "intsim", "xylosim"), default all of the
-            target (:data:`TARGETS`); "torch" is always first, the reference.
+        implementations: subset of ("torch", "lava", "intsim", "xylosim") or of the backend
+            names of :data:`snnpipe.pipeline.backends.CHAINS`, default all of the target's;
+            its torch backend is always first, the reference. A backend whose package is
+            not installed is left out with a note (an error when asked for by name).
         alter: ``callable(config) -> config | None``, applied to a copy of the mapped
             LoihiConfig / XyloConfig before the integer simulators run (a fault injection
             hook: torch and Lava keep the unaltered network).
@@ -236,63 +101,54 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         SnnpipeError: unknown target or implementation; the mappers' errors for graphs the
             target cannot hold (ValidationErrors, CapacityError, QuantizationError).
     """
-    if target not in TARGETS:
+    if target not in backends.CHAINS:
         raise SnnpipeError("unknown target", field="target", expected=sorted(TARGETS), found=target)
-    impls = tuple(implementations or TARGETS[target])
-    unknown = set(impls) - set(TARGETS[target])
+    chain = backends.CHAINS[target]
+    wanted = set(implementations or TARGETS[target])
+    unknown = wanted - set(TARGETS[target]) - set(chain)
     if unknown:
         raise SnnpipeError("implementation not available for the target", where=target,
                            field="implementations", expected=TARGETS[target], found=sorted(unknown))
-    if alter is not None and not {"intsim", "xylosim"} & set(impls):
+    names = [chain[0]] + [b for b in chain[1:] if b in wanted or _short(b) in wanted]
+    hw = "xylo" if target == "xylo" else "loihi"
+    on_hw = [n for n in names[1:] if backends.BACKENDS[n].target == hw]
+    if alter is not None and not on_hw:
         raise SnnpipeError("alter changes the mapped configuration: it needs an integer "
                            "simulator", field="implementations", expected="intsim",
-                           found=list(impls))
+                           found=sorted(wanted))
     if inputs is None:
         inputs = random_inputs(graph, n_random, seed)
-    if target == "xylo":
-        return _verify_xylo(graph, inputs, impls, alter, pad, mapping or {})
-    from snnpipe.hwmap.mappers.loihi_map import map_graph
-    from snnpipe.hwmap.mappers.loihi_quant import quantize
-    from snnpipe.models.from_graph import build
-
-    lat = build(graph, "loihi").latency
-    pad = max(lat.get(o, 0) for o in graph.graph["outputs"]) if pad is None else int(pad)
-    x = _prepare(graph, inputs, pad)
-    cfg = map_graph(graph, **(mapping or {})) if "intsim" in impls else None
-    pops = cfg.populations if cfg is not None else quantize(graph)[0]["populations"]
-    ref, rec = torch_run(graph, x, "loihi", 4096, "torch-loihi")
-    ref.saturation = loihi_saturation(pops, rec)
-    runs = [ref]
-    if "lava" in impls:
-        runs.append(lava_run(graph, x))
-    if cfg is not None:
-        runs.append(intsim_loihi_run(graph, _altered(cfg, alter), x))
-    notes = ["saturation counted on the torch-loihi trajectory (Lava fixed point wraps u and "
-             "clips v identically)"]
+    graph_c = compile_for(graph, "graph")
+    hw_c = compile_for(graph, hw, **(mapping or {})) \
+        if on_hw or backends.BACKENDS[names[0]].target == hw else None
+    if pad is None:
+        hops = hw_c.report.latency_steps if hw == "xylo" else build(graph, "loihi").latency
+        pad = max([0] + [hops.get(o, 0) for o in graph.graph["outputs"]])
+    x = _prepare(graph, inputs, int(pad))
+    altered = None if hw_c is None else _altered(hw_c, alter)
+    runs, notes = [], list(NOTES[target])
+    for i, name in enumerate(names):
+        b = backends.BACKENDS[name]
+        if not b.available():
+            if implementations is not None and (name in wanted or _short(name) in wanted):
+                raise SnnpipeError(f"{name} needs {b.requires}, which is not installed",
+                                   field="implementations", found=name)
+            notes.append(f"{name} skipped: {b.requires} is not installed")
+            continue
+        c = graph_c if b.target == "graph" else (hw_c if i == 0 else altered)
+        runs.append(b.run(c, x, record=True))
     return compare(runs, target, notes)
 
 
-def _verify_xylo(graph, inputs, impls, alter, pad, mapping: dict) -> VerifyReport:
-    from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
-    from snnpipe.pipeline.verify.xylo import intsim_xylo_run, torch_xylo_run, xylosim_run
-
-    cfg, report = quantize_and_map(graph, **mapping)
-    hops = report.latency_steps
-    pad = max([0] + [hops.get(o, 0) for o in graph.graph["outputs"]]) if pad is None else int(pad)
-    x = _prepare(graph, inputs, pad)
-    runs = [torch_xylo_run(graph, cfg, report.layout, x)]
-    sim_cfg = _altered(cfg, alter)
-    if "intsim" in impls:
-        runs.append(intsim_xylo_run(graph, sim_cfg, report.layout, x))
-    notes = ["torch-xylo runs the graph of the mapped XyloConfig (chip integers), not the float "
-             "graph: the mapper's rounding, decay-after-input compensation and multi-spike "
-             "neurons are part of what is verified, not of what is compared"]
-    if "xylosim" in impls:
-        try:
-            runs.append(xylosim_run(graph, sim_cfg, report.layout, x))
-        except SnnpipeError as e:
-            notes.append(f"xylosim skipped: {e}")
-    return compare(runs, "xylo", notes)
+def _short(name: str) -> str:
+    """The short name of a backend in ``implementations``: torch, lava, intsim, xylosim."""
+    return name.split("-")[0]
 
 
-__all__ = ["verify", "compare", "random_inputs", "VerifyReport", "Run", "TARGETS"]
+def _altered(c, alter):
+    """``c`` with ``alter`` applied to a copy of its configuration (``c`` itself without)."""
+    if alter is None:
+        return c
+    cfg = copy.deepcopy(c.artifact)
+    out = alter(cfg)
+    return dataclasses.replace(c, artifact=cfg if out is None else out)

@@ -49,7 +49,7 @@ def test_loihi_precision_equals_the_loihi_integer_simulator(name):
 
 @pytest.mark.parametrize("name", XYLO_ZOO)
 def test_xylo_precision_on_the_mapped_graph_equals_the_xylo_simulator(name):
-    from snnpipe.pipeline.verify.xylo import mapped_graph
+    from snnpipe.hwmap.mappers.xylo_graph import mapped_graph
 
     g = ZOO[name](0)
     cfg, rep = quantize_and_map(g)

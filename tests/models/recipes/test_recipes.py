@@ -106,9 +106,9 @@ def test_ipd_in_loihi_precision_deploys_exactly_on_the_loihi_simulator_and_lava(
     x, _, _ = registry.get("ipd").dataset(registry.get("ipd").IPDTask(), 4, 1)
     net, _ = common.load_checkpoint(run["checkpoint"], registry.get("ipd").build)
     torch_out = common.run_torch(net, x)
-    sim_out = common.run_loihi(load(run["hdf5"]), x.numpy())
+    sim_out = common.run_deployed(load(run["hdf5"]), x.numpy(), "intsim-loihi")
     np.testing.assert_array_equal(sim_out, torch_out)
-    lava_out = common.run_lava(load(run["hdf5"]), x[:2].numpy())
+    lava_out = common.run_deployed(load(run["hdf5"]), x[:2].numpy(), "lava-fixed")
     np.testing.assert_array_equal(lava_out, torch_out[:2])
 
 
@@ -128,7 +128,8 @@ def test_xylo_precision_export_keeps_the_networks_response_on_the_xylo_simulator
     x, _, _ = ipd.dataset(ipd.IPDTask(), 4, 1)
     net, _ = common.load_checkpoint(run["checkpoint"], ipd.build)
     torch_out = common.run_torch(net, x)
-    sim_out = common.run_xylo(load(run["hdf5"]), x.numpy(), limits=common.wide_xylo(200, 12))
+    sim_out = common.run_deployed(load(run["hdf5"]), x.numpy(), "intsim-xylo",
+                                   {"limits": common.wide_xylo(200, 12)})
     assert np.corrcoef(torch_out.ravel(), sim_out.ravel())[0, 1] > 0.95
 
 
@@ -146,7 +147,7 @@ def test_wavesense_in_loihi_precision_runs_bit_exactly_on_lava(tmp_path):
                          n_train=8, n_test=4, batch_size=8)
     x, _ = registry.get("wavesense").TemporalXOR().sample(2, 5)
     net, _ = common.load_checkpoint(run["checkpoint"], registry.get("wavesense").build)
-    np.testing.assert_array_equal(common.run_lava(load(run["hdf5"]), x.numpy()),
+    np.testing.assert_array_equal(common.run_deployed(load(run["hdf5"]), x.numpy(), "lava-fixed"),
                                   common.run_torch(net, x))
 
 

@@ -51,7 +51,7 @@ def test_lava_fixed_point_and_the_loihi_simulator_give_the_same_output_file(file
     assert out["lava"]["output"].shape == (6, 30)                       # 2-D in, 2-D out
     assert out["lava"]["output"].sum() > 0
     assert np.array_equal(out["lava"]["output"], out["intsim"]["output"])
-    assert int(out["intsim"]["t_offset"]) == 0 and str(out["intsim"]["backend"]) == "intsim"
+    assert int(out["intsim"]["t_offset"]) == 0 and str(out["intsim"]["backend"]) == "intsim-loihi"
     assert out["intsim"]["h1/v"].shape == (12, 30) and out["intsim"]["h1/u"].shape == (1, 12, 30)
 
 

@@ -17,8 +17,9 @@ from snnpipe.hwmap.mappers.loihi_map import effective, map_graph
 from snnpipe.hwmap.mappers.xylo_map import quantize_and_map
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import SnnpipeError, ValidationErrors, VerificationError
-from snnpipe.pipeline.verify.chain import compare, random_inputs, verify
-from snnpipe.pipeline.verify.runs import Run
+from snnpipe.pipeline.backends.base import Run
+from snnpipe.pipeline.verify.chain import random_inputs, verify
+from snnpipe.pipeline.verify.compare import compare
 from zoo import ZOO
 
 XYLO_ZOO = ("sequential_dense", "recurrent_first", "recurrent_second", "branches_merge",

@@ -1,4 +1,4 @@
-"""Xylo runs for :mod:`snnpipe.pipeline.verify.chain`, all on the SAME integer configuration.
+"""The Graph that a Xylo configuration computes, in the units of the models' ``xylo`` precision.
 
 The Graph's CUBA decays a current before adding the input (``u = u (1 - d) + x``); the chip adds
 first (``I = (I + x) - decay(I + x)``), and the mapper divides weights by ``1 - 2^-dash`` to
@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnpipe.hwmap.intsim.xylo import simulate as xylo_simulate
 from snnpipe.hwmap.mappers.xylo_config import XyloConfig
-from snnpipe.hwmap.targets.xylo import STATE_MAX, STATE_MIN, shifted_weight
-from snnpipe.hwmap.targets.xylo import UNIT
+from snnpipe.hwmap.targets.xylo import UNIT, shifted_weight
 from snnpipe.pipeline.ir import graph as G
-from snnpipe.pipeline.verify.runs import Run, n_steps, outputs_of, torch_run
 
 
 def _decay(dash) -> np.ndarray:
@@ -83,60 +80,3 @@ def mapped_graph(g, config: XyloConfig, layout: dict):
         G.add_dense(h, u, v, w.T / UNIT, syn=syn, recurrent=bool(d.get("recurrent")))
     G.set_outputs(h, g.graph["outputs"])
     return h
-
-
-def torch_xylo_run(g, config: XyloConfig, layout: dict, x) -> Run:
-    """``snnpipe.models.from_graph`` in the ``xylo`` precision on :func:`mapped_graph` (chip integers).
-    ``outputs`` follow the original graph: ``v`` for an ``li`` readout, else spikes."""
-    h = mapped_graph(g, config, layout)
-    hidden = sorted((r[1], n) for n, r in layout.items() if r[0] == "hidden")
-    order = list(g.graph["inputs"]) + [n for _, n in hidden]
-    run, rec = torch_run(h, x, "xylo", UNIT, "torch-xylo", quantize=False, source_order=order)
-    run.outputs = outputs_of(g, run.pops, n_steps(x))
-    run.saturation = {"ordered 16-bit additions": int(sum(r["ordered"].sum() for n, r in rec.items()
-                                                          if "ordered" in r))}
-    return run
-
-
-def _pops(g, layout: dict, spikes, spikes_out, states: dict) -> dict:
-    pops = {}
-    for node, (kind, a, b) in layout.items():
-        if g.nodes[node]["kind"] != "neuron":
-            continue
-        if kind == "hidden":
-            n_syn = int(g.nodes[node].get("n_syn", 1))
-            u = np.stack([states["Isyn"][:, a:b], states["Isyn2"][:, a:b]], 1)[:, :n_syn]
-            d = {"u": u, "v": states["Vmem"][:, a:b], "spikes": spikes[:, a:b]}
-        else:
-            d = {"u": states["Isyn_out"][:, None, a:b], "v": states["Vmem_out"][:, a:b],
-                 "spikes": spikes_out[:, a:b]}
-        pops[node] = {k: np.asarray(val, np.int64) for k, val in d.items()}
-    return pops
-
-
-def _channels(g, x) -> np.ndarray:
-    """Input rasters as one (B, Nin, T) int64 array, inputs in graph order (the mapper's)."""
-    if isinstance(x, dict):
-        x = np.concatenate([np.asarray(x[n]) for n in g.graph["inputs"]], axis=1)
-    return np.asarray(x, np.int64)
-
-
-def intsim_xylo_run(g, config: XyloConfig, layout: dict, x) -> Run:
-    """``snnpipe.hwmap.intsim.xylo.simulate`` with states; saturation: entries that took the ordered
-    (saturating) path and recorded states at the 16-bit limits."""
-    r = xylo_simulate(config, _channels(g, x), record=True)
-    pops = _pops(g, layout, r.spikes, r.spikes_out, r.states)
-    run = Run("intsim-xylo", pops, outputs_of(g, pops, n_steps(x)))
-    run.saturation = {"ordered 16-bit additions": int(r.ordered_states),
-                      "states at 16-bit limits": int(sum(
-                          np.sum((s == STATE_MAX) | (s == STATE_MIN)) for s in r.states.values()))}
-    return run
-
-
-def xylosim_run(g, config: XyloConfig, layout: dict, x) -> Run:
-    """SynSense's ``xylosim.v2`` (the reference of the target) on the same config."""
-    from snnpipe.hwmap.intsim.xylo_ref import XyloReference
-
-    r = XyloReference(config).run(_channels(g, x), record=True)
-    pops = _pops(g, layout, r["spikes"], r["spikes_out"], r)
-    return Run("xylosim", pops, outputs_of(g, pops, n_steps(x)))

@@ -1,0 +1,196 @@
+"""Commands on a network file: ``inspect``, ``compile``, ``simulate``, ``verify``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, recipe_of
+
+
+def add_inspect(sub, parent) -> None:
+    i = sub.add_parser("inspect", parents=[parent], help="summarise and validate a network file",
+                       description="Print the graph of an HDF5 network (nodes, edges, shapes, "
+                                   "parameter ranges) and the validation verdict. Exit 0 when "
+                                   "valid, 1 when the graph has problems, 2 when the file "
+                                   "cannot be read.")
+    i.add_argument("file", metavar="NET.h5")
+    i.add_argument("--target", choices=("loihi", "xylo"),
+                   help="also check the target's design rules")
+    i.add_argument("--json", action="store_true", help="print the summary and verdict as JSON")
+    i.set_defaults(func=cmd_inspect)
+
+
+def cmd_inspect(args) -> int:
+    from snnpipe.pipeline.formats.hdf5 import load
+    from snnpipe.pipeline.ir import graph as G
+    from snnpipe.pipeline.ir.errors import GraphError, ValidationErrors
+    from snnpipe.pipeline.ir.validate import validate
+
+    try:
+        g = load(args.file)
+        problems = validate(g, target=args.target)
+    except ValidationErrors as e:
+        g, problems = None, e.problems
+    except GraphError as e:
+        g, problems = None, [e]
+    lines = [str(p) for p in problems]
+    if args.json:
+        out = {"file": str(args.file), "valid": not problems, "target": args.target,
+               "problems": lines}
+        if g is not None:
+            out["graph"] = G.describe(g)
+        print(json.dumps(out, indent=1))
+    else:
+        if g is not None:
+            print(G.summary(g))
+        verdict = "valid" if not problems else f"INVALID: {len(problems)} problem(s)"
+        print(f"validation{' for ' + args.target if args.target else ''}: {verdict}")
+        for line in lines:
+            print(f"  - {line}")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
+def add_compile(sub, parent) -> None:
+    c = sub.add_parser("compile", parents=[parent], help="compile a network for Lava or a chip",
+                       description="lava: a bundle that reruns on Lava (the HDF5 file and a "
+                                   "manifest); loihi / xylo: config.json (+ .npz) and report.txt "
+                                   "with the resource report. Design-rule violations exit 2.")
+    c.add_argument("file", metavar="NET.h5")
+    c.add_argument("--target", required=True, choices=("lava", "loihi", "xylo"))
+    c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.set_defaults(func=cmd_compile)
+
+
+def cmd_compile(args) -> int:
+    from snnpipe.pipeline.backends.artifacts import write
+
+    report = write(args.file, args.target, args.output)
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        print((Path(args.output) / "report.txt").read_text(), end="")
+        print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def add_simulate(sub, parent) -> None:
+    from snnpipe.pipeline.backends import BACKENDS
+
+    m = sub.add_parser("simulate", parents=[parent], help="run one implementation on an input raster",
+                       description="Run an input raster through one backend and save OUT.npz with "
+                                   "`output` (integer counts, the input's leading shape), "
+                                   "`t_offset`, `backend` and, with --record, `<node>/<variable>` "
+                                   "states. Backends: " + "; ".join(
+                                       f"{n}: {b.describe}" for n, b in BACKENDS.items())
+                                   + "; intsim: the integer simulator of a config's target.")
+    m.add_argument("network", metavar="NET.h5|config.json|DIR")
+    m.add_argument("--input", required=True, metavar="SPIKES",
+                   help=".npy raster (channels, time) or (batch, channels, time) of event counts, "
+                        "or an event file (.bs1, .bs2, .events.npy; 1 ms bins)")
+    m.add_argument("--backend", required=True, choices=tuple(BACKENDS) + ("intsim",))
+    m.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    m.add_argument("--record", action="store_true", help="also save every population's states")
+    m.add_argument("--json", action="store_true", help="print a summary as JSON")
+    m.set_defaults(func=cmd_simulate)
+
+
+def cmd_simulate(args) -> int:
+    from snnpipe.pipeline import backends
+    from snnpipe.pipeline.backends.artifacts import input_layout, load
+    from snnpipe.pipeline.formats.spikes import load_raster, save_result
+
+    compiled = load(args.network)
+    channels, shape, dt_ms = input_layout(compiled)
+    raster = load_raster(args.input, channels=channels, shape=shape, dt_ms=dt_ms)
+    result = backends.run(compiled, args.backend, raster, record=args.record)
+    squeeze = not str(args.input).endswith(".npy") or str(args.input).endswith(".events.npy") \
+        or np.load(args.input, mmap_mode="r").ndim == 2        # keep the input's leading shape
+    pick = (lambda a: a[0]) if squeeze else (lambda a: a)
+    states = result.states()
+    save_result(args.output, pick(result.output), backend=result.name,
+                t_offset=result.t_offset, states={k: pick(v) for k, v in states.items()})
+    summary = {"output": str(args.output), "backend": result.name, "t_offset": result.t_offset,
+               "shape": list(pick(result.output).shape),
+               "sum_abs": int(np.abs(result.output).sum()), "states": sorted(states)}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{result.name}: output {tuple(summary['shape'])}, sum |output| "
+              f"{summary['sum_abs']}, t_offset {result.t_offset}; wrote {args.output}")
+    return EXIT_OK
+
+
+def add_verify(sub, parent) -> None:
+    v = sub.add_parser("verify", parents=[parent],
+                       help="run every implementation of a target on the same input and compare",
+                       description="Run the same inputs through torch (in the target's integer "
+                                   "precision), Lava fixed point and the target's integer "
+                                   "simulator (xylosim too for xylo); report per population "
+                                   "whether spikes and states agree and the first divergence. "
+                                   "Exit 0 when all agree, 1 when not, 2 on bad input.")
+    v.add_argument("file", metavar="NET.h5")
+    v.add_argument("--target", required=True, choices=("loihi", "xylo", "lava"))
+    src = v.add_mutually_exclusive_group()
+    src.add_argument("--input", metavar="SPIKES",
+                     help=".npy raster of event counts or an event file (.bs1, .bs2, .events.npy)")
+    src.add_argument("--random", type=int, default=2, metavar="N",
+                     help="N random input samples (default 2)")
+    v.add_argument("--steps", type=int, default=50, help="steps of each random sample")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--metric-samples", type=int, default=64, metavar="N",
+                   help="for a recipe's network (<recipe>.h5 beside its .pt): the task metric on "
+                        "N test samples before and after deployment (0: skip)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args) -> int:
+    from snnpipe.pipeline.formats.hdf5 import load
+    from snnpipe.pipeline.formats.spikes import load_raster
+    from snnpipe.pipeline.verify.chain import random_inputs, verify
+
+    g = load(args.file)
+    if args.input:
+        ins = g.graph["inputs"]
+        width = sum(int(np.prod(g.nodes[n]["shape"])) for n in ins)
+        inputs = load_raster(args.input, channels=width,
+                             shape=g.nodes[ins[0]]["shape"] if len(ins) == 1 else None,
+                             dt_ms=float(g.graph.get("dt", 1e-3)) * 1e3)
+    else:
+        inputs = random_inputs(g, args.random, args.seed, steps=args.steps)
+    recipe = recipe_of(args.file)
+    mapping = {}
+    if recipe:
+        from snnpipe.models.recipes import registry
+
+        mapping = registry.mappings(recipe, args.file).get(args.target, {})
+    report = verify(g, args.target, inputs, mapping=mapping)
+    out = report.to_dict()
+    if recipe and args.metric_samples > 0:
+        out["metric"] = _recipe_metric(recipe, args.file, args.target, args.metric_samples,
+                                       args.seed)
+    if args.json:
+        print(json.dumps(out, indent=1, default=str))
+    else:
+        print(report.text())
+        if "metric" in out:
+            m = out["metric"]
+            print(f"recipe {recipe}, {m['n']} test samples: " + "; ".join(
+                f"{k} {m['before'][k]:.4g} -> {m['after'][k]:.4g}" for k in m["before"]
+                if isinstance(m["before"][k], float)) + f" (torch -> {m['backend']})")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _recipe_metric(recipe: str, path, target: str, n: int, seed: int) -> dict:
+    """The recipe's metric on torch and on the target's deployment, on the same ``n`` samples."""
+    from snnpipe.models.recipes import registry
+
+    backend, sim = ("lava-fixed", None) if target == "lava" else ("intsim", target)
+    before = registry.evaluate(recipe, path, "torch", seed=seed, n=n)
+    after = registry.evaluate(recipe, path, backend, sim, seed=seed, n=n)
+    keys = [k for k, v in before.items() if isinstance(v, float)]
+    return {"n": n, "backend": backend if sim is None else f"{backend}/{sim}",
+            "before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys}}
