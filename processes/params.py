@@ -1,12 +1,12 @@
 """Graph parameters -> Lava process parameters, per precision (numpy only, no Lava).
 
-Fixed point (DESIGN.md 5.1, 6.1), with the Loihi target's own quantisers: ``du =
-decay_to_int(current_decay) - 1`` (Lava's hard-wired +1), ``dv = decay_to_int(voltage_decay)``,
-``vth = threshold_to_int(threshold)``, ``(bias_mant, bias_exp) = bias_to_int(bias)`` per neuron
-(``bias_mant << bias_exp ~= 4096 * bias``), weights ``weight_to_int`` (even integers in 1/64
-units) realised by ``weight_format`` as Lava Dense mantissas, ``num_weight_bits`` and
-``weight_exp`` that Lava's clip and truncation keep exact (also for an all-non-positive matrix
-holding -256 and an all-zero one, where netx fails).
+Fixed point (DESIGN.md 5.1, 6.1): a population is quantised by the Loihi-style target's own
+quantiser (:func:`snnpipe.hwmap.mappers.loihi_quant.quantize_population`), then written in
+Lava's form ``du = iDecay - 1`` (Lava's hard-wired +1), ``dv = vDecay``, ``vth``,
+``bias_mant``, ``bias_exp``; weights ``weight_to_int`` (even integers in 1/64 units) realised
+by ``weight_format`` as Lava Dense mantissas, ``num_weight_bits`` and ``weight_exp`` that
+Lava's clip and truncation keep exact (also for an all-non-positive matrix holding -256 and an
+all-zero one, where netx fails).
 Float (DESIGN.md 5.3): the graph's float units unchanged.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import decay_to_int, threshold_to_int, weight_to_int
-from snnpipe.hwmap.targets.loihi import bias_to_int
+from snnpipe.hwmap.mappers.loihi_quant import quantize_population
+from snnpipe.hwmap.targets.loihi import weight_to_int
 from snnpipe.hwmap.targets.loihi_weights import weight_format
 from snnpipe.pipeline.ir.errors import GraphError, QuantizationError
 from snnpipe.pipeline.ir.graph import size
@@ -64,10 +64,9 @@ def neuron_params(node: str, attrs: dict, precision: str) -> NeuronParams:
         return NeuronParams(n_syn, cd.copy(), vd.copy(),
                             None if th is None else np.broadcast_to(th, (n,)).astype(np.float64),
                             bias.copy(), 0)
-    bias_mant, bias_exp = bias_to_int(bias, node)
-    return NeuronParams(n_syn, decay_to_int(cd) - 1, decay_to_int(vd),
-                        None if th is None else np.broadcast_to(threshold_to_int(th), (n,)).copy(),
-                        bias_mant, bias_exp)
+    pop, _ = quantize_population(node, dict(attrs, n_syn=n_syn, current_decay=cd))
+    return NeuronParams(n_syn, pop.i_decay - 1, pop.v_decay, None if th is None else pop.vth,
+                        pop.bias_mant, pop.bias_exp)
 
 
 def projection_weights(weight: np.ndarray, precision: str, where: str = ""):
