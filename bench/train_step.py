@@ -11,7 +11,7 @@ of those medians is reported for both: on the shared 2-core machine the same cod
   precision) vs lava-dl's ``slayer.block.cuba.Dense`` blocks with ``slayer.loss.SpikeTime``
   (same neuron_params, no weight norm, no delays; on CUDA SLAYER's CUDA kernels, ours the
   Triton kernels of :mod:`snnpipe.models.kernels.cuba_triton`, or the torch-ops time loop of
-  :mod:`snnpipe.models.kernels.cuba_fused` where triton is missing).
+  :mod:`snnpipe.models.kernels.cuba_torch` where triton is missing).
 - ``synnet_t100``, ``synnet_t1000``: SynNet 16-[24, 24, 24]-8 (time constants per layer
   [2, 4, 8]), batch 8, MSE of the output spikes to a random target; ours vs Rockpool 3.1.0's
   ``SynNet`` with ``LIFTorch``.

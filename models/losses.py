@@ -1,31 +1,16 @@
 """Losses on spike trains and membrane traces. Tensors are (batch, channels, time) (any spatial
-dimensions between batch and time are collapsed). ``reduction`` is ``"sum"`` or ``"mean"``."""
+dimensions between batch and time are collapsed). ``reduction`` is ``"sum"`` or ``"mean"``.
+
+The filters of :class:`SpikeTime` are kernels (:mod:`snnpipe.models.kernels.fft_fir`: ``fir``
+by FFT and ``exp_kernel``, both importable from here too; :mod:`snnpipe.models.kernels.fir`:
+the order-1 IIR)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from snnpipe.models.kernels.fft_fir import exp_kernel, fir
 from snnpipe.pipeline.ir.errors import SnnpipeError
-
-
-def exp_kernel(time_constant: float = 5.0, length: int = 100, order: int = 1) -> torch.Tensor:
-    """Causal low-pass impulse response (length,): ``exp(-t / time_constant)`` (t in steps)
-    convolved with itself ``order - 1`` times and truncated to ``length`` steps."""
-    base = torch.exp(-torch.arange(length, dtype=torch.float32) / float(time_constant))
-    kernel = base
-    for _ in range(order - 1):
-        kernel = fir(kernel.reshape(1, 1, -1), base).reshape(-1)
-    return kernel
-
-
-def fir(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Causal filter along time: ``y[..., t] = sum_k kernel[k] * x[..., t - k]``; x (..., T).
-
-    Computed by FFT (:func:`snnpipe.models.kernels.fir.fir`): a direct conv1d's backward dominates a
-    training step with long kernels (SpikeTime at T = 2000)."""
-    from snnpipe.models.kernels.fir import fir as fft_fir
-
-    return fft_fir(x, kernel)
 
 
 def rate(spikes: torch.Tensor) -> torch.Tensor:

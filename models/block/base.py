@@ -87,7 +87,7 @@ class _ShiftView(_Shift):
 def _lead_rows(x: torch.Tensor, steps: int, first: float) -> bool:
     """Whether x (..., T) is a time-major view at rows ``steps..`` of a buffer of exactly
     T + steps rows whose first ``steps`` rows are ``first`` (zero): the fused CUBA kernel's
-    spike buffers (:func:`snnpipe.models.kernels.cuba_fused._spike_buffer`)."""
+    spike buffers (:func:`snnpipe.models.kernels.cuba_torch.spike_buffer`)."""
     if first != 0.0 or x.dim() < 2:
         return False
     row = x.stride(-1)

@@ -7,6 +7,14 @@ supported; the reference otherwise, as auto) or ``reference`` (always the refere
 which remain the specification the kernels are tested against). The same choice switches the
 sparse spike projections of the dense synapses (:func:`project`): ``reference`` keeps the
 plain matmul.
+
+Modules: :mod:`.cuba_fused` (the entry point and its case selection), :mod:`.cuba_function`
+(the autograd Function), the loops in :mod:`.cuba_numba` (variant selection) with
+:mod:`.cuba_numba_forward` / :mod:`.cuba_numba_backward`, :mod:`.cuba_torch` (torch ops) and
+:mod:`.cuba_triton` (Triton drop-ins; :mod:`.triton_runtime`, :mod:`.triton_forward_source`,
+:mod:`.triton_backward_source`, :mod:`.triton_lines`, :mod:`.triton_compile`);
+:mod:`.spike_dense` (sparse spike projections); :mod:`.fft_fir` and :mod:`.fir` (the loss
+filters); :mod:`.numba_options` (what the numba loops share).
 """
 from __future__ import annotations
 

@@ -1,19 +1,14 @@
-"""Causal filtering along time: the filter of the spike-train losses.
+"""Causal filtering along time by the exact IIR form of the truncated exponential: the filter
+of SpikeTime's order-1 loss.
 
-Two implementations of ``y[..., t] = sum_k kernel[k] * x[..., t - k]`` (zero before t = 0),
-and the loss built on the second:
+``y[..., t] = sum_{k < L} exp(-k / tau) x[..., t - k]`` (zero before t = 0), the order-1
+kernel of :func:`snnpipe.models.kernels.fft_fir.exp_kernel` (any kernel: :func:`fir`, by FFT,
+in :mod:`.fft_fir`):
 
-- :func:`fir`, any kernel, by FFT. Same result as a direct ``conv1d`` up to float32
-  rounding, with O(T log T) work per channel instead of O(T L). The backward (the input
-  gradient is the correlation of the output gradient with the kernel) is one more pair of
-  FFTs in a custom autograd function: both torch's ``conv1d`` backward for a single-channel
-  long kernel and its generic FFT backward are two orders of magnitude slower on CPU. The
-  kernel gets no gradient (the losses hold it as a buffer).
-- :func:`exp_filter`, the truncated exponential ``kernel[i] = exp(-i / tau)``, i < L (the
-  order-1 kernel of :func:`snnpipe.models.losses.exp_kernel`), by its exact IIR form
-  ``y[t] = a y[t-1] + x[t] - a^L x[t-L]`` with ``a = exp(-1 / tau)``, in numba loops (CPU,
-  float32/float64; other tensors fall back to :func:`fir`). The input gradient is the
-  anti-causal adjoint ``z[t] = a z[t+1] + g[t] - a^L g[t+L]``. O(T) work per channel.
+- :func:`exp_filter`, by the recursion ``y[t] = a y[t-1] + x[t] - a^L x[t-L]`` with ``a =
+  exp(-1 / tau)``, in numba loops (CPU, float32/float64; other tensors fall back to
+  :func:`fir`). The input gradient is the anti-causal adjoint ``z[t] = a z[t+1] + g[t] - a^L
+  g[t+L]``. O(T) work per channel.
 - :func:`exp_distance`, SpikeTime's order-1 loss ``sum((exp_filter(o) - exp_filter(d))^2)``
   as one IIR of the difference ``o - d`` (the filter is linear) with the squares summed in
   the same pass, and the adjoint IIR as its backward.
@@ -50,46 +45,16 @@ import math
 import numpy as np
 import torch
 from numba import njit
-from scipy.fft import next_fast_len
 
-from snnpipe.models.kernels.cuba_numba import _OPTS, U
+from snnpipe.models.kernels.fft_fir import exp_kernel, fir
+from snnpipe.models.kernels.numba_options import OPTS, U
 
 TILE = 32         # square tiles of the transposes (16: 30% slower)
 
 
-class _Fir(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, kernel):
-        steps = x.shape[-1]
-        n = next_fast_len(steps + kernel.numel() - 1, real=True)   # no wrap into the first T
-        spectrum = torch.fft.rfft(kernel.reshape(-1).to(x), n)
-        ctx.save_for_backward(spectrum)
-        ctx.n = n
-        return torch.fft.irfft(torch.fft.rfft(x, n) * spectrum, n)[..., :steps]
-
-    @staticmethod
-    def backward(ctx, grad):
-        (spectrum,) = ctx.saved_tensors
-        steps, n = grad.shape[-1], ctx.n
-        g = torch.fft.irfft(torch.fft.rfft(grad, n) * spectrum.conj(), n)[..., :steps]
-        return g, None
-
-
-def fir(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """``y[..., t] = sum_k kernel[k] * x[..., t - k]`` (zero before t = 0).
-
-    Args:
-        x: (..., T) float tensor (e.g. (batch, channels, time) spikes).
-        kernel: (L,) impulse response, steps (no gradient).
-    Returns:
-        (..., T) like x.
-    """
-    return _Fir.apply(x, kernel.detach())
-
-
 # ---- the IIR of the truncated exponential ----------------------------------------------------
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _iir_time_major(x, y, a, a_len, length, reverse, gain):
     """y (T, M) = ``gain`` times the filter of x (T, M) (both C-contiguous, same dtype):
     causal ``y[t] = a y[t-1] + gain (x[t] - a_len x[t-length])``, or with ``reverse`` its
@@ -115,7 +80,7 @@ def _iir_time_major(x, y, a, a_len, length, reverse, gain):
                 yf[o + j] = v
 
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _distance_squares(p, q, sign, y, a, a_len, length):
     """y (T, M) = the causal filter of :func:`_iir_time_major` (gain 1) of the difference
     ``e = sign (p - q)`` (p, q, y (T, M) C-contiguous, one dtype; y may be q itself);
@@ -154,7 +119,7 @@ def _distance_squares(p, q, sign, y, a, a_len, length):
     return acc.sum()
 
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _transpose(x, y):
     """y (C, R) = x (R, C)^T, both C-contiguous, in square tiles of ``TILE`` (contiguous
     writes, strided reads: 20% faster than the other way round)."""
@@ -246,8 +211,6 @@ def exp_filter(x: torch.Tensor, time_constant: float, length: int,
         raise ValueError(f"exp_filter needs time_constant > 0 and length >= 1, "
                          f"got {time_constant}, {length}")
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dim() == 0:
-        from snnpipe.models.losses import exp_kernel
-
         return fir(x, exp_kernel(time_constant, length, 1).to(x.device))
     a, a_len = exp_coefficients(time_constant, length)
     return _ExpFilter.apply(x, a, a_len, length, time_major)

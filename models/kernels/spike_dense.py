@@ -24,10 +24,13 @@ import numpy as np
 import torch
 from numba import njit
 
-from snnpipe.models.kernels.cuba_numba import _OPTS, U
+from snnpipe.hwmap.targets import loihi
+from snnpipe.models.kernels.numba_options import OPTS, U
 
 ENV = "SNNPIPE_SPIKE_DENSE"   # "off": always the dense matmul (for comparisons)
-GRID_BITS = 6            # weights must be multiples of 2^-6 (the loihi 8-bit quantiser: 2/64)
+# weights must be multiples of 2^-GRID_BITS = 1 / WEIGHT_UNIT (the loihi 8-bit quantiser's
+# steps are 2 / WEIGHT_UNIT)
+GRID_BITS = loihi.WEIGHT_UNIT.bit_length() - 1
 MAX_RATE = 0.08          # above this fraction of nonzero inputs MKL's dense matmul was faster
                          # (2-core Xeon with AVX-512: 200 x 256 weights, 5% of spikes: the
                          # sparse forward and weight gradient 10-25% faster; 12%: 50% slower)
@@ -36,7 +39,7 @@ MAX_RATE = 0.08          # above this fraction of nonzero inputs MKL's dense mat
 TILE = 32                # steps per tile of a (B, C, T) input: the tile's output rows stay in cache
 
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _scan(x, x_max):
     """(number of nonzeros, number of entries that are not integers of at most ``x_max`` in
     size) of a contiguous array, in one vectorised pass."""
@@ -50,7 +53,7 @@ def _scan(x, x_max):
     return nnz, bad
 
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _forward(x, time_major, wt, z, budget, x_max):
     """The product into z (T, B, N) of wt (C, N) = W^T (contiguous) and the input x,
     C-contiguous, (T, B, C) if ``time_major`` else (B, C, T) (read in tiles of ``TILE``
@@ -101,7 +104,7 @@ def _forward(x, time_major, wt, z, budget, x_max):
     return nnz
 
 
-@njit(cache=True, **_OPTS)
+@njit(cache=True, **OPTS)
 def _grad_weight(x, time_major, gz, gwt):
     """gwt (C, N) = sum over b, t of x[b, c, t] * gz[t, b, :] (x as in :func:`_forward`,
     gz (T, B, N) contiguous)."""
@@ -177,7 +180,7 @@ def _exact_grid(w: torch.Tensor, n_in: int, x_max: float) -> bool:
     return float(w.detach().abs().max()) * n_in * x_max < 2.0 ** (24 - GRID_BITS)
 
 
-MAX_COUNT = 31.0         # integer inputs are spike counts (snnpipe.hwmap.targets.loihi.MAX_SPIKES)
+MAX_COUNT = float(loihi.MAX_SPIKES)     # integer inputs are spike counts
 
 
 def project(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor | None:

@@ -1,5 +1,5 @@
-"""The IIR filter of the truncated exponential (snnpipe.models.kernels.fir.exp_filter), SpikeTime's
-fused distance (exp_distance) and SpikeTime against its FFT formula."""
+"""The IIR filter of the truncated exponential (snnpipe.models.kernels.fir.exp_filter),
+SpikeTime's fused distance (exp_distance) and SpikeTime against its FFT formula."""
 import numpy as np
 import pytest
 import torch
@@ -197,27 +197,3 @@ def test_spike_time_keeps_flatten_semantics_for_other_shapes_and_reductions():
     value = loss_none(out, des)
     assert value.shape == (200,)
     torch.testing.assert_close(value, old_spike_time(loss_none, out, des))
-
-
-@pytest.mark.parametrize("shape,length", [((2, 3, 50), 10), ((1, 4, 300), 100), ((5, 7), 40)])
-def test_fft_fir_equals_a_direct_convolution(shape, length):
-    """fir (FFT, any kernel; here the order-2 one) against a direct causal conv1d: values and
-    input gradients."""
-    from snnpipe.models.kernels.fir import fir as fft_fir
-    from snnpipe.models.losses import exp_kernel
-
-    def conv(x, kernel):
-        steps = x.shape[-1]
-        y = F.conv1d(F.pad(x.reshape(-1, 1, steps), (kernel.numel() - 1, 0)),
-                     kernel.flip(0).reshape(1, 1, -1))
-        return y.reshape(x.shape)
-
-    g = torch.Generator().manual_seed(length)
-    x = (torch.rand(shape, generator=g) < 0.2).float().requires_grad_()
-    kernel = exp_kernel(5.0, length, 2)
-    weight = torch.randn(shape, generator=g)
-    y_ref, y = conv(x, kernel), fft_fir(x, kernel)
-    assert torch.allclose(y, y_ref, atol=1e-5 * y_ref.abs().max().item())
-    g_ref = torch.autograd.grad((y_ref * weight).sum(), x)[0]
-    g_fft = torch.autograd.grad((y * weight).sum(), x)[0]
-    assert torch.allclose(g_fft, g_ref, atol=1e-5 * g_ref.abs().max().item())
