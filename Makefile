@@ -5,10 +5,11 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 # The install is redone only when pyproject.toml changes (stamp keyed on its content).
 STAMP     := $(VENV)/.installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
-PYTEST    ?= -q
+# Two workers (pytest-xdist): the suite is CPU-bound and the machines have 2 cores.
+PYTEST    ?= -q -n 2 --durations=15
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all setup demo test crosscheck bench doctor clean
+.PHONY: all setup demo test crosscheck lint bench doctor clean
 
 all: test
 
@@ -33,8 +34,11 @@ doctor: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST)
 
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
 crosscheck: $(STAMP)
-	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -m crosscheck
+	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -n 2 -m crosscheck
 
 # Rockpool 3.1.0 is the training bench's reference (bench-only: installed here, not by the core;
 # --no-deps: its requirements, numpy and scipy, are installed already under lava-dl's pins).

@@ -43,7 +43,7 @@ def test_fixed_point_equals_reference_and_intsim(name):
             assert np.array_equal(rec.raw[node][b], ref[node]), (b, node)
     spiking = [n for n in g.graph["outputs"] if g.nodes[n]["model"] == "cuba"]
     assert sum(rec.raw[n].sum() for n in spiking) > 0
-    intsim = pytest.importorskip("snnpipe.hwmap.intsim.loihi")
+    from snnpipe.hwmap.intsim import loihi as intsim
     from snnpipe.hwmap.mappers.loihi_map import map_graph
 
     res = intsim.simulate(map_graph(g), batch, record=("u", "v"))

@@ -7,10 +7,10 @@ import pytest
 from snnpipe.processes.compile import compile
 from snnpipe.processes.run import run
 import zoo
+from snnpipe.pipeline.formats import hdf5
 
 pytestmark = pytest.mark.lava
 netx = pytest.importorskip("lava.lib.dl.netx")
-hdf5 = pytest.importorskip("snnpipe.pipeline.formats.hdf5")
 
 T = 30
 

@@ -131,6 +131,7 @@ def test_two_inputs_add_at_the_target():
 
 
 def test_a_run_in_progress_bar_chunks_equals_one_run(capsys):
+    """The progress bar runs Lava in chunks of 100 steps; off a terminal it writes nothing."""
     g = zoo.recurrent_second(0)
     x = (np.random.default_rng(3).random((G.size(g.nodes["in"]["shape"]), 230)) < 0.3).astype(np.int64)
     whole = run(compile(g, "fixed"), x, probes=("h2/v",))
@@ -139,4 +140,4 @@ def test_a_run_in_progress_bar_chunks_equals_one_run(capsys):
     assert whole.raw[out].sum() > 0
     assert np.array_equal(whole.raw[out], chunked.raw[out])
     assert np.array_equal(whole.states["h2/v"], chunked.states["h2/v"])
-    assert "step" in capsys.readouterr().err
+    assert capsys.readouterr().err == ""
