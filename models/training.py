@@ -125,7 +125,8 @@ class Assistant:
         classifier: ``output -> predicted labels`` to count accuracy (optional).
         clip_grad: max gradient norm (optional).
         bounds: a :class:`snnpipe.models.bounds.Bounds` clamped after each step (optional).
-        progress: show tqdm bars.
+        progress: show tqdm bars (on a terminal only: tqdm's own rule; a log gets the one line
+            per epoch that the training loop prints).
     """
 
     def __init__(self, net, error, optimizer, stats: LearningStats | None = None,
@@ -162,7 +163,7 @@ class Assistant:
         self.net.train(phase == "train")
         losses = []
         bar = tqdm(loader, desc=f"{phase} {'' if epoch is None else epoch}".strip(),
-                   disable=not self.progress, leave=False)
+                   disable=None if self.progress else True, leave=False)
         with torch.set_grad_enabled(phase == "train"):
             for x, target in bar:
                 losses.append(self._batch(phase, x, target))

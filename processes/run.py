@@ -152,7 +152,8 @@ def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, fo
                 next(iter(sources.values())))
     cfg = Loihi2SimCfg(select_tag=TAGS[net.precision])
     chunk = max(100, steps // 20) if progress else steps
-    bar = tqdm(total=batch * steps, unit="step", desc="lava", disable=not progress, leave=False)
+    bar = tqdm(total=batch * steps, unit="step", desc="lava", leave=False,
+               disable=None if progress else True)          # None: on a terminal only
     try:
         for b in range(batch):
             if b:

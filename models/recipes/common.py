@@ -127,14 +127,15 @@ def save_run(out_dir, name: str, net, config: dict, stats, history, graph, metri
 
     Returns ``{"checkpoint", "hdf5", "stats", "metrics"}`` paths (str).
     """
-    from snnpipe.pipeline.ir.atomic import write_text_atomic
     from snnpipe.pipeline.formats.hdf5 import export
+    from snnpipe.pipeline.ir.atomic import atomic_path, write_text_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, h5 = out / f"{name}.pt", out / f"{name}.h5"
-    torch.save({"recipe": name, "config": config, "metrics": metrics,
-                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}, ckpt)
+    with atomic_path(ckpt, suffix=".pt") as tmp:
+        torch.save({"recipe": name, "config": config, "metrics": metrics,
+                    "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}, tmp)
     export(graph, h5)
     stats.save_csv(out / "stats.csv")
     stats.plot(out / "learning.png")
@@ -220,17 +221,46 @@ def resolve(path, name: str) -> dict:
             "config": None}
 
 
+def read_checkpoint(path) -> dict:
+    """The checkpoint at ``path`` as :func:`save_run` writes it (``recipe``, ``config``,
+    ``metrics``, ``state_dict``), read with ``torch.load(weights_only=True)``: tensors and plain
+    data only, so that opening a run someone else trained never runs code from the file.
+
+    Raises:
+        FormatError: naming the file (and the field) when it is not such a checkpoint, for
+            example a pickle that would import or call anything (refused, not executed).
+    """
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:         # UnpicklingError for code, others for broken files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FormatError("not a checkpoint of tensors and plain data (a file that would run "
+                          f"code when loaded is refused): {first[:200]}", file=path) from None
+    if not isinstance(data, dict):
+        raise FormatError("a checkpoint is a dict", file=path, found=type(data).__name__)
+    for key, kind in (("config", dict), ("state_dict", dict)):
+        if not isinstance(data.get(key), kind):
+            raise FormatError("missing or malformed checkpoint entry", file=path, field=key,
+                              expected=kind.__name__, found=type(data.get(key)).__name__)
+    bad = [k for k, v in data["state_dict"].items() if not torch.is_tensor(v)]
+    if bad:
+        raise FormatError("state_dict entries must be tensors", file=path,
+                          field=f"state_dict[{bad[0]!r}]")
+    return data
+
+
 def run_config(path, name: str, defaults: dict) -> dict:
     """The config saved with the run at ``path`` (``defaults`` when there is no checkpoint)."""
     ckpt = resolve(path, name)["checkpoint"]
     if ckpt is None:
         return dict(defaults)
-    return dict(defaults, **torch.load(ckpt, map_location="cpu", weights_only=False)["config"])
+    return dict(defaults, **read_checkpoint(ckpt)["config"])
 
 
 def load_checkpoint(path, build):
-    """``(net, config)`` from a checkpoint written by :func:`save_run`; ``build(config) -> net``."""
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    """``(net, config)`` from a checkpoint written by :func:`save_run` (read by
+    :func:`read_checkpoint`); ``build(config) -> net``."""
+    data = read_checkpoint(path)
     net = build(data["config"])
     net.load_state_dict(data["state_dict"])
     return net.eval(), data["config"]
