@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 crosscheck: $(STAMP)
-	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -n 2 -m crosscheck
+	SNNPIPE_CROSSCHECK=full $(PY) -m pytest -q -m crosscheck
 
 # Rockpool 3.1.0 is the training bench's reference (bench-only: installed here, not by the core;
 # --no-deps: its requirements, numpy and scipy, are installed already under lava-dl's pins).

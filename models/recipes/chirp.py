@@ -51,6 +51,7 @@ DEFAULT_EPOCHS = 100
 TARGETS = ("loihi", "xylo")
 XYLO_LIMITS_ARGS = (200, 1)     # (inputs, outputs) of the Xylo-style target: Audio 2 has 16, 8
 DEPLOY = (("intsim", "loihi"), ("intsim", "xylo"))
+PLOT = "output"       # evaluation plots: output_<implementation>.png
 DEFAULTS = dict(n_hidden=50, tau_mem=0.02, tau_syn=0.02, tau_out=0.02, threshold=1.0, lr=0.003,
                 min_tau=0.011, max_tau=0.5, readout_scale=0.1, duration=1.0)
 
@@ -111,21 +112,24 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
-def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
-             n: int | None = None, plots_dir=None) -> dict:
-    """Correlation between the chirp and the output of the run at ``path`` on ``backend``
-    (torch | lava-fixed | intsim with ``target`` loihi | xylo) for the frozen noise of
-    ``seed`` (``n`` is unused: one sample). Xylo outputs are in chip units (the correlation
-    does not depend on the scale)."""
+def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
+    """The task's one frozen input of seed ``seed`` (the task is to memorise it; ``n`` is
+    unused): ``x`` (1, 200, steps) and the chirp ``target`` (1, 1, steps)."""
+    task = ChirpTask(duration=config["duration"])
+    return {"x": task.noise(seed), "target": task.target().numpy()}
+
+
+def score(config: dict, out: np.ndarray, data: dict) -> dict:
+    """Correlation of the output (1, 1, steps) with the chirp (scale-free: Xylo outputs are in
+    chip units)."""
+    return {"metrics": {"correlation": correlation(out, data["target"])}, "predictions": None,
+            "labels": None, "values": {}}
+
+
+def plot(config: dict, out: np.ndarray, data: dict, path, title: str) -> None:
+    """The normalised output against the chirp as ``path``."""
     from snnpipe.models.recipes import common
 
-    task = ChirpTask(duration=common.run_config(path, NAME, DEFAULTS)["duration"])
-    x, tgt = task.noise(seed), task.target()
-    out = common.run_backend(path, NAME, build, x, backend, target or TARGETS[0],
-                             xylo_limits=common.wide_xylo(*XYLO_LIMITS_ARGS))
-    if plots_dir is not None:
-        scale = np.abs(out).max() or 1.0
-        common.plot_traces(f"{plots_dir}/output_{backend}{'_' + target if target else ''}.png",
-                           {"target": tgt, f"output ({backend}, normalised)": out / scale},
-                           task.dt, "chirp regression")
-    return {"backend": backend, "target": target, "n": 1, "correlation": correlation(out, tgt)}
+    scale = np.abs(out).max() or 1.0
+    common.plot_traces(path, {"target": data["target"], f"output ({title}, normalised)": out / scale},
+                       ChirpTask(duration=config["duration"]).dt, "chirp regression")

@@ -29,7 +29,7 @@ from snnpipe.pipeline.backends.base import Compiled, align
 from snnpipe.pipeline.formats.hdf5 import load
 from snnpipe.pipeline.ir.errors import FormatError, SnnpipeError
 
-BACKENDS = ("torch", "lava-fixed", "intsim")
+BACKENDS = ("torch", "lava-fixed", "intsim", "xylosim")
 PRECISIONS = ("float", "loihi", "xylo")
 TEST_SEED_OFFSET = 10_000       # held-out data: seed + TEST_SEED_OFFSET
 
@@ -348,7 +348,8 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
 
     ``build(config) -> net`` rebuilds the torch model (``torch``: the checkpoint's model);
     ``lava-fixed`` runs the network file on Lava; ``intsim`` the integer simulator of
-    ``target`` (``loihi`` | ``xylo``; a ``config.json`` path decides it by itself). ``state``
+    ``target`` (``loihi`` | ``xylo``; a ``config.json`` path decides it by itself);
+    ``xylosim`` SynSense's Xylo simulator. ``state``
     as :func:`run_deployed`; ``xylo_limits`` the Xylo variant the recipe deploys on; a
     network trained in the ``xylo`` precision is mapped at that precision's scale
     (:func:`xylo_headroom`). Returns the first output (batch, out, time) float64.
@@ -363,20 +364,21 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
         net, _ = load_checkpoint(files["checkpoint"], build)
         return run_torch(net, x)
     if files["config"] is not None:
-        if backend != "intsim":
-            raise FormatError("a target config runs only on the integer simulator", where=str(path),
-                              field="backend", expected="intsim", found=backend)
+        if backend not in ("intsim", "xylosim"):
+            raise FormatError("a target config runs only on the integer simulators", where=str(path),
+                              field="backend", expected="intsim | xylosim", found=backend)
         c = load_compiled(files["config"])
         if c.target == "xylo" and xylo_limits is not None:
             c.options.setdefault("limits", xylo_limits)
-        return run_deployed(c, x.numpy(), "intsim", state=state)
+        return run_deployed(c, x.numpy(), backend, state=state)
     if target not in ("loihi", "xylo"):
         raise SnnpipeError("unknown target", field="target", expected=("loihi", "xylo"), found=target)
     graph = load(files["hdf5"])
     options = {}
-    if backend == "intsim" and target == "xylo":
+    target = "xylo" if backend == "xylosim" else target
+    if backend != "lava-fixed" and target == "xylo":
         options["limits"] = xylo_limits or XYLO_AUDIO2
         if run_config(path, name, {"precision": "float"})["precision"] == "xylo":
             options.update(xylo_headroom(graph))
-    name_of = "lava-fixed" if backend == "lava-fixed" else f"intsim-{target}"
+    name_of = backend if backend in ("lava-fixed", "xylosim") else f"intsim-{target}"
     return run_deployed(graph, x.numpy(), name_of, options, state)

@@ -27,24 +27,36 @@ import numpy as np
 from snnpipe.pipeline.ir.atomic import atomic_path, write_text_atomic
 
 RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",)))
-LABELS = {"torch": "torch", "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim",
-          "intsim/xylo": "Xylo intsim"}
-DEFAULTS = dict(epochs=10, n_train=4096, n_test=512, n_eval=32)
-QUICK = dict(epochs=1, n_train=256, n_test=64, n_eval=4)
+LABELS = {"torch": "torch", "torch/loihi": "torch (loihi)", "torch/xylo": "torch (xylo)",
+          "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim", "intsim/xylo": "Xylo intsim",
+          "xylosim": "xylosim"}
+DEFAULTS = dict(epochs=10, n_train=4096, n_test=512, n_eval=None)
+QUICK = dict(epochs=1, n_train=256, n_test=64, n_eval=None)
 
 
 def _headline(metrics: dict) -> str:
-    """``torch 74.8 % -> Lava 74.8 %, ...`` from the first metric of each implementation."""
-    def first(m):
-        k = next((k for k, v in m.items() if k not in ("backend", "target", "n")
-                  and isinstance(v, (int, float))), None)
-        if k is None:
-            return "-"
-        v = m[k]
-        return f"{100 * v:.1f} %" if k == "accuracy" else f"{k} {v:.3g}"
+    """``(n = 512) torch 74.8 % [70.9, 78.4] -> Loihi intsim 74.8 % [..] (0 changed), Lava =
+    Loihi intsim (16 checked), ...``: the first metric of each implementation."""
+    from snnpipe.pipeline.report.stats import metric_names, metric_text
 
-    items = [f"{LABELS.get(k, k)} {first(m)}" for k, m in metrics.items()]
-    return items[0] + " -> " + ", ".join(items[1:]) if len(items) > 1 else items[0]
+    def one(key, m):
+        names = metric_names(m)
+        label = LABELS.get(key, key)
+        c = m.get("checked")
+        if c and c["equal"] == c["samples"]:
+            return f"{label} = {LABELS.get(c['against'], c['against'])} ({c['samples']} checked)"
+        text = f"{label} {metric_text(m, names[0])}" if names else f"{label} -"
+        p = m.get("paired", {})
+        if "changed" in p:
+            text += f" ({p['changed']} changed: {p['worse']} worse, {p['better']} better)"
+        if c:
+            text += f" (DIFFERS from {c['against']} on {c['samples'] - c['equal']} samples)"
+        return text
+
+    items = [one(k, m) for k, m in metrics.items()]
+    n = next(iter(metrics.values()))["n"]
+    head = f"(n = {n}) " + items[0]
+    return head + " -> " + ", ".join(items[1:]) if len(items) > 1 else head
 
 
 def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: int = 0,
@@ -53,9 +65,10 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     """Run the demo into ``out``; returns ``{"report", "summary" (lines), "runs", "seconds",
     "verified"}``.
 
-    ``epochs``, ``n_train``, ``n_test``: training settings; ``n_eval``: samples of the metric
-    on every implementation (Lava runs them one at a time); defaults :data:`DEFAULTS`, or
-    :data:`QUICK` (tiny, for tests: the same steps) with ``quick``; given values win.
+    ``epochs``, ``n_train``, ``n_test``: training settings; ``n_eval``: held-out samples of
+    the metric on every implementation (None: the whole held-out set, ``n_test``); defaults
+    :data:`DEFAULTS`, or :data:`QUICK` (tiny, for tests: the same steps) with ``quick``;
+    given values win.
     """
     from snnpipe.models.recipes import registry
     from snnpipe.pipeline.ir.errors import SnnpipeError
@@ -65,13 +78,13 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     t0 = time.perf_counter()
     given = dict(epochs=epochs, n_train=n_train, n_test=n_test, n_eval=n_eval)
     settings = {k: v if v is not None else (QUICK if quick else DEFAULTS)[k] for k, v in given.items()}
-    bad = {k: v for k, v in settings.items() if int(v) < 1}
+    bad = {k: v for k, v in settings.items() if v is not None and int(v) < 1}
     if bad:
         raise SnnpipeError("demo settings must be at least 1", field=", ".join(bad),
                            found=list(bad.values()))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    summary, runs = [], {}
+    summary, runs, timing = [], {}, {}
     for tag, precision, targets in RUNS:
         run_dir = out / f"{recipe}-{tag}"
         if run_dir.exists():
@@ -82,23 +95,30 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
         registry.train(recipe, run_dir, epochs=settings["epochs"], seed=seed, precision=precision,
                        progress=progress, n_train=settings["n_train"], n_test=settings["n_test"])
         train_s = time.perf_counter() - start
+        timing[f"train {tag}"] = train_s
         if progress:
             print(f"[demo] compiling for {', '.join(targets)}; evaluating on "
-                  f"{settings['n_eval']} samples", flush=True)
+                  f"{settings['n_eval'] or settings['n_test']} held-out samples", flush=True)
+        start = time.perf_counter()
         dep = deploy_all(run_dir / f"{recipe}.h5", run_dir, targets,
                          registry.mappings(recipe, run_dir))
+        timing[f"compile {tag}"] = time.perf_counter() - start
         sample = registry.test_inputs(recipe, 1, seed)
         if sample is not None:                         # the report shows a real test input
             with atomic_path(run_dir / "sample" / "input.npy", suffix=".npy") as tmp, \
                     open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(sample[0]).astype(np.int64))
-        metrics = registry.deployment_metrics(recipe, run_dir, [t for t in targets if not dep[t]["error"]],
+        start = time.perf_counter()
+        metrics = registry.deployment_metrics(recipe, run_dir,
+                                              [t for t in targets if not dep[t]["error"]],
                                               settings["n_eval"], seed, plots_dir=run_dir)
+        timing[f"evaluate {tag}"] = time.perf_counter() - start
         write_text_atomic(run_dir / "deployment.json", json.dumps(metrics, indent=1) + "\n")
         info = {"title": f"{recipe}: trained in the {precision} precision",
                 "recipe": recipe, "precision": precision, "seed": seed,
                 "epochs": settings["epochs"], "training samples": settings["n_train"],
-                "metric samples": settings["n_eval"], "training time (s)": round(train_s, 1),
+                "metric samples": settings["n_eval"] or settings["n_test"],
+                "training time (s)": round(train_s, 1),
                 "targets": ", ".join(targets)}
         if precision == "float" and "xylo" in targets:
             info["note"] = ("Xylo's arithmetic (8-bit weights, decays as shifts, input added before "
@@ -113,9 +133,11 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     intro = (f"The <b>{recipe}</b> recipe trained twice (float, and quantisation-aware for Xylo), "
              "exported to HDF5, compiled for Lava and both hardware targets, simulated, and "
              "verified implementation against implementation.")
+    start = time.perf_counter()
     report = build(out, out / "report.html", title=f"snnpipe demo: {recipe}", intro=intro,
                    mappings=lambda network: registry.mappings(recipe, network),
                    folders=[Path(r["dir"]) for r in runs.values()])
+    timing["report (simulate, verify, plots)"] = time.perf_counter() - start
     verdicts, oks = [], []
     for tag in runs:
         for path in sorted((out / f"{recipe}-{tag}" / "verify").glob("*.json")):
@@ -127,6 +149,8 @@ def run(out="out/demo", recipe: str = "ipd", epochs: int | None = None, seed: in
     lines = [f"snnpipe demo: {recipe}, {len(runs)} networks trained and deployed in {seconds:.0f} s"]
     lines += summary
     lines.append("verification: " + ", ".join(verdicts))
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
     lines.append(f"report: {report}")
     return {"report": str(report), "summary": lines, "runs": runs, "seconds": seconds,
+            "timing": {k: round(v, 2) for k, v in timing.items()},
             "verified": bool(oks) and all(oks)}

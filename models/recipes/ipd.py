@@ -74,6 +74,7 @@ DEFAULT_EPOCHS = 10
 TARGETS = ("loihi", "xylo")
 XYLO_LIMITS_ARGS = (200, 12)    # (inputs, outputs) of the Xylo-style target: Audio 2 has 16, 8
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"), ("intsim", "xylo"))
+PLOT = "confusion"       # evaluation plots: confusion_<implementation>.png
 DEFAULTS = dict(n_hidden=100, tau=0.02, beta=5.0, n_train=4096, n_test=1024, batch_size=64,
                 lr=0.01, cosine=True, init_bound=12 ** -0.5, xylo_current_decay=0.5)
 
@@ -161,27 +162,35 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
+def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
+    """The held-out set: ``n`` samples (default ``n_test``) of seed ``seed + 10000``: ``x``
+    (n, 200, steps) float32, ``labels`` (n,) classes, ``ipd`` (n,) radians."""
+    from snnpipe.models.recipes import common
+
+    x, y, ipd = dataset(IPDTask(), config["n_test"] if n is None else n,
+                        seed + common.TEST_SEED_OFFSET)
+    return {"x": x, "labels": y.numpy(), "ipd": ipd.numpy()}
+
+
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` held-out inputs (n, 200, steps), drawn as :func:`evaluate` draws ``n`` samples."""
-    from snnpipe.models.recipes import common
-
-    return dataset(IPDTask(), n, seed + common.TEST_SEED_OFFSET)[0]
+    """``n`` held-out inputs (n, 200, steps), drawn as :func:`test_set` draws ``n`` samples."""
+    return test_set(DEFAULTS, n, seed)["x"]
 
 
-def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
-             n: int | None = None, plots_dir=None) -> dict:
-    """Test accuracy and MAE of the run at ``path`` (folder, .pt, .h5 or config.json) on
-    ``backend`` (torch | lava-fixed | intsim with ``target`` loihi | xylo) over ``n`` samples
-    (default ``n_test``; Lava runs one sample at a time) of seed ``seed + 10000``."""
-    from snnpipe.models.recipes import common
-
+def score(config: dict, out: np.ndarray, data: dict) -> dict:
+    """Accuracy and angle error of outputs (n, classes, steps): ``metrics``, the per-sample
+    ``predictions`` and ``labels``, and per-sample ``values`` (the angle error, degrees)."""
     task = IPDTask()
-    n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n
-    xt, yt, ipdt = dataset(task, n, seed + common.TEST_SEED_OFFSET)
-    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0],
-                             xylo_limits=common.wide_xylo(*XYLO_LIMITS_ARGS))
-    result = metrics(task, out, yt, ipdt)
-    if plots_dir is not None:
-        common.plot_confusion(f"{plots_dir}/confusion_{backend}{'_' + target if target else ''}.png",
-                              yt.numpy(), predict(out), task.num_classes, f"IPD ({backend})")
-    return {"backend": backend, "target": target, "n": n, **result}
+    pred = predict(out)
+    err = np.abs(task.continuise(pred) - data["ipd"]) * 180 / np.pi
+    return {"metrics": {"accuracy": float(np.mean(pred == data["labels"])),
+                        "mae_deg": float(np.mean(err))},
+            "predictions": pred, "labels": data["labels"], "values": {"mae_deg": err}}
+
+
+def plot(config: dict, out: np.ndarray, data: dict, path, title: str) -> None:
+    """The confusion matrix of outputs (n, classes, steps) as ``path``."""
+    from snnpipe.models.recipes import common
+
+    common.plot_confusion(path, data["labels"], predict(out), IPDTask().num_classes,
+                          f"IPD ({title})")

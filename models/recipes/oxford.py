@@ -67,6 +67,7 @@ DEFAULT_EPOCHS = 100
 DEFAULT_PRECISION = "loihi"       # SLAYER's arithmetic: Lava and the Loihi-style chip reproduce it
 TARGETS = ("loihi",)
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"))
+PLOT = "raster"       # evaluation plots: raster_<implementation>.png
 DEFAULTS = dict(steps=2000, lr=0.001, weight_decay=1e-5, time_constant=2.0, filter_order=2)
 
 
@@ -119,26 +120,22 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
-def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
-             n: int | None = None, plots_dir=None) -> dict:
-    """SpikeTime loss of the run at ``path`` on ``backend`` (torch | lava-fixed | intsim,
-    target loihi) for the frozen input of ``seed``, and how its spikes compare with the
-    quantised torch model (the checkpoint in the ``loihi`` precision): ``mismatches`` (spike
-    entries that differ) and ``exact`` (True when none do)."""
+def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
+    """The task's one frozen input of seed ``seed`` (``n`` is unused): ``x`` (1, 200, steps)
+    and the ``target`` raster (1, 200, steps)."""
+    task = OxfordTask(steps=config["steps"])
+    return {"x": task.input(seed), "target": task.target()}
+
+
+def score(config: dict, out: np.ndarray, data: dict) -> dict:
+    """The SpikeTime loss of the output spikes (1, 200, steps) and their count."""
+    return {"metrics": {"loss": spike_time_loss(config, out, data["target"]),
+                        "output_spikes": int(np.sum(out))},
+            "predictions": None, "labels": None, "values": {}}
+
+
+def plot(config: dict, out: np.ndarray, data: dict, path, title: str) -> None:
+    """The output raster beside the target as ``path``."""
     from snnpipe.models.recipes import common
 
-    files = common.resolve(path, NAME)
-    config = common.run_config(path, NAME, DEFAULTS)
-    task = OxfordTask(steps=config["steps"])
-    x, tgt = task.input(seed), task.target()
-    out = common.run_backend(path, NAME, build, x, backend, target or TARGETS[0])
-    result = {"backend": backend, "target": target, "n": 1,
-              "loss": spike_time_loss(config, out, tgt), "output_spikes": int(out.sum())}
-    if files["checkpoint"] is not None:
-        net, _ = common.load_checkpoint(files["checkpoint"],
-                                        lambda c: build(dict(c, precision="loihi")))
-        ref = common.run_torch(net, x)
-        result.update(mismatches=int(np.sum(ref != out)), exact=bool(np.array_equal(ref, out)))
-    if plots_dir is not None:
-        common.plot_rasters(f"{plots_dir}/raster_{backend}.png", {"target": tgt[0], backend: out[0]})
-    return result
+    common.plot_rasters(path, {"target": data["target"][0], title: out[0]})

@@ -3,8 +3,9 @@
 Every recipe module exposes ``NAME``, ``DEFAULT_EPOCHS``, ``DEFAULTS`` (its settings, each
 overridable as a keyword of ``train``), ``TARGETS`` (targets of its integer simulator, the first
 is the default), ``DEPLOY`` (the ``(backend, target)`` pairs it is checked on), ``build(config)``,
-``train(out_dir, epochs, seed, device, precision, progress, **overrides) -> dict`` and
-``evaluate(path, backend, target, seed, n, plots_dir) -> dict``.
+``train(out_dir, epochs, seed, device, precision, progress, **overrides) -> dict``, and for
+the evaluation (:mod:`snnpipe.models.recipes.evaluation`) ``test_set(config, n, seed)``,
+``score(config, out, data)``, ``plot(config, out, data, path, title)`` and ``PLOT``.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from snnpipe.models.recipes import chirp, ipd, oxford, synnet, wavesense
 from snnpipe.pipeline.ir.errors import SnnpipeError
 
 RECIPES = {m.NAME: m for m in (oxford, wavesense, synnet, chirp, ipd)}
-LAVA_SAMPLES = 32      # default number of test samples on Lava (it runs one sample at a time)
 
 
 def get(name: str):
@@ -41,30 +41,44 @@ def train(name: str, out_dir, epochs: int | None = None, seed: int = 0, device: 
                            precision=precision, progress=progress, **overrides)
 
 
+def key_of(backend: str, target: str | None) -> str:
+    """The implementation key (:data:`snnpipe.models.recipes.evaluation.KEYS`) of a backend
+    and target: ``torch``, ``lava-fixed``, ``xylosim`` or ``intsim/<target>``."""
+    return f"intsim/{target}" if backend == "intsim" else backend
+
+
 def evaluate(name: str, path, backend: str = "torch", target: str | None = None, seed: int = 0,
              n: int | None = None, plots_dir=None) -> dict:
-    """The recipe's metric for the run at ``path`` (run folder, ``.pt``, ``.h5`` or a target's
-    ``config.json``) on ``backend``; ``n`` test samples (Lava: :data:`LAVA_SAMPLES` unless
-    given). Task settings come from the run's checkpoint; a bare ``config.json`` is evaluated
-    with the recipe's ``DEFAULTS``."""
-    if backend == "lava-fixed" and n is None:
-        n = LAVA_SAMPLES
-    return get(name).evaluate(path, backend=backend, target=target, seed=seed, n=n,
-                              plots_dir=plots_dir)
+    """The recipe's metrics for the run at ``path`` (run folder, ``.pt``, ``.h5`` or a target's
+    ``config.json``) on ``backend`` (``intsim`` with ``target``), on ``n`` held-out samples
+    (default the whole held-out set), with intervals and the paired view against the trained
+    model (:func:`snnpipe.models.recipes.evaluation.evaluate`). Task settings come from the
+    run's checkpoint; a bare ``config.json`` is evaluated with the recipe's ``DEFAULTS``."""
+    from snnpipe.models.recipes.evaluation import evaluate as score
+
+    if backend == "intsim" and target is None:
+        target = _config_target(path, name) or get(name).TARGETS[0]
+    key = key_of(backend, target)
+    entry = score(name, path, (key,), n, seed, plots_dir=plots_dir)[key]
+    return {"backend": backend, "target": target, **entry}
+
+
+def _config_target(path, name: str) -> str | None:
+    """The target of the run at ``path`` when it is a saved configuration, else None."""
+    from snnpipe.hwmap.mappers.configio import load_config
+    from snnpipe.models.recipes import common
+
+    config = common.resolve(path, name)["config"]
+    return None if config is None else load_config(config)[0]
 
 
 def deploy(name: str, path, seed: int = 0, n: int | None = None) -> dict:
-    """Evaluate on torch and on every deployment backend of the recipe (``DEPLOY``), each on
-    the same test samples (Lava's count limits all of them when Lava is among them).
-    Returns ``{"torch": metrics, "lava-fixed": ..., "intsim/loihi": ..., ...}``."""
-    recipe = get(name)
-    if n is None and "n_test" in recipe.DEFAULTS and any(b == "lava-fixed" for b, _ in recipe.DEPLOY):
-        n = LAVA_SAMPLES
-    out = {"torch": evaluate(name, path, "torch", seed=seed, n=n)}
-    for backend, target in recipe.DEPLOY:
-        key = backend if target is None else f"{backend}/{target}"
-        out[key] = evaluate(name, path, backend, target, seed=seed, n=n)
-    return out
+    """The metrics of torch and of every deployment of the recipe (``DEPLOY``) on the same
+    held-out samples: ``{"torch": entry, "lava-fixed": ..., "intsim/loihi": ..., ...}``."""
+    from snnpipe.models.recipes.evaluation import evaluate as score
+
+    keys = ["torch"] + [key_of(b, t) for b, t in get(name).DEPLOY]
+    return score(name, path, keys, n, seed)
 
 
 def mappings(name: str, path) -> dict:
@@ -92,16 +106,27 @@ def test_inputs(name: str, n: int, seed: int = 0):
     return None if fn is None else fn(n, seed)
 
 
-BACKEND_OF = {"lava": ("lava-fixed", None), "loihi": ("intsim", "loihi"), "xylo": ("intsim", "xylo")}
+def implementations(name: str, path, targets) -> list:
+    """The implementations that show a deployment to ``targets`` (lava | loihi | xylo): torch,
+    torch in each target's precision, the targets' integer simulators, and their slow
+    references (Lava fixed point, xylosim) on a checked subset."""
+    from snnpipe.models.recipes import common
+
+    trained = common.run_config(path, name, {"precision": default_precision(name)})["precision"]
+    keys = ["torch"]
+    for t in ("loihi", "xylo"):
+        if t in targets:
+            keys += ([f"torch/{t}"] if trained != t else []) + [f"intsim/{t}"]
+    keys += ["lava-fixed"] if "lava" in targets else []
+    keys += ["xylosim"] if "xylo" in targets else []
+    return keys
 
 
-def deployment_metrics(name: str, path, targets, n: int, seed: int = 0, plots_dir=None) -> dict:
-    """The recipe's metric on torch and on each of ``targets`` (lava | loihi | xylo), on the
-    same ``n`` held-out samples; ``plots_dir``: confusion matrices per implementation there.
-    Returns ``{"torch": metrics, "lava-fixed": ..., "intsim/loihi": ..., ...}``."""
-    out = {"torch": evaluate(name, path, "torch", seed=seed, n=n, plots_dir=plots_dir)}
-    for t in targets:
-        backend, target = BACKEND_OF[t]
-        key = backend if target is None else f"{backend}/{target}"
-        out[key] = evaluate(name, path, backend, target, seed=seed, n=n, plots_dir=plots_dir)
-    return out
+def deployment_metrics(name: str, path, targets, n: int | None = None, seed: int = 0,
+                       plots_dir=None) -> dict:
+    """The recipe's metrics on :func:`implementations` of ``targets``, on the same ``n``
+    held-out samples (default the whole held-out set); ``plots_dir``: the recipe's plot per
+    implementation there. Returns ``{key: entry}``."""
+    from snnpipe.models.recipes.evaluation import evaluate as score
+
+    return score(name, path, implementations(name, path, targets), n, seed, plots_dir=plots_dir)

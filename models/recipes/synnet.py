@@ -83,6 +83,8 @@ NAME = "synnet"
 DEFAULT_EPOCHS = 15
 TARGETS = ("xylo",)
 DEPLOY = (("intsim", "xylo"),)
+PLOT = "confusion"       # evaluation plots: confusion_<implementation>.png
+XYLO_STATE = "v"        # the output neurons' Vmem_out is the readout on Xylo (they also spike)
 DEFAULTS = dict(size_hidden_layers=(60,), time_constants_per_layer=(10,),
                 tau_syn_base=0.002, tau_mem=0.002, tau_syn_out=0.002, threshold=1.0,
                 threshold_out=100.0, p_dropout=0.0, n_train=1024, n_test=512, batch_size=32,
@@ -155,29 +157,31 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
+def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
+    """The held-out set: ``n`` keywords (default ``n_test``) of seed ``seed + 10000``: ``x``
+    (n, 16, steps) event counts and ``labels`` (n,)."""
+    from snnpipe.models.recipes import common
+
+    x, y = ToneKeywords().sample(config["n_test"] if n is None else n,
+                                 seed + common.TEST_SEED_OFFSET)
+    return {"x": x, "labels": y.numpy()}
+
+
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` held-out inputs (n, 16, steps), drawn as :func:`evaluate` draws ``n`` samples."""
+    """``n`` held-out inputs (n, 16, steps), drawn as :func:`test_set` draws ``n``."""
+    return test_set(DEFAULTS, n, seed)["x"]
+
+
+def score(config: dict, out: np.ndarray, data: dict) -> dict:
+    """Accuracy of outputs (n, classes, steps) pooled by the run's ``readout``."""
+    pred = predict(out, config["readout"])
+    return {"metrics": {"accuracy": float(np.mean(pred == data["labels"]))},
+            "predictions": pred, "labels": data["labels"], "values": {}}
+
+
+def plot(config: dict, out: np.ndarray, data: dict, path, title: str) -> None:
+    """The confusion matrix of outputs (n, classes, steps) as ``path``."""
     from snnpipe.models.recipes import common
 
-    return ToneKeywords().sample(n, seed + common.TEST_SEED_OFFSET)[0]
-
-
-def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
-             n: int | None = None, plots_dir=None) -> dict:
-    """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
-    intsim, target xylo: the output neurons' ``Vmem_out``) over ``n`` keywords of seed
-    ``seed + 10000``."""
-    from snnpipe.models.recipes import common
-
-    config = common.run_config(path, NAME, DEFAULTS)
-    n = config["n_test"] if n is None else n
-    task = ToneKeywords()
-    xt, yt = task.sample(n, seed + common.TEST_SEED_OFFSET)
-    sim = target or TARGETS[0]
-    out = common.run_backend(path, NAME, build, xt, backend, sim,
-                             state="v" if backend == "intsim" and sim == "xylo" else "auto")
-    if plots_dir is not None:
-        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out, config["readout"]),
-                              task.n_classes, f"tone keywords ({backend})")
-    return {"backend": backend, "target": target, "n": n,
-            "accuracy": float(np.mean(predict(out, config["readout"]) == yt.numpy()))}
+    common.plot_confusion(path, data["labels"], predict(out, config["readout"]),
+                          ToneKeywords().n_classes, f"tone keywords ({title})")

@@ -62,6 +62,7 @@ NAME = "wavesense"
 DEFAULT_EPOCHS = 40
 TARGETS = ("xylo",)
 DEPLOY = (("intsim", "xylo"), ("lava-fixed", None))
+PLOT = "confusion"       # evaluation plots: confusion_<implementation>.png
 DEFAULTS = dict(dilations=(2, 32), n_neurons=16, kernel_size=2, tau_mem=0.002, base_tau_syn=0.002,
                 tau_lp=0.01, threshold=1.0, spike=None, reset="subtract", n_train=128,
                 n_test=256, batch_size=16, lr=5e-3, cosine=True)
@@ -121,24 +122,30 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     return {**result, **paths}
 
 
+def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
+    """The held-out set: ``n`` samples (default ``n_test``) of seed ``seed + 10000``: ``x``
+    (n, channels, steps) and ``labels`` (n,)."""
+    from snnpipe.models.recipes import common
+
+    x, y = TemporalXOR().sample(config["n_test"] if n is None else n,
+                                seed + common.TEST_SEED_OFFSET)
+    return {"x": x, "labels": y.numpy()}
+
+
 def test_inputs(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` held-out inputs (n, channels, steps), drawn as :func:`evaluate` draws ``n`` samples."""
+    """``n`` held-out inputs (n, channels, steps), drawn as :func:`test_set` draws ``n``."""
+    return test_set(DEFAULTS, n, seed)["x"]
+
+
+def score(config: dict, out: np.ndarray, data: dict) -> dict:
+    """Accuracy of outputs (n, 2, steps): ``metrics``, ``predictions``, ``labels``."""
+    pred = predict(out)
+    return {"metrics": {"accuracy": float(np.mean(pred == data["labels"]))},
+            "predictions": pred, "labels": data["labels"], "values": {}}
+
+
+def plot(config: dict, out: np.ndarray, data: dict, path, title: str) -> None:
+    """The confusion matrix of outputs (n, 2, steps) as ``path``."""
     from snnpipe.models.recipes import common
 
-    return TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)[0]
-
-
-def evaluate(path, backend: str = "torch", target: str | None = None, seed: int = 0,
-             n: int | None = None, plots_dir=None) -> dict:
-    """Test accuracy (0..1) of the run at ``path`` on ``backend`` (torch | lava-fixed |
-    intsim, target xylo) over ``n`` samples of seed ``seed + 10000``."""
-    from snnpipe.models.recipes import common
-
-    n = common.run_config(path, NAME, DEFAULTS)["n_test"] if n is None else n
-    xt, yt = TemporalXOR().sample(n, seed + common.TEST_SEED_OFFSET)
-    out = common.run_backend(path, NAME, build, xt, backend, target or TARGETS[0])
-    if plots_dir is not None:
-        common.plot_confusion(f"{plots_dir}/confusion_{backend}.png", yt.numpy(), predict(out), 2,
-                              f"temporal XOR ({backend})")
-    return {"backend": backend, "target": target, "n": n,
-            "accuracy": float(np.mean(predict(out) == yt.numpy()))}
+    common.plot_confusion(path, data["labels"], predict(out), 2, f"temporal XOR ({title})")

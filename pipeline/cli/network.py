@@ -177,20 +177,20 @@ def cmd_verify(args) -> int:
     else:
         print(report.text())
         if "metric" in out:
+            from snnpipe.pipeline.report.stats import entry_line
+
             m = out["metric"]
-            print(f"recipe {recipe}, {m['n']} test samples: " + "; ".join(
-                f"{k} {m['before'][k]:.4g} -> {m['after'][k]:.4g}" for k in m["before"]
-                if isinstance(m["before"][k], float)) + f" (torch -> {m['backend']})")
+            print(f"recipe {recipe}, {m['after']['n']} held-out samples:")
+            print("  " + entry_line("torch", m["before"]))
+            print("  " + entry_line(m["backend"], m["after"]))
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _recipe_metric(recipe: str, path, target: str, n: int, seed: int) -> dict:
-    """The recipe's metric on torch and on the target's deployment, on the same ``n`` samples."""
-    from snnpipe.models.recipes import registry
+    """The recipe's metric on torch and on the target's deployment, on the same ``n`` samples,
+    with the paired view (predictions that changed)."""
+    from snnpipe.models.recipes.evaluation import evaluate
 
-    backend, sim = ("lava-fixed", None) if target == "lava" else ("intsim", target)
-    before = registry.evaluate(recipe, path, "torch", seed=seed, n=n)
-    after = registry.evaluate(recipe, path, backend, sim, seed=seed, n=n)
-    keys = [k for k, v in before.items() if isinstance(v, float)]
-    return {"n": n, "backend": backend if sim is None else f"{backend}/{sim}",
-            "before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys}}
+    key = "lava-fixed" if target == "lava" else f"intsim/{target}"
+    scores = evaluate(recipe, path, ("torch", key), n, seed)
+    return {"n": n, "backend": key, "before": scores["torch"], "after": scores[key]}

@@ -20,6 +20,7 @@ def add_train(sub, parent) -> None:
     t.add_argument("--precision", choices=("float", "loihi", "xylo"),
                    help="train in a target's integer precision (quantisation-aware)")
     t.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    t.add_argument("--quiet", action="store_true", help="no progress lines, only the result")
     t.set_defaults(func=cmd_train)
 
 
@@ -28,7 +29,8 @@ def cmd_train(args) -> int:
 
     out = args.output or str(Path("out") / args.recipe)
     result = registry.train(args.recipe, out, epochs=args.epochs, seed=args.seed,
-                            device=args.device, precision=args.precision, progress=not args.json)
+                            device=args.device, precision=args.precision,
+                            progress=not (args.json or args.quiet))
     print_metrics(result, args.json)
     return EXIT_OK
 
@@ -36,15 +38,19 @@ def cmd_train(args) -> int:
 def add_evaluate(sub, parent) -> None:
     e = sub.add_parser("evaluate", parents=[parent],
                        help="a recipe's metric on its held-out set for one implementation",
-                       description="The recipe's metric on held-out data for a trained run "
-                                   "(DIR, .pt or .h5) or a target's config.json, on torch, Lava "
-                                   "fixed point or the target's integer simulator.")
+                       description="The recipe's metrics on its whole held-out set (or -n "
+                                   "samples) for a trained run (DIR, .pt or .h5) or a target's "
+                                   "config.json, on torch, the target's integer simulator, "
+                                   "xylosim or Lava fixed point (these two on a subset checked "
+                                   "against the simulator), with 95 % intervals and the "
+                                   "predictions that changed against the trained model.")
     e.add_argument("recipe", choices=RECIPES)
     e.add_argument("path", metavar="RUN|NET.h5|config.json")
-    e.add_argument("--backend", default="torch", choices=("torch", "lava-fixed", "intsim"))
+    e.add_argument("--backend", default="torch",
+                   choices=("torch", "lava-fixed", "intsim", "xylosim"))
     e.add_argument("--target", choices=("loihi", "xylo"), help="the integer simulator's target")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("-n", type=int, help="number of test samples")
+    e.add_argument("-n", type=int, help="number of test samples (default: the whole held-out set)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     e.set_defaults(func=cmd_evaluate)
 
@@ -52,9 +58,14 @@ def add_evaluate(sub, parent) -> None:
 def cmd_evaluate(args) -> int:
     from snnpipe.models.recipes import registry
 
+    from snnpipe.pipeline.report.stats import entry_line
+
     result = registry.evaluate(args.recipe, args.path, backend=args.backend, target=args.target,
                                seed=args.seed, n=args.n)
-    print_metrics(result, args.json)
+    if args.json:
+        print(json.dumps(result, indent=1, default=str))
+    else:
+        print(entry_line(registry.key_of(result["backend"], result["target"]), result))
     return EXIT_OK
 
 
@@ -68,11 +79,13 @@ def add_demo(sub, parent) -> None:
     dm.add_argument("--recipe", default="ipd", choices=RECIPES)
     dm.add_argument("--epochs", type=int, help="training epochs of each network (default 6)")
     dm.add_argument("--samples", type=int,
-                    help="test samples of the metric on every implementation (default 32)")
+                    help="held-out samples of the metric on every implementation (default: "
+                         "the whole held-out set)")
     dm.add_argument("--seed", type=int, default=0)
     dm.add_argument("--quick", action="store_true",
                     help="tiny data and one epoch (for tests); --epochs and --samples still apply")
     dm.add_argument("--json", action="store_true", help="print the result as JSON")
+    dm.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     dm.set_defaults(func=cmd_demo)
 
 
@@ -80,7 +93,7 @@ def cmd_demo(args) -> int:
     from snnpipe.models.recipes.demo import run
 
     result = run(args.output, recipe=args.recipe, epochs=args.epochs, seed=args.seed,
-                 n_eval=args.samples, quick=args.quick, progress=not args.json)
+                 n_eval=args.samples, quick=args.quick, progress=not (args.json or args.quiet))
     if args.json:
         print(json.dumps(result, indent=1, default=str))
     else:
@@ -98,8 +111,9 @@ def add_report(sub, parent) -> None:
     r.add_argument("-o", "--output", metavar="HTML", help="default DIR/report.html")
     r.add_argument("--no-compute", action="store_true",
                    help="only show what is in DIR (no compiling, simulating or verifying)")
-    r.add_argument("--samples", type=int, default=32,
-                   help="a recipe's run: test samples of its metric on each implementation")
+    r.add_argument("--samples", type=int,
+                   help="a recipe's run: held-out samples of its metric on each implementation "
+                        "(default: the whole held-out set)")
     r.set_defaults(func=cmd_report)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from snnpipe.pipeline.ir.atomic import write_text_atomic
+from snnpipe.pipeline.report import stats
 from snnpipe.pipeline.report.data import RunData, collect, network_file
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -54,14 +55,20 @@ def _table(header: list, rows: list, left: int = 1) -> str:
 
 
 def _metrics_table(run: RunData) -> str:
+    """Each implementation's metrics with 95 % intervals and n, and what changed against the
+    trained model (:mod:`snnpipe.pipeline.report.stats`)."""
     dep = run.deployment or ({"torch": run.metrics} if run.metrics else {})
     if not dep:
         return "<p>No task metric (not a recipe run).</p>"
-    keys = [k for k in dict.fromkeys(k for m in dep.values() for k in m)
-            if k not in ("backend", "target") and all(isinstance(m.get(k, 0.0), (int, float))
-                                                      for m in dep.values())]
-    rows = [[_e(b)] + [_fmt(m.get(k, "")) for k in keys] for b, m in dep.items()]
-    return _table(["implementation"] + keys, rows)
+    keys = list(dict.fromkeys(k for m in dep.values() for k in stats.metric_names(m)))
+    rows = [[_e(b), _e(m.get("n", ""))] + [_e(stats.metric_text(m, k)) if k in m else ""
+                                           for k in keys]
+            + [_e("; ".join(t for t in (stats.change_text(m), stats.check_text(m)) if t))]
+            for b, m in dep.items()]
+    return (_table(["implementation", "n"] + [f"{k} [95 % interval]" for k in keys]
+                   + ["against the trained model"], rows)
+            + "<p>Intervals: Wilson for accuracies, bootstrap of the per-sample values otherwise; "
+              "changes are paired (the same samples), with an exact McNemar test.</p>")
 
 
 def _verify_html(target: str, rep: dict) -> str:

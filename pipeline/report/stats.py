@@ -66,3 +66,58 @@ def paired(before, after, labels, n_classes: int | None = None) -> dict:
                           "after": int(np.sum(ok_a & (labels == c)))} for c in classes}
     return {"n": int(labels.size), "changed": int(np.sum(before != after)), "worse": worse,
             "better": better, "p_mcnemar": mcnemar(worse, better), "per_class": per_class}
+
+
+# ---- how the figures read -------------------------------------------------------------------
+
+META = ("backend", "target", "n", "ci", "paired", "checked")
+
+
+def metric_names(entry: dict) -> list:
+    """The metric names of an evaluation entry (its numeric fields that are not metadata)."""
+    return [k for k, v in entry.items() if k not in META and isinstance(v, (int, float))
+            and not isinstance(v, bool)]
+
+
+def metric_text(entry: dict, name: str) -> str:
+    """``75.0 % [72.3, 77.5]`` for an accuracy, ``5.41 [5.08, 5.77]`` otherwise (95 % interval
+    where the entry has one)."""
+    v, ci = entry[name], entry.get("ci", {}).get(name)
+    if name == "accuracy":
+        return f"{100 * v:.1f} %" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+    return f"{v:.4g}" + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "")
+
+
+def change_text(entry: dict) -> str:
+    """The paired view in words: ``3 of 1024 predictions changed (2 worse, 1 better; McNemar
+    p = 1)``, and the differing output values of spike outputs; "" without a paired view."""
+    p = entry.get("paired")
+    if not p:
+        return ""
+    parts = []
+    if "changed" in p:
+        parts.append(f"{p['changed']} of {p['n']} predictions changed ({p['worse']} worse, "
+                     f"{p['better']} better; McNemar p = {p['p_mcnemar']:.3g})")
+    if "differing_outputs" in p:
+        parts.append(f"{p['differing_outputs']} output values differ")
+    return "; ".join(parts)
+
+
+def check_text(entry: dict) -> str:
+    """How a slow reference was checked: ``= intsim/loihi, sample for sample, on 16 of 16
+    samples checked`` (its score is the simulator's on the whole set), or the mismatch."""
+    c = entry.get("checked")
+    if not c:
+        return ""
+    if c["equal"] == c["samples"]:
+        return (f"= {c['against']}, sample for sample, on the {c['samples']} samples checked: "
+                f"its score is {c['against']}'s on all {entry['n']}")
+    return (f"DIFFERS from {c['against']} on {c['samples'] - c['equal']} of {c['samples']} "
+            f"samples: scored on those {c['samples']} only")
+
+
+def entry_line(key: str, entry: dict) -> str:
+    """One line per implementation: metrics with intervals, n, and what changed."""
+    metrics = ", ".join(f"{k} {metric_text(entry, k)}" for k in metric_names(entry))
+    extra = [t for t in (change_text(entry), check_text(entry)) if t]
+    return f"{key}: {metrics} (n = {entry['n']})" + (f"; {'; '.join(extra)}" if extra else "")

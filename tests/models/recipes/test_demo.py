@@ -25,8 +25,17 @@ def test_quick_demo_trains_deploys_verifies_and_writes_a_report_that_loads(demo,
     for run in ("ipd-float", "ipd-xylo"):
         assert (out / run / "ipd.h5").is_file() and (out / run / "deployment.json").is_file()
     float_metrics = json.loads((out / "ipd-float/deployment.json").read_text())
-    assert set(float_metrics) == {"torch", "lava-fixed", "intsim/loihi", "intsim/xylo"}
-    assert set(json.loads((out / "ipd-xylo/deployment.json").read_text())) == {"torch", "intsim/xylo"}
+    assert set(float_metrics) == {"torch", "torch/loihi", "torch/xylo", "lava-fixed",
+                                  "intsim/loihi", "intsim/xylo", "xylosim"}
+    xylo_metrics = json.loads((out / "ipd-xylo/deployment.json").read_text())
+    assert set(xylo_metrics) == {"torch", "intsim/xylo", "xylosim"}
+    for metrics in (float_metrics, xylo_metrics):
+        assert {m["n"] for m in metrics.values()} == {64}               # the whole held-out set
+        assert all(0 <= m["ci"]["accuracy"][0] <= m["accuracy"] <= m["ci"]["accuracy"][1]
+                   for m in metrics.values())
+        assert all("paired" in m for k, m in metrics.items() if k != "torch")
+    for slow, fast in (("lava-fixed", "intsim/loihi"), ("xylosim", "intsim/xylo")):
+        assert float_metrics[slow]["checked"] == {"against": fast, "samples": 16, "equal": 16}
     for v in ("ipd-float/verify/loihi.json", "ipd-float/verify/xylo.json", "ipd-xylo/verify/xylo.json"):
         doc = json.loads((out / v).read_text())
         assert doc["ok"], v
@@ -57,9 +66,10 @@ def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, ca
     assert code == 0 and doc["ok"]
     m = doc["metric"]
     assert m["n"] == n and m["backend"] == "intsim/xylo"
-    assert set(m["before"]) == set(m["after"]) == {"accuracy", "mae_deg"}
-    assert m["before"] == {k: expected["torch"][k] for k in m["before"]}       # same samples
-    assert m["after"] == {k: expected["intsim/xylo"][k] for k in m["after"]}
+    for key, entry in (("torch", m["before"]), ("intsim/xylo", m["after"])):    # same samples
+        assert {k: entry[k] for k in ("n", "accuracy", "mae_deg", "ci")} == \
+            {k: expected[key][k] for k in ("n", "accuracy", "mae_deg", "ci")}
+    assert m["after"]["paired"] == expected["intsim/xylo"]["paired"]
 
 
 def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_path, capsys):
@@ -70,7 +80,7 @@ def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_
         shutil.copy(out / "ipd-xylo" / f, tmp_path / f)
     assert main(["report", str(tmp_path), "--samples", "4"]) == 0
     metrics = json.loads((tmp_path / "deployment.json").read_text())   # the metric per target
-    assert set(metrics) == {"torch", "intsim/xylo"} and metrics["torch"]["n"] == 4
+    assert set(metrics) == {"torch", "intsim/xylo", "xylosim"} and metrics["torch"]["n"] == 4
     assert {"confusion_torch.png", "confusion_intsim_xylo.png"} <= {p.name for p in tmp_path.iterdir()}
     mapping = json.loads((tmp_path / "deploy/xylo/mapping.json").read_text())
     assert mapping["limits"]["n_in"] == 200 and mapping["limits"]["n_out"] == 12   # widened Xylo
