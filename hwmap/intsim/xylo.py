@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from snnpipe.hwmap.intsim.xylo_kernel import ordered_sum
 from snnpipe.hwmap.intsim.xylo_cost import XyloCosts, estimate
 from snnpipe.hwmap.mappers.xylo_config import XyloConfig
 from snnpipe.hwmap.targets.xylo import (STATE_MAX, STATE_MIN, XYLO_AUDIO2, XyloLimits, decay,
@@ -145,16 +146,10 @@ def _spikes(net: _Net, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ordered(net: _Net, cur: np.ndarray, bad: np.ndarray, ev: np.ndarray) -> np.ndarray:
-    """``cur`` plus the events ``ev`` (B, Nin+N) where ``bad``: saturating, in source order.
-
-    The events of one source add ``count * w`` at once: that saturates as ``count`` additions
-    of ``w`` do, since the increments share a sign.
-    """
+    """``cur`` plus the events ``ev`` (B, Nin+N) where ``bad``: saturating, in source order
+    (:func:`snnpipe.hwmap.intsim.xylo_kernel.ordered_sum`)."""
     b, k = np.nonzero(bad)
-    acc = cur[b, k].astype(np.int64)
-    for j in np.flatnonzero(ev[np.unique(b)].any(axis=0)):
-        acc = (acc + ev[b, j].astype(np.int64) * net.w[j, k]).clip(STATE_MIN, STATE_MAX)
-    return acc
+    return ordered_sum(cur, b, k, np.ascontiguousarray(ev, np.int32), net.w)
 
 
 def _accumulate(net: _Net, cur: np.ndarray, ev: np.ndarray, sparse: bool) -> tuple[np.ndarray, int]:
