@@ -77,6 +77,56 @@ def draw(seed: int, spike="binary", reset="zero", threshold=True, surrogate=None
     return x, p, [x, *(leaves if threshold else leaves[:2] + leaves[3:])]
 
 
+def draw_xylo_readout(seed: int = 0, n_b: int = 2, n_t: int = 24):
+    """A xylo leaky integrator (no threshold: the chip's output neuron whose threshold is
+    ``STATE_MAX``) driven into saturation, so that V reaches ``STATE_MAX`` and is reset by it
+    several times: ``(x, p, state, leaves)``, two currents, six neurons: a large constant
+    input with little leak, a large input beside a bias beyond the chip's 8 bits (clipped),
+    inputs saturating every step with a full membrane leak (dash 0), a negative saturation (no
+    reset), random inputs around the range, a small random neuron; a random initial state."""
+    g = torch.Generator().manual_seed(seed)
+    n_k, n_n = 2, 6
+    x = 0.4 * torch.randn(n_b, n_k, n_n, n_t, generator=g)
+    x[:, 0, 0] += 9.0
+    x[:, 0, 1] += 6.0
+    x[:, :, 2] += 40.0
+    x[:, :, 3] -= 40.0
+    x[:, :, 4] = 12.0 * torch.randn(n_b, n_k, n_t, generator=g)
+    cd = torch.tensor([[0.5, 0.125, 0.0625, 0.5, 0.3, 0.2],
+                       [0.1, 0.6, 0.0625, 0.125, 0.05, 0.7]])
+    vd = torch.tensor([2.0 ** -12, 0.03, 1.0, 0.01, 0.1, 0.2])
+    bias = torch.tensor([0.5, 9.0, 0.0, -0.25, 0.3, 0.01])
+    leaves = [t.clone().requires_grad_() for t in (cd, vd, bias)]
+    x = x.requires_grad_()
+    p = CubaParams(leaves[0], leaves[1], None, leaves[2], reset="subtract",
+                   surrogate=SlayerExp(1.0, 1.0))
+    state = CubaState(torch.randint(-3000, 3000, (n_b, n_k, n_n), generator=g) / 1024,
+                      torch.randint(-3000, 3000, (n_b, n_n), generator=g) / 1024,
+                      torch.zeros(n_b, n_n, dtype=torch.int64))
+    return x, p, state, [x, *leaves]
+
+
+def xylo_readout_resets(p, state, out) -> torch.Tensor:
+    """The steps where a xylo readout's V reached ``STATE_MAX`` and was reset, per neuron
+    (summed over the batch), recomputed from the recorded u and v of ``out`` (a reference or
+    fused sequence's ``(s, u, v, state)``) with the membrane rule; asserts the recorded v is
+    that V after the reset (the reference's rule) and the final state the last v."""
+    from snnpipe.hwmap.targets import xylo
+    from snnpipe.models.neurons.cuba_xylo import xylo_ints
+    q = xylo_ints(p)
+    unit = xylo.UNIT
+    _, u, v, final = out
+    i_total = torch.round(u.detach() * unit).long().sum(1)                  # (B, N, T)
+    v_int = torch.round(v.detach() * unit).long()
+    v_prev = torch.cat([torch.round(state.v * unit).long()[..., None], v_int[..., :-1]], -1)
+    w = xylo.membrane_step(v_prev, i_total, q.dash_mem.detach()[:, None],
+                           q.bias.detach().long()[:, None])
+    reset = w >= xylo.STATE_MAX
+    assert torch.equal(v_int, w - reset * xylo.STATE_MAX)
+    assert torch.equal(final.v, v[..., -1])
+    return reset.sum((0, 2))
+
+
 # --- the kernel-level drop-ins (cuba_torch / cuba_triton forward and backward) ----------------
 
 def draw_small(seed, n_b, n_k, n_n, n_t, spike="binary", reset="zero", threshold=True,

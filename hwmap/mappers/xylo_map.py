@@ -217,13 +217,16 @@ def _scale(max_theta, weight_max: list, headroom: float, max_shift: int) -> floa
     return float(min(caps)) if caps else 1.0
 
 
-def _quantize_group(w: np.ndarray, s: float, max_shift: int) -> tuple[np.ndarray, int]:
-    """Float weights times ``s`` -> (int8 mantissas, shift) with the smallest shift that fits."""
-    wm = float(np.abs(w).max(initial=0.0))
-    if wm == 0:
+def _quantize_group(w: np.ndarray, s: float, max_shift: int,
+                    lo: int = -128, hi: int = 127) -> tuple[np.ndarray, int]:
+    """Float weights times ``s`` -> (mantissas in [lo, hi], shift) with the smallest shift at
+    which the largest positive weight fits ``hi`` and the most negative fits ``lo`` (the
+    whole, asymmetric, two's complement range: -128 is a weight too)."""
+    need = max(float(w.max(initial=0.0)) * s / hi, float(-w.min(initial=0.0)) * s / -lo)
+    if need == 0:
         return np.zeros(w.shape, np.int64), 0
-    shift = int(np.clip(np.ceil(np.log2(wm * s / 127)), 0, max_shift))
-    return np.clip(np.round(w * s / 2.0 ** shift), -128, 127).astype(np.int64), shift
+    shift = int(np.clip(np.ceil(np.log2(need)), 0, max_shift))
+    return np.clip(np.round(w * s / 2.0 ** shift), lo, hi).astype(np.int64), shift
 
 
 def _quantize(values, s: float, lo: int, hi: int, name: str, report: QuantReport) -> np.ndarray:
@@ -254,7 +257,8 @@ def _readout_gain(b: "_Builder") -> float:
 
 
 def quantize_and_map(g, limits: XyloLimits = XYLO_AUDIO2, state_headroom: float = 2.0 ** 12,
-                     readout_rate: float = 1.0, decay_after_input: bool = False
+                     readout_rate: float = 1.0, decay_after_input: bool = False,
+                     scale: float | None = None
                      ) -> tuple[XyloConfig, QuantReport]:
     """Map a float Graph onto one Xylo core; returns the integer config and what was lost.
 
@@ -270,6 +274,10 @@ def quantize_and_map(g, limits: XyloLimits = XYLO_AUDIO2, state_headroom: float 
             ``u = (u + W s)(1 - d)`` (as models trained in the ``xylo`` precision do): weights
             are then not divided by ``1 - 2^-dash``. Default: the Graph's CUBA semantics,
             ``u = u (1 - d) + W s`` (DESIGN.md 5.3).
+        scale: one fixed state scale (state units per float unit) for the hidden and the
+            output neurons instead of the chosen ones (``state_headroom``, ``readout_rate``):
+            a network trained in the models' ``xylo`` precision computes at
+            :data:`snnpipe.hwmap.targets.xylo.UNIT` and saturates where it did in training.
     Raises:
         ValidationErrors: every design-rule violation (Conv, delays, n_syn > 2, too many
             neurons, fan-out, several alias targets...), each a CapacityError / GraphError /
@@ -294,10 +302,13 @@ def quantize_and_map(g, limits: XyloLimits = XYLO_AUDIO2, state_headroom: float 
     gain = _readout_gain(b) * readout_rate
     if not spiking_out.any() and gain > 0:
         s_out = min(s_out, STATE_MAX / gain)
+    if scale is not None:
+        s = s_out = float(scale)
     report.scale, report.scale_out = s, s_out
     q = {}
-    for group, scale in (("in", s), ("rec", s), ("out", s_out)):
-        q[group], report.weight_shift[group] = _quantize_group(b.w[group], scale, shift_max)
+    for group, unit in (("in", s), ("rec", s), ("out", s_out)):
+        q[group], report.weight_shift[group] = _quantize_group(b.w[group], unit, shift_max,
+                                                               *limits.weight_range)
     lo, hi = limits.bias_range
     theta = np.full(n_hid, STATE_MAX, np.int64)               # relays and li readouts never fire
     theta[finite] = _quantize(b.theta[finite], s, 1, STATE_MAX, "threshold", report)

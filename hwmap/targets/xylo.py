@@ -28,6 +28,7 @@ STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
 MAX_INPUT_EVENTS = 15       # input events per channel and step; more are dropped
 HIDDEN_CAP = 31             # spikes per hidden neuron and step
 OUTPUT_CAP = 1              # spikes per output neuron and step
+MAX_DASH = 15               # 4-bit decay shifts
 
 # The models' ``xylo`` precision (quantisation-aware training) in float units: a state unit is
 # 1/UNIT of a float unit; int8 weights are in 1/WEIGHT_UNIT and enter the state shifted left by
@@ -48,7 +49,7 @@ class XyloLimits:
     n_syn: int = 2                 # synaptic currents per hidden neuron (outputs have one)
     weight_bits: int = 8           # signed weights
     max_weight_shift: int = 7      # one left shift each for input / recurrent / output weights
-    max_dash: int = 15             # 4-bit decay shifts
+    max_dash: int = MAX_DASH       # 4-bit decay shifts
     bias_bits: int = 8             # signed bias; 0: no bias (Xylo v1)
     max_input_events: int = MAX_INPUT_EVENTS
     max_hidden_spikes: int = HIDDEN_CAP
@@ -93,6 +94,14 @@ def decay(v, dash):
     """
     d = v >> dash
     return d + ((d == 0) & (v > 0))
+
+
+def decay_shift(decay) -> np.ndarray:
+    """The decay shift ``dash`` (0..15) that the models' ``xylo`` precision gives a float decay
+    (fraction lost per step): ``round(-log2(decay))``, so that a step removes ``v >> dash``,
+    about ``2^-dash`` of v. numpy, float64; ``2^-dash`` is the decay it computes."""
+    d = np.clip(np.asarray(decay, np.float64), 2.0 ** -MAX_DASH, 1.0)
+    return np.clip(np.round(-np.log2(d)), 0, MAX_DASH).astype(np.int64)
 
 
 def shifted_weight(w, shift: int):

@@ -125,7 +125,8 @@ class FusedCuba(torch.autograd.Function):
 
     x (B, K, N, T); cd (current decays) broadcastable to (K, N); vd (voltage decay), theta,
     bias to (N,); u0 (B, K, N), v0 (B, N) or None (zeros); float units. s (B, N, T) spike
-    counts (empty when not spiking), u (B, K, N, T), v (B, N, T) pre-reset, v_last (B, N)
+    counts (empty when not spiking), u (B, K, N, T), v (B, N, T) pre-reset (xylo without
+    threshold: after the readout's reset by ``STATE_MAX``, as the reference), v_last (B, N)
     post-reset voltage after the last step (its gradient is that of v[..., -1]: the reset
     passes gradients unchanged, as in the reference); s, u, v are views of time-major
     buffers (see the module docstring).

@@ -35,7 +35,9 @@ compiled without FMA contraction).
 
 Supported (see :func:`supports`): precisions ``float``, ``loihi`` and ``xylo``; spikes
 ``binary`` and ``multi``; resets ``zero`` and ``subtract`` (xylo: always subtractive, as the
-chip); no refractory period; the surrogates of
+chip; a xylo population without threshold is the chip's output neuron whose threshold is
+``xylo.STATE_MAX``: V is reduced by it where it reaches it, and v is that post-reset V, as
+the reference); no refractory period; the surrogates of
 :mod:`snnpipe.models.surrogate`; float32 tensors on the CPU (numba importable) or a CUDA device; an
 initial state without refractory counts and without gradient. Anything else stays on the
 reference functions. The surrogate derivative of SLAYER's exponential surrogate is evaluated
@@ -129,8 +131,9 @@ def cuba_fused(x: torch.Tensor, p: CubaParams, state: CubaState | None = None,
             CUDA tensors where available, torch otherwise.
     Returns:
         ``(s, u, v, state)``: s (batch, N, T) spike counts (None without threshold),
-        u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage, final state; as
-        :func:`snnpipe.models.neurons.cuba_float.cuba_float`.
+        u (batch, n_syn, N, T), v (batch, N, T) pre-reset voltage (xylo without threshold:
+        after the readout's reset, see :func:`snnpipe.models.neurons.cuba_xylo.cuba_step_xylo`),
+        final state; as the reference sequence function.
     """
     n_b, n_k, n_n, _ = x.shape
     if impl is None:

@@ -90,7 +90,8 @@ def make_backward(spiking, subtract, saturate, surrogate, has_gs, has_gu, has_gv
         """Adjoint of the float recursion on the recorded trajectory: ``u_t = a u_{t-1} + x_t``
         or, with ``input_first`` (xylo), ``u_t = a (u_{t-1} + x_t)``; ``v_t = b v'_{t-1} +
         sum_k u_t + bias`` with ``v'`` the post-reset voltage (the reset passes the gradient
-        unchanged).
+        unchanged): recomputed from the recorded v and s when spiking, else the recorded v
+        itself (a xylo readout records V after its reset by ``STATE_MAX``, the state carried).
 
         gs (T, M): the spike gradient, multiplied here by the surrogate derivative at
         ``d = v - theta`` (as :mod:`snnpipe.models.surrogate`): ``SLAYER`` ``sp1 / (2 tau) *

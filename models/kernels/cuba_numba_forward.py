@@ -7,7 +7,8 @@ shares.
 The loops implement exactly the step functions of :mod:`snnpipe.models.neurons` (same
 float32 operation order; the integer rules of :mod:`snnpipe.hwmap.targets.loihi` in int64,
 those of :mod:`snnpipe.hwmap.targets.xylo`). Layout (time-major, M = B * N columns, all
-C-contiguous): input ``x`` (T, K, M) float32; outputs ``s``, ``v`` (T, M), ``u`` (T, K, M),
+C-contiguous): input ``x`` (T, K, M) float32; outputs ``s``, ``v`` (T, M) (v pre-reset; xylo
+without threshold: after the readout's reset, see :func:`make_forward_xylo`), ``u`` (T, K, M),
 ``v_last`` (M,); initial states ``u0`` (K, M), ``v0`` (M,) float32 in float units (loihi:
 exact multiples of 1 / ``loihi.DECAY_UNIT``, xylo: of 1 / ``xylo.UNIT``); parameters per
 neuron, (K, N) or (N,), tiled over the columns of a chunk when it starts. Flags (compile-time
@@ -32,6 +33,10 @@ U_WRAP = loihi.U_WRAP
 V_MAX = loihi.V_MAX
 XYLO_UNIT = xylo.UNIT
 XYLO_MASK = (1 << xylo.STATE_BITS) - 1     # the 16-bit wrap of xylo.wrap16
+# spikes of a xylo readout (no threshold: an output neuron whose threshold is STATE_MAX) in a
+# step where V reaches STATE_MAX: spike_count's min(V // STATE_MAX, OUTPUT_CAP) with V at most
+# STATE_MAX (saturated), i.e. V // STATE_MAX = 1 there and <= 0 below
+READOUT_SPIKES = min(xylo.OUTPUT_CAP, 1)
 
 
 @njit(inline="always", **OPTS)
@@ -184,6 +189,7 @@ def make_forward_loihi(spiking, multi, subtract):
 
 def make_forward_xylo(spiking, multi, subtract):
     s_min, s_max = np.int64(xylo.STATE_MIN), np.int64(xylo.STATE_MAX)
+    readout_cap = np.int64(READOUT_SPIKES)
     unit = np.float32(XYLO_UNIT)
     inv = np.float32(1.0 / XYLO_UNIT)
 
@@ -195,7 +201,12 @@ def make_forward_xylo(spiking, multi, subtract):
         counts up to ``max_spikes`` (the cap), subtractive reset always. dash_syn (K, N),
         dash_mem (N,) int64 shifts; theta_i, bias_i (N,) int64 in 1/1024. Shapes and outputs
         as ``forward_float``, states as exact float32 (integer / 1024). ``multi`` and
-        ``subtract`` are unused (the cap says it all; the chip only subtracts)."""
+        ``subtract`` are unused (the cap says it all; the chip only subtracts). Without
+        threshold (``spiking`` false, an ``li`` readout) the neuron is the chip's output
+        neuron whose threshold is ``xylo.STATE_MAX``: where V reaches it, V is reduced by
+        ``STATE_MAX`` (:func:`snnpipe.hwmap.targets.xylo.spike_count` with ``OUTPUT_CAP``; no
+        spikes are written) and v records that post-reset V, which is also the state
+        carried (as the reference)."""
         n_t, n_k, n_m = x.shape
         xf, uf, vf, sf = x.reshape(-1), u.reshape(-1), v.reshape(-1), s.reshape(-1)
         nk, nm = U(n_k), U(n_m)
@@ -234,8 +245,8 @@ def make_forward_xylo(spiking, multi, subtract):
                     dv = min(max(((-d - s_min) & XYLO_MASK) + s_min + acc[j], s_min), s_max)
                     dv = min(max(dv + bs[j], s_min), s_max)
                     w = min(max(w + dv, s_min), s_max)
-                    vf[o + j] = np.float32(w) * inv
                     if spiking:
+                        vf[o + j] = np.float32(w) * inv
                         th = ths[j]
                         if th > 0:
                             c = min(max(w // th, 0), max_spikes)
@@ -243,7 +254,9 @@ def make_forward_xylo(spiking, multi, subtract):
                             c = max_spikes if w >= th else 0
                         vi[j] = min(max(w - c * th, s_min), s_max)
                         sf[o + j] = np.float32(c)
-                    else:
+                    else:       # a readout: threshold STATE_MAX, v recorded after the reset
+                        w -= (readout_cap if w >= s_max else 0) * s_max
+                        vf[o + j] = np.float32(w) * inv
                         vi[j] = w
             for j in range(m):
                 v_last[n0 + j] = np.float32(vi[j]) * inv

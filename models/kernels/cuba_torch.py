@@ -8,7 +8,9 @@ gbias)`` compute what the numba loops (:mod:`.cuba_numba_forward`,
 :mod:`.cuba_numba_backward`) do, on the same time-major buffers: x, u, gx (T, K, M), s, v
 (T, M), M = batch * neurons columns; parameters and states per column, float units (the
 integer precisions compute with the rules of :mod:`snnpipe.hwmap.targets.loihi` /
-:mod:`~snnpipe.hwmap.targets.xylo` inside); ``cfg`` a
+:mod:`~snnpipe.hwmap.targets.xylo` inside; v is pre-reset, except for a xylo population
+without threshold, whose v is after the readout's reset by ``STATE_MAX``: see
+:func:`_forward_xylo`); ``cfg`` a
 :class:`snnpipe.models.kernels.cuba_function.Config`. :func:`spike_buffer`: the spike output
 buffer of the numba and torch loops (rows 1.. of a zero-led buffer; the Triton drop-ins make
 the same).
@@ -95,7 +97,10 @@ def forward(x, cols, u0, v0, cfg):
 
 def _forward_xylo(x, u0, v0, s, u, v, cfg):
     """The xylo branch of :func:`forward`: the rules of :mod:`snnpipe.hwmap.targets.xylo`
-    (as :func:`snnpipe.models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns."""
+    (as :func:`snnpipe.models.neurons.cuba_xylo.cuba_step_xylo`) on (K, M) / (M,) columns.
+    Without threshold (an ``li`` readout) the neuron is the chip's output neuron whose
+    threshold is ``xylo.STATE_MAX``: V reaching it is reduced by ``STATE_MAX`` (no spikes
+    written), and v records that post-reset V, the state carried, as the reference."""
     n_m = x.shape[2]
     unit = xylo.UNIT
     dash_syn, dash_mem, theta_i, bias_i = (torch.as_tensor(q, device=x.device) for q in cfg.ints)
@@ -104,16 +109,18 @@ def _forward_xylo(x, u0, v0, s, u, v, cfg):
                                            for q in (dash_syn, dash_mem, theta_i, bias_i))
     ii = torch.round(u0 * unit).long()
     vi = torch.round(v0 * unit).long()
+    readout_theta = torch.full_like(vi, xylo.STATE_MAX)
     for t in range(x.shape[0]):
         ii = xylo.current_step(xylo.sat16(ii + torch.round(x[t] * unit).long()), dash_syn)
         w = xylo.membrane_step(vi, ii.sum(0), dash_mem, bias_i)
         u[t] = ii / unit
-        v[t] = w / unit
         if cfg.spiking:
+            v[t] = w / unit
             c, vi = xylo.spike_count(w, theta_i, cfg.max_spikes)
             s[t] = c
-        else:
-            vi = w
+        else:       # a readout: an output neuron whose threshold is the largest state
+            _, vi = xylo.spike_count(w, readout_theta, xylo.OUTPUT_CAP)
+            v[t] = vi / unit
     return s, u, v, vi / unit
 
 

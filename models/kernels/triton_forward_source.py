@@ -7,7 +7,10 @@ u_ptr, v_ptr, vl_ptr, n_t, n_m, n_full, BLOCK)`` runs the whole time loop of ``B
 columns: x, u (T, K, M), s, v (T, M), v_last (M,) float32; parameters per column (float: a
 (K, M), b, theta, bias float32; loihi: ``DECAY_UNIT - i_decay`` (K, M), ``DECAY_UNIT -
 v_decay``, theta, bias int64 in state units; xylo: dash_syn (K, M), dash_mem, theta, bias
-int64); ``n_full = n_t // D`` chunks of D steps, the rest in a plain loop. The K currents and
+int64); ``n_full = n_t // D`` chunks of D steps, the rest in a plain loop. v is recorded
+pre-reset, except for xylo without threshold (an ``li`` readout: the chip's output neuron
+whose threshold is ``xylo.STATE_MAX``), whose V is reduced by ``STATE_MAX`` where it reaches
+it and recorded after that reset (the state carried), as the reference. The K currents and
 D steps are unrolled (states in registers, inputs prefetched D steps ahead). Every number
 of the integer rules comes from :mod:`snnpipe.hwmap.targets.loihi` /
 :mod:`~snnpipe.hwmap.targets.xylo`; the exactness of each operation is discussed in
@@ -23,6 +26,10 @@ from snnpipe.models.kernels.triton_lines import clamp, indent, rint, xylo_decay
 UNIT = float(loihi.DECAY_UNIT)      # state units per float unit of the loihi precision
 XYLO_UNIT = xylo.UNIT               # ... of the xylo precision
 XYLO_MASK = (1 << xylo.STATE_BITS) - 1     # the 16-bit wrap of xylo.wrap16
+# spikes of a xylo readout (no threshold: an output neuron whose threshold is STATE_MAX) in a
+# step where V reaches STATE_MAX: spike_count's min(V // STATE_MAX, OUTPUT_CAP) with V at most
+# STATE_MAX (saturated), i.e. V // STATE_MAX = 1 there and <= 0 below
+READOUT_SPIKES = min(xylo.OUTPUT_CAP, 1)
 Q_MAX = "64.0"      # float multi-spike quotients are clamped to [0, Q_MAX] (above any cap + 1)
 
 # IEEE float32 division without flush-to-zero: Triton's ``/`` is ``div.full.f32`` (approximate)
@@ -83,18 +90,21 @@ def forward_step(precision, n_k, spiking, multi, subtract, cap, interpret, xs, r
                 f"dv = ((-d - {lo16}) & {XYLO_MASK}) + {lo16} + ({acc})",     # wrap16(-d) + sum I
                 *clamp("dv", str(lo16), str(hi16)),
                 "dv = dv + bias", *clamp("dv", str(lo16), str(hi16)),
-                "w = vv + dv", *clamp("w", str(lo16), str(hi16)),
-                f"tl.store(v_ptr + {voff}, w.to(tl.float32) * {1.0 / XYLO_UNIT!r}, mask=cm)"]
+                "w = vv + dv", *clamp("w", str(lo16), str(hi16))]
+        store_v = (f"tl.store(v_ptr + {voff}, {{}}.to(tl.float32) * {1.0 / XYLO_UNIT!r}, "
+                   "mask=cm)")
         if spiking:     # n = clip(w // th, 0, cap) for th > 0 (trunc = floor where n >= 0),
             # else cap where w >= th; exact double division of integers below 2^53
-            out += ["den = tl.where(th > 0, th, 1)",
+            out += [store_v.format("w"),
+                    "den = tl.where(th > 0, th, 1)",
                     "n = (w.to(tl.float64) / den.to(tl.float64)).to(tl.int64)",
                     *clamp("n", "0", str(cap)),
                     f"cnt = tl.where(th > 0, n, tl.where(w >= th, {cap}, 0).to(tl.int64))",
                     "vv = w - cnt * th", *clamp("vv", str(lo16), str(hi16)),
                     f"tl.store(s_ptr + {voff}, cnt.to(tl.float32), mask=cm)"]
-        else:
-            out.append("vv = w")
+        else:           # a readout: threshold STATE_MAX, v stored after the reset
+            out += [f"vv = w - tl.where(w >= {hi16}, {READOUT_SPIKES * hi16}, 0)",
+                    store_v.format("vv")]
     else:
         vm = loihi.V_MAX
         out += ["p = vv * vkeep",

@@ -4,7 +4,8 @@ through the rule functions of :mod:`snnpipe.hwmap.targets.xylo`.
 Units (:mod:`snnpipe.hwmap.targets.xylo`): states are 16-bit integers, ``UNIT`` (1024) of them per float unit; weights are int8
 in 1/64 units entering the state shifted left by ``WEIGHT_SHIFT`` (4), so a float weight w is
 ``clamp(round(64 w), -128, 127) << 4`` state units. Decays become shifts
-``dash = round(-log2(decay))`` (0..15, per step ``I -= I >> dash``). Per step::
+``dash = round(-log2(decay))`` (0..15, per step ``I -= I >> dash``,
+:func:`snnpipe.hwmap.targets.xylo.decay_shift`). Per step::
 
     I_k = sat16(I_k + x_k);  I_k -= decay(I_k, dash_k)            (input first, then leak)
     V   = sat16(V + sat16(sat16(wrap16(-decay(V, dash_mem)) + sum_k I_k) + bias))
@@ -24,7 +25,8 @@ from typing import NamedTuple
 import torch
 
 from snnpipe.hwmap.targets import xylo
-from snnpipe.hwmap.targets.xylo import HIDDEN_CAP, OUTPUT_CAP, UNIT, WEIGHT_UNIT
+from snnpipe.hwmap.targets.xylo import (HIDDEN_CAP, OUTPUT_CAP, STATE_MAX, UNIT, WEIGHT_UNIT,
+                                        XYLO_AUDIO2)
 from snnpipe.models import surrogate as sg
 from snnpipe.models.neurons.state import CubaParams, CubaState, sequence
 from snnpipe.models.ste import exact, round_ste
@@ -41,17 +43,23 @@ class XyloInts(NamedTuple):
     bias: torch.Tensor          # state units
 
 
+BIAS_RANGE = XYLO_AUDIO2.bias_range     # the precision is Xylo Audio 2's arithmetic
+
+
 def _dash(d: torch.Tensor):
-    dash = torch.round(-torch.log2(d.detach().clamp(2.0 ** -15, 1.0))).clamp(0, 15)
-    return exact(2.0 ** -dash, d), dash.long()
+    """(the decay the chip computes, 2^-dash, straight-through; dash int64) of decays ``d``
+    (:func:`snnpipe.hwmap.targets.xylo.decay_shift`)."""
+    dash = torch.as_tensor(xylo.decay_shift(d.detach().cpu().numpy()), device=d.device)
+    return exact(2.0 ** -dash.to(d.dtype), d), dash
 
 
 def xylo_ints(p: CubaParams) -> XyloInts:
-    """Decays as shifts, threshold and bias rounded to state units."""
+    """Decays as shifts, threshold and bias rounded to state units and clipped to what the
+    chip holds (thresholds 1..STATE_MAX, 8-bit biases), as the mapper clips them."""
     sd, ds = _dash(p.current_decay)
     md, dm = _dash(p.voltage_decay)
-    theta = None if p.threshold is None else round_ste(p.threshold * UNIT)
-    return XyloInts(sd, ds, md, dm, theta, round_ste(p.bias * UNIT))
+    theta = None if p.threshold is None else round_ste(p.threshold * UNIT).clamp(1, STATE_MAX)
+    return XyloInts(sd, ds, md, dm, theta, round_ste(p.bias * UNIT).clamp(*BIAS_RANGE))
 
 
 def quantize_weight_xylo(w: torch.Tensor) -> torch.Tensor:
@@ -64,7 +72,9 @@ def cuba_step_xylo(x: torch.Tensor, state: CubaState, p: CubaParams,
     """One Xylo step. x: (batch, n_syn, N) float units (multiples of 1/UNIT for exactness).
 
     Returns ``(s, u, v_pre, state)`` as :func:`snnpipe.models.neurons.cuba_float.cuba_step_float`; s holds
-    spike counts.
+    spike counts. A population without threshold (an ``li`` readout) is what the chip makes of
+    it: an output neuron whose threshold is the largest state (``STATE_MAX``), so V resets by
+    subtracting it in the step it saturates; its v is that chip value (after the reset).
     """
     q = xylo_ints(p) if q is None else q
     i = torch.round(state.u.detach() * UNIT).long()
@@ -74,8 +84,10 @@ def cuba_step_xylo(x: torch.Tensor, state: CubaState, p: CubaParams,
     v = xylo.membrane_step(v, i.sum(1), q.dash_mem, q.bias.detach().long())
     u = exact(i / UNIT, (state.u + x) * (1 - q.syn_decay))
     v_pre = exact(v / UNIT, state.v * (1 - q.mem_decay) + u.sum(1) + q.bias / UNIT)
-    if q.theta is None:
-        return None, u, v_pre, CubaState(u, v_pre, state.r)
+    if q.theta is None:         # a readout: an output neuron whose threshold is the largest state
+        _, v_out = xylo.spike_count(v, torch.full_like(v, STATE_MAX), OUTPUT_CAP)
+        v_out = exact(v_out / UNIT, v_pre)
+        return None, u, v_out, CubaState(u, v_out, state.r)
     theta_i = torch.broadcast_to(q.theta.detach().long(), v.shape)
     cap = HIDDEN_CAP if p.spike == "multi" else OUTPUT_CAP
     n, v_post = xylo.spike_count(v, theta_i, cap)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from snnpipe.hwmap.targets.xylo import UNIT, XYLO_AUDIO2
+from snnpipe.hwmap.targets.xylo import UNIT, XYLO_AUDIO2, decay_shift
 from snnpipe.models.training import Assistant, LearningStats
 from snnpipe.pipeline import backends
 from snnpipe.pipeline.backends.artifacts import compile as compile_for
@@ -96,17 +96,27 @@ def fit(net, error, train, test, *, epochs: int, lr: float, device: str, classif
 
 
 def export_graph(net, precision: str, *args):
-    """``net.to_graph(*args)``; in the ``xylo`` precision, with every weight into a neuron
-    multiplied by ``1 - current_decay`` of the current it feeds.
+    """``net.to_graph(*args)``; in the ``xylo`` precision, with the decays the precision
+    computes (``2^-dash``, :func:`snnpipe.hwmap.targets.xylo.decay_shift`) and every weight into
+    a neuron multiplied by ``1 - current_decay`` of the current it feeds.
 
     Why: the xylo precision adds the input before the current decays, ``u = (u + W s)(1 - d)``
     (as the chip does), while the Graph's float semantics are ``u = u (1 - d) + W' s`` and the
     Xylo mapper divides ``W'`` by ``1 - 2^-dash`` to reproduce them. The float-equivalent
     weight is ``W' = W (1 - d)``; :func:`snnpipe.models.block.base.weight_array` exports ``W``.
+    With the effective decays the mapper finds the same shifts and divides by the same
+    ``1 - 2^-dash``: the chip gets the trained integers back.
     """
     g = net.to_graph(*args)
     if precision != "xylo":
         return g
+    for _, node in g.nodes(data=True):
+        if node.get("kind") == "neuron":
+            for key in ("current_decay", "voltage_decay"):
+                old = node[key]
+                new = np.exp2(-decay_shift(old).astype(np.float64))
+                node[key] = np.asarray(new).reshape(np.shape(old)) \
+                    if isinstance(old, np.ndarray) else float(new)
     for _, dst, data in g.edges(data=True):
         node = g.nodes[dst]
         if node.get("kind") != "neuron":
@@ -280,7 +290,7 @@ def run_torch(net, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(outs)
 
 
-READOUT_OFFSET = -1   # a trained readout block does not delay: its v comes one step before the graph's
+READOUT_OFFSET = -1   # a trained block's v is not delayed: it comes one step before the graph's
 
 
 def run_deployed(network, x: np.ndarray, backend: str, options: dict | None = None,
@@ -288,9 +298,9 @@ def run_deployed(network, x: np.ndarray, backend: str, options: dict | None = No
     """The first output (batch, out, time) float64 of ``network`` (a Graph, or a
     :class:`~snnpipe.pipeline.backends.base.Compiled` configuration) on ``backend`` (a name of
     :data:`snnpipe.pipeline.backends.BACKENDS`, or ``intsim`` for a configuration), aligned
-    with the trained torch model (:func:`snnpipe.pipeline.backends.base.align`): spiking
-    outputs as the graph's torch model, an ``li`` readout (or an output neuron that never fires
-    on Xylo) one step earlier, as the readout block does not delay. ``state``: ``auto`` (a
+    with the trained torch model (:func:`snnpipe.pipeline.backends.base.align`): spikes as the
+    graph's torch model, a ``v`` (an ``li`` readout's, or an output neuron's) one step
+    earlier: a block delays its spikes by one step, not its v. ``state``: ``auto`` (a
     readout's v, else spike counts), ``spikes`` or ``v`` (the output neurons' v, e.g. Xylo's
     ``Vmem_out``); v is in float units where the backend has a fixed unit (Loihi: v / 4096),
     else in chip units. ``options``: the mapper's keyword arguments."""
@@ -298,7 +308,7 @@ def run_deployed(network, x: np.ndarray, backend: str, options: dict | None = No
     out = c.outputs[0]
     readout = _readout(c, out)
     want_v = state == "v" or (state == "auto" and readout)
-    ref = READOUT_OFFSET if readout else 0
+    ref = READOUT_OFFSET if want_v else 0        # a block delays its spikes, not its v
     b = backends.resolve(backend, c)
     steps = x.shape[-1]
     lag = max(0, b.t_offset - ref)
@@ -308,7 +318,7 @@ def run_deployed(network, x: np.ndarray, backend: str, options: dict | None = No
     pop = out if c.graph is not None else "output"
     y = run.pops[pop]["v"] if want_v and not readout else run.output
     y = align(np.asarray(y, np.float64), run.t_offset, ref)[..., :steps]
-    return y / b.unit if want_v and b.unit else y
+    return y / run.output_unit if want_v and run.output_unit else y
 
 
 def _readout(c: Compiled, out: str) -> bool:
@@ -329,17 +339,12 @@ def wide_xylo(n_in: int, n_out: int):
                    n_in=max(n_in, XYLO_AUDIO2.n_in), n_out=max(n_out, XYLO_AUDIO2.n_out))
 
 
-def xylo_headroom(graph) -> dict:
-    """``quantize_and_map`` arguments that give the hidden neurons the state scale of the
-    ``xylo`` precision (1024 state units per float unit), so that a network trained in that
-    precision saturates where it did in training: ``state_headroom`` = 1024 x the largest
-    hidden threshold. (Recipe graphs of that precision already carry float-equivalent weights,
-    :func:`export_graph`: map them without ``decay_after_input``.)"""
-    outputs = set(graph.graph["outputs"])
-    theta = max((float(np.max(d["threshold"])) for n, d in graph.nodes(data=True)
-                 if d.get("kind") == "neuron" and d.get("model") != "li" and n not in outputs),
-                default=1.0)
-    return {"state_headroom": UNIT * theta}
+XYLO_TRAINED = {"scale": UNIT}
+"""The ``quantize_and_map`` options of a network trained in the ``xylo`` precision: the chip
+computes at that precision's scale (``UNIT`` state units per float unit) for hidden and output
+neurons alike, so that it rounds and saturates where training did. (Recipe graphs of that
+precision already carry float-equivalent weights, :func:`export_graph`: they are mapped
+without ``decay_after_input``.)"""
 
 
 def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: str,
@@ -352,7 +357,7 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
     ``xylosim`` SynSense's Xylo simulator. ``state``
     as :func:`run_deployed`; ``xylo_limits`` the Xylo variant the recipe deploys on; a
     network trained in the ``xylo`` precision is mapped at that precision's scale
-    (:func:`xylo_headroom`). Returns the first output (batch, out, time) float64.
+    (:data:`XYLO_TRAINED`). Returns the first output (batch, out, time) float64.
     """
     if backend not in BACKENDS:
         raise SnnpipeError("unknown backend", field="backend", expected=BACKENDS, found=backend)
@@ -379,6 +384,6 @@ def run_backend(path, name: str, build, x: torch.Tensor, backend: str, target: s
     if backend != "lava-fixed" and target == "xylo":
         options["limits"] = xylo_limits or XYLO_AUDIO2
         if run_config(path, name, {"precision": "float"})["precision"] == "xylo":
-            options.update(xylo_headroom(graph))
+            options.update(XYLO_TRAINED)
     name_of = backend if backend in ("lava-fixed", "xylosim") else f"intsim-{target}"
     return run_deployed(graph, x.numpy(), name_of, options, state)

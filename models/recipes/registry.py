@@ -87,14 +87,13 @@ def mappings(name: str, path) -> dict:
     (``XYLO_LIMITS_ARGS``), a run trained in the ``xylo`` precision its state scale.
     Returns ``{target: kwargs}`` for the targets that need any."""
     from snnpipe.models.recipes import common
-    from snnpipe.pipeline.formats.hdf5 import load
 
     recipe = get(name)
     xylo = {}
     if getattr(recipe, "XYLO_LIMITS_ARGS", None):
         xylo["limits"] = common.wide_xylo(*recipe.XYLO_LIMITS_ARGS)
     if common.run_config(path, name, {"precision": "float"})["precision"] == "xylo":
-        xylo.update(common.xylo_headroom(load(common.resolve(path, name)["hdf5"])))
+        xylo.update(common.XYLO_TRAINED)
     return {"xylo": xylo} if xylo else {}
 
 

@@ -59,4 +59,7 @@ def run(c: Compiled, name: str, x, record: bool = False, **options) -> Run:
                                expected=[b for b, v in BACKENDS.items() if v.target == c.target],
                                found=backend.name)
         c = artifacts.compile(c.graph, backend.target, **(options or c.options))
-    return backend.run(c, x, record)
+    run = backend.run(c, x, record)
+    run.output_unit = backend.unit if backend.unit is not None else \
+        getattr(c.report, "scale_out", None)          # Xylo: the mapper's output scale
+    return run

@@ -66,7 +66,8 @@ class Run:
     readout, a merge's sum; ``saturation``: register event -> count; ``notes``: texts for a
     report; ``t_offset``: steps relative to the torch model (module docstring); ``energy``:
     ``{"energy_j", "latency_step_s"}`` per inference where the backend estimates them;
-    ``counts``: the backend's own event counts.
+    ``counts``: the backend's own event counts; ``output_unit``: state units per float unit
+    of the outputs' ``v`` (None where unknown: chip integers of a configuration loaded alone).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Run:
     t_offset: int = 0
     energy: dict = field(default_factory=dict)
     counts: object | None = None
+    output_unit: float | None = None
 
     @property
     def output(self) -> np.ndarray:

@@ -7,7 +7,8 @@ parameter (current and voltage decays, threshold, bias): equal up to float32 sum
 """
 import pytest
 import torch
-from kernel_checks import CROSSCHECK, PRECISIONS, compare, draw
+from kernel_checks import (CROSSCHECK, PRECISIONS, compare, draw, draw_xylo_readout,
+                           xylo_readout_resets)
 
 pytest.importorskip("numba", reason="the fused CPU kernel needs numba (pip install numba)")
 
@@ -66,6 +67,24 @@ def test_leaky_integrator_without_threshold(precision):
     networks' readout's), the integer precisions under crosscheck."""
     x, p, leaves = draw(3, threshold=False)
     compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision), leaves, 3)
+
+
+def test_xylo_readout_resets_at_state_max():
+    """A xylo leaky integrator driven into saturation: the chip's output neuron whose threshold
+    is STATE_MAX, reset by it several times; v (after the reset), u, the final state bit for
+    bit and the gradients (reset ignored) as the reference, also split in two halves."""
+    x, p, state, leaves = draw_xylo_readout()
+    ref = cuba_xylo.cuba_xylo(x, p, state)
+    fused = cuba_fused(x, p, state, "xylo")
+    resets = xylo_readout_resets(p, state, ref)
+    assert (resets[:3] >= 10).all() and resets.sum() > 40, resets
+    assert torch.equal(xylo_readout_resets(p, state, fused), resets)
+    compare(ref, fused, leaves, 7)
+    half = x.shape[-1] // 2
+    first = cuba_fused(x[..., :half], p, state, "xylo")
+    second = cuba_fused(x[..., half:], p, CubaState(*(t.detach() for t in first[3])), "xylo")
+    assert torch.equal(torch.cat([first[2], second[2]], -1), ref[2])
+    assert torch.equal(second[3].v, ref[3].v)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)

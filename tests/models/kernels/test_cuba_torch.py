@@ -2,9 +2,10 @@
 tensors run without triton), checked on the CPU through ``cuba_fused(impl="torch")`` against
 the reference sequence functions."""
 import pytest
-from kernel_checks import PRECISIONS, compare, draw
+from kernel_checks import PRECISIONS, compare, draw, draw_xylo_readout, xylo_readout_resets
 
 from snnpipe.models.kernels.cuba_fused import cuba_fused
+from snnpipe.models.neurons.cuba_xylo import cuba_xylo
 from snnpipe.models.neurons.registry import PRECISIONS as NEURONS
 from snnpipe.models.surrogate import FastSigmoid
 
@@ -30,3 +31,13 @@ def test_torch_loop_without_threshold_and_other_surrogate(precision):
     x, p, leaves = draw(5, surrogate=FastSigmoid(7.0))
     compare(NEURONS[precision].sequence(x, p), cuba_fused(x, p, None, precision, impl="torch"),
              leaves, 5)
+
+
+def test_torch_loop_xylo_readout_resets_at_state_max():
+    """A saturated xylo leaky integrator, reset by STATE_MAX several times: values bit for bit
+    and gradients as the reference."""
+    x, p, state, leaves = draw_xylo_readout()
+    ref = cuba_xylo(x, p, state)
+    fused = cuba_fused(x, p, state, "xylo", impl="torch")
+    assert xylo_readout_resets(p, state, fused).sum() > 40
+    compare(ref, fused, leaves, 7)

@@ -15,7 +15,8 @@ import torch
 triton = pytest.importorskip("triton", reason="the Triton kernels need triton (pip install "
                              "triton; it comes with torch's CUDA wheels)")
 
-from kernel_checks import FLAGS, PRECISIONS, compare, draw_small, kernel_args, loss  # noqa: E402
+from kernel_checks import (FLAGS, PRECISIONS, compare, draw_small, draw_xylo_readout,  # noqa: E402
+                           kernel_args, loss, xylo_readout_resets)
 
 from snnpipe.models.kernels import cuba_fused as cf  # noqa: E402
 from snnpipe.models.kernels import cuba_triton as ct  # noqa: E402
@@ -38,6 +39,18 @@ def test_through_the_autograd_function(precision, monkeypatch):
     monkeypatch.setattr(ct, "backward", lambda *a: backward(*a, **SMALL))
     compare(NEURONS[precision].sequence(x, p), cf.cuba_fused(x, p, None, precision,
                                                             impl="triton"), leaves, 21)
+
+
+def test_xylo_readout_resets_at_state_max(monkeypatch):
+    """A saturated xylo leaky integrator (reset by STATE_MAX several times) through
+    ``cuba_fused(impl="triton")``: values bit for bit and gradients as the reference."""
+    x, p, state, leaves = draw_xylo_readout()
+    forward, backward = ct.forward, ct.backward
+    monkeypatch.setattr(ct, "forward", lambda *a: forward(*a, **SMALL))
+    monkeypatch.setattr(ct, "backward", lambda *a: backward(*a, **SMALL))
+    fused = cf.cuba_fused(x, p, state, "xylo", impl="triton")
+    assert xylo_readout_resets(p, state, fused).sum() > 40
+    compare(NEURONS["xylo"].sequence(x, p, state), fused, leaves, 7)
 
 
 def test_interpreter_leaves_triton_language_unpatched():

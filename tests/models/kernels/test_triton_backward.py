@@ -10,7 +10,8 @@ triton = pytest.importorskip("triton", reason="the Triton kernels need triton (p
                              "triton; it comes with torch's CUDA wheels)")
 
 from kernel_checks import (CROSSCHECK, PRECISIONS, assert_grads_close,  # noqa: E402
-                           backward_args, draw_small, kernel_args, rotate_precisions)
+                           backward_args, draw_small, draw_xylo_readout, kernel_args,
+                           rotate_precisions)
 
 from snnpipe.models.kernels import cuba_torch  # noqa: E402
 from snnpipe.models.kernels import cuba_triton as ct  # noqa: E402
@@ -85,4 +86,16 @@ def test_backward_without_threshold(precision):
     x_in = xs if precision == "xylo" else None
     ref = cuba_torch.backward(grads, slayer, tau, coef, u, v, s, cols, (u0, v0), cfg, x_in)
     out = ct.backward(grads, slayer, tau, coef, u, v, s, cols, (u0, v0), cfg, x_in, **SMALL)
+    assert_grads_close(ref, out)
+
+
+def test_backward_xylo_readout_resets_at_state_max():
+    """A saturated xylo leaky integrator (its recorded v after the resets by STATE_MAX, the
+    state the next step decays): as the torch loop."""
+    x, p, state, _ = draw_xylo_readout()
+    xs, cols, u0, v0, cfg = args = kernel_args(x, p, state, "xylo")
+    s, u, v, _ = fwd = cuba_torch.forward(*args)
+    grads, slayer, tau, coef = backward_args(fwd, cols, cfg, *xs.shape, ("gu", "gv"), 2)
+    ref = cuba_torch.backward(grads, slayer, tau, coef, u, v, s, cols, (u0, v0), cfg, xs)
+    out = ct.backward(grads, slayer, tau, coef, u, v, s, cols, (u0, v0), cfg, xs, **SMALL)
     assert_grads_close(ref, out)

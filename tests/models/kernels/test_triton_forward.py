@@ -12,8 +12,9 @@ triton = pytest.importorskip("triton", reason="the Triton kernels need triton (p
                              "triton; it comes with torch's CUDA wheels)")
 
 from kernel_checks import (CROSSCHECK, FLAGS, PRECISIONS, assert_forward_equal,  # noqa: E402
-                           draw_small, kernel_args, rotate_precisions)
+                           draw_small, draw_xylo_readout, kernel_args, rotate_precisions)
 
+from snnpipe.hwmap.targets import xylo  # noqa: E402
 from snnpipe.models.kernels import cuba_torch  # noqa: E402
 from snnpipe.models.kernels import cuba_triton as ct  # noqa: E402
 from snnpipe.models.neurons.cuba_loihi import cuba_loihi  # noqa: E402
@@ -63,6 +64,21 @@ def test_forward_without_threshold(precision):
     x, p, state, _ = draw_small(3, 2, 2, 9, 10, threshold=False)
     args = kernel_args(x, p, state, precision)
     assert_forward_equal(cuba_torch.forward(*args), ct.forward(*args, **SMALL), False)
+
+
+def test_forward_xylo_readout_resets_at_state_max():
+    """A xylo leaky integrator driven into saturation: V reaches STATE_MAX and is reset by it
+    (several times per neuron); v is recorded after the reset, as the torch loop and the
+    reference record it."""
+    x, p, state, _ = draw_xylo_readout()
+    args = kernel_args(x, p, state, "xylo")
+    ref = cuba_torch.forward(*args)
+    out = ct.forward(*args, **SMALL)
+    assert_forward_equal(ref, out, False)
+    n_b, _, n_n, n_t = x.shape
+    rv = NEURONS["xylo"].sequence(x, p, state)[2]
+    assert torch.equal(out[2].reshape(n_t, n_b, n_n).permute(1, 2, 0), rv.detach())
+    assert (out[2] == 0).sum() > 40 and not (out[2] * xylo.UNIT == xylo.STATE_MAX).any()
 
 
 def test_forward_loihi_wrap_saturation_and_reference():

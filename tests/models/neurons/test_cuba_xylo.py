@@ -40,7 +40,7 @@ def test_xylo_blocks_equal_the_integer_simulator(seed):
     torch.manual_seed(seed)
     n_in, n_hid, n_out = 5, 7, 3
     hid = MultiDense(dict(threshold=1.5, current_decay=[0.5, 0.0625], voltage_decay=0.25,
-                          bias=0.125, spike="multi", reset="subtract", precision="xylo"),
+                          bias=0.0625, spike="multi", reset="subtract", precision="xylo"),
                      n_in, n_hid, weight_scale=4)
     out = blk.Dense(dict(threshold=1.0, current_decay=0.25, voltage_decay=0.125,
                          precision="xylo"), n_hid, n_out, weight_scale=3, delay_shift=False)
@@ -55,7 +55,7 @@ def test_xylo_blocks_equal_the_integer_simulator(seed):
     cfg = XyloConfig(weights_in=w_in, weights_out=ints(out.synapse.effective_weight()).T,
                      dash_syn=np.full(n_hid, 1), dash_syn_2=np.full(n_hid, 4),
                      dash_mem=np.full(n_hid, 2), threshold=np.full(n_hid, 1536),
-                     bias=np.full(n_hid, 128), dash_syn_out=np.full(n_out, 2),
+                     bias=np.full(n_hid, 64), dash_syn_out=np.full(n_out, 2),
                      dash_mem_out=np.full(n_out, 3), threshold_out=np.full(n_out, 1024),
                      weight_shift_in=4, weight_shift_out=4)
     ref = simulate(cfg, x.long().numpy(), record=True)
