@@ -30,7 +30,7 @@ RUNS = (("float", "float", ("lava", "loihi", "xylo")), ("xylo", "xylo", ("xylo",
 LABELS = {"torch": "torch", "torch/loihi": "torch (loihi)", "torch/xylo": "torch (xylo)",
           "lava-fixed": "Lava", "intsim/loihi": "Loihi intsim", "intsim/xylo": "Xylo intsim",
           "xylosim": "xylosim"}
-DEFAULTS = dict(epochs=10, n_train=4096, n_test=512, n_eval=None)
+DEFAULTS = dict(epochs=5, n_train=4096, n_test=512, n_eval=None)
 QUICK = dict(epochs=1, n_train=256, n_test=64, n_eval=None)
 
 

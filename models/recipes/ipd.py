@@ -8,6 +8,7 @@ IPDs are uniform in (-pi/2, pi/2) and discretised into ``num_classes`` (12: 15 d
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,8 @@ XYLO_LIMITS_ARGS = (200, 12)    # (inputs, outputs) of the Xylo-style target: Au
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"), ("intsim", "xylo"))
 PLOT = "confusion"       # evaluation plots: confusion_<implementation>.png
 DEFAULTS = dict(n_hidden=100, tau=0.02, beta=5.0, n_train=4096, n_test=1024, batch_size=64,
-                lr=0.01, cosine=True, init_bound=12 ** -0.5, xylo_current_decay=0.5)
+                lr=0.01, cosine=True, init_bound=12 ** -0.5, xylo_current_decay=0.5,
+                xylo_readout_decay=0.25)
 
 
 class MeanCrossEntropy(torch.nn.Module):
@@ -98,8 +100,10 @@ def build(config: dict):
     """The network of ``config`` (see :data:`DEFAULTS`, plus ``precision``, ``spiking``).
 
     In the ``xylo`` precision the currents decay by ``xylo_current_decay`` (Xylo's dash 0
-    would clear a current before it reaches the membrane) and the hidden neurons are the
-    chip's (multi-spike, subtractive reset)."""
+    would clear a current before it reaches the membrane), the readout's membrane by
+    ``xylo_readout_decay`` (a shorter memory keeps it below 16 bits, where the chip's output
+    neuron would reset), and the hidden neurons are the chip's (multi-spike, subtractive
+    reset)."""
     from snnpipe.models.networks import ipd_net
 
     net = ipd_net(n_hidden=config["n_hidden"], tau=config["tau"], beta=config["beta"],
@@ -107,17 +111,20 @@ def build(config: dict):
     if config["precision"] == "xylo":
         for block in net.blocks.values():
             block.neuron.current_decay.data.fill_(config["xylo_current_decay"])
+        net.blocks["readout"].neuron.voltage_decay.data.fill_(config["xylo_readout_decay"])
         if "hidden" in net.blocks:       # the chip's hidden neurons: multi-spike, subtractive
             net.blocks["hidden"].neuron.spike = "multi"
             net.blocks["hidden"].neuron.reset = "subtract"
     return net
 
 
+@functools.lru_cache(maxsize=4)
 def dataset(task: IPDTask, n: int, seed: int, chunk: int = 64):
     """``n`` samples drawn ``chunk`` at a time, each chunk with its own phase offset (the
     generator draws one offset per call; a network trained on one offset does not generalise
     to others). Chunk seeds derive from ``seed``. Returns spikes (n, 200, steps) float32,
-    labels (n,) int64 and IPDs (n,) radians."""
+    labels (n,) int64 and IPDs (n,) radians. Remembered (the demo trains twice on the same
+    data): the tensors are shared, never modify them."""
     seeds = np.random.SeedSequence(seed).generate_state((n + chunk - 1) // chunk)
     parts = [task.sample(min(chunk, n - i * chunk), int(s)) for i, s in enumerate(seeds)]
     return tuple(torch.cat(p) for p in zip(*parts))

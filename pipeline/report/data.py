@@ -165,17 +165,24 @@ DEPLOYED = {"lava": ("lava-fixed", "Lava fixed point", None),
             "xylo": ("intsim-xylo", "Xylo intsim", "Xylo-style")}
 
 
-def _simulate(dep: dict, x: np.ndarray) -> tuple[dict, dict]:
+def _simulate(dep: dict, x: np.ndarray, verified: dict) -> tuple[dict, dict]:
     """Outputs (label -> (N, T)) and energy estimates (label -> dict) of each deployment on
-    one input ``x`` (channels, time)."""
+    one input ``x`` (channels, time). Lava fixed point is not run again where the verification
+    of that input (``verified``: target -> report) found it equal to the Loihi-style
+    simulator: the simulator's raster stands for both, and its label says so."""
     from snnpipe.pipeline import backends
     from snnpipe.pipeline.backends.artifacts import load
 
+    loihi = verified.get("loihi") or {}
+    lava_checked = bool(loihi.get("ok")) and "lava-fixed" in loihi.get("implementations", ())
     outputs, energy = {}, {}
     for t, d in dep.items():
-        if d["error"] or (t == "lava" and not (d["dir"] / "manifest.json").exists()):
+        if d["error"] or (t == "lava" and not (d["dir"] / "manifest.json").exists()) \
+                or (t == "lava" and lava_checked and "loihi" in dep):
             continue
         name, label, cost_label = DEPLOYED[t]
+        if t == "loihi" and lava_checked and "lava" in dep and not dep["lava"]["error"]:
+            label += " = Lava fixed point (verified)"
         run = backends.run(load(d["dir"]), name, x[None])
         outputs[label] = run.output[0]
         if cost_label and run.energy:
@@ -251,7 +258,8 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     dep = deploy_all(net, run_dir, targets, mappings)
     data.deployments = dep
     x = sample_input(g, run_dir)
-    outputs, data.energy = _simulate(dep, x)
+    data.verify = verify_all(g, run_dir, dep, x)
+    outputs, data.energy = _simulate(dep, x, data.verify)
     dt = float(g.graph.get("dt", 1e-3))
     plots.raster_gif(pdir / "input.gif", x, window=max(1, x.shape[-1] // 40))
     data.plots["input_gif"] = ("Input sample (animated)", pdir / "input.gif")
@@ -276,7 +284,6 @@ def collect(run_dir, compute: bool = True, targets=TARGETS, mappings: dict | Non
     if data.energy:
         plots.energy(pdir / "energy.png", data.energy)
         data.plots["energy"] = ("Energy and latency per inference (estimates)", pdir / "energy.png")
-    data.verify = verify_all(g, run_dir, dep, x)
     if data.verify:
         plots.verification(pdir / "verification.png", data.verify)
         data.plots["verification"] = ("Verification (differences per implementation)",
