@@ -22,7 +22,9 @@ $(STAMP): pyproject.toml
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[lava,test]'
-	rm -f $(VENV)/.installed-*
+	@echo "compiling the CPU kernels (numba caches them on disk): a quick demo run"
+	rm -rf $(VENV)/.warmup && $(VENV)/bin/snnpipe demo --quick --quiet -o $(VENV)/.warmup >/dev/null
+	rm -rf $(VENV)/.warmup $(VENV)/.installed-*
 	touch $@
 
 demo: $(STAMP)

@@ -58,12 +58,18 @@ DEFAULTS = dict(n_hidden=50, tau_mem=0.02, tau_syn=0.02, tau_out=0.02, threshold
 
 def build(config: dict):
     """The tutorial's network: 200 inputs -> 50 LIF (time constants, thresholds and biases
-    trainable) -> exponential-synapse readout (1 channel, time constant ``tau_out``)."""
+    trainable) -> exponential-synapse readout (1 channel, time constant ``tau_out``). In the
+    ``xylo`` precision the LIF neurons are the chip's hidden neurons (multi-spike,
+    subtractive reset)."""
     from snnpipe.models.networks import chirp_net
 
-    return chirp_net(n_hidden=config["n_hidden"], tau_mem=config["tau_mem"],
-                     tau_syn=config["tau_syn"], tau_out=config["tau_out"],
-                     threshold=config["threshold"], precision=config["precision"])
+    net = chirp_net(n_hidden=config["n_hidden"], tau_mem=config["tau_mem"],
+                    tau_syn=config["tau_syn"], tau_out=config["tau_out"],
+                    threshold=config["threshold"], precision=config["precision"])
+    if config["precision"] == "xylo":
+        net.blocks["lif"].neuron.spike = "multi"
+        net.blocks["lif"].neuron.reset = "subtract"
+    return net
 
 
 def bounds(config: dict):

@@ -24,7 +24,7 @@ def run(c: Compiled, x, record: bool = False) -> Run:
         if p.model != "li":
             d["spikes"] = res.spikes[p.name].astype(np.int64)
         pops[p.name] = d
-    steps = n_steps(x) if isinstance(x, dict) else np.shape(x)[-1]
+    steps = n_steps(x)
     if c.graph is not None:
         outputs = outputs_of(c.graph, pops, steps)
     else:
