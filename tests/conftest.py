@@ -18,6 +18,10 @@ def available(module: str) -> bool:
 
 
 def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):    # two workers on two cores: one thread each
+        import torch
+
+        torch.set_num_threads(1)
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         missing = [desc for mod, desc in REFERENCES.items() if not available(mod)]
         if missing:

@@ -20,7 +20,7 @@ from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, WEIGHT_MAX, WEIGHT_MIN, WEI
 from snnpipe.hwmap.mappers.loihi_config import Population, Projection
 from snnpipe.hwmap.targets.loihi_weights import weight_format
 from snnpipe.pipeline.ir import graph as G
-from snnpipe.pipeline.ir.errors import GraphError, QuantizationError
+from snnpipe.pipeline.ir.errors import GraphError
 
 STATE_UNIT = DECAY_UNIT  # u, v, bias: 1/4096 of the float unit
 

@@ -27,9 +27,9 @@ import numpy as np
 
 from snnpipe.hwmap.mappers.xylo_config import XyloConfig
 from snnpipe.hwmap.targets.xylo import STATE_MAX, XYLO_AUDIO2, XyloLimits
-from snnpipe.hwmap.targets.xylo_rules import capacity_errors, check, is_output, layout, structure_errors
+from snnpipe.hwmap.targets.xylo_rules import capacity_errors, check, layout, structure_errors
 from snnpipe.pipeline.ir.errors import CapacityError, GraphError, ValidationErrors
-from snnpipe.pipeline.ir.graph import size, topological_order
+from snnpipe.pipeline.ir.graph import topological_order
 
 
 @dataclass
@@ -341,7 +341,8 @@ def _losses(b: _Builder, q: dict, report: QuantReport) -> None:
         back = q[group][block] * unit
         norm = float(np.linalg.norm(w))
         loss = float(np.linalg.norm(back - w)) / norm if norm > 0 else 0.0
-        report.weight_loss[name] = (loss, int(np.sum(np.abs(w) / unit > 127.5)))
+        lo, hi = b.limits.weight_range
+        report.weight_loss[name] = (loss, int(np.sum((w / unit > hi + 0.5) | (w / unit < lo - 0.5))))
     for node, (a, c) in b.lay["hidden"].items():
         if b.g.nodes[node]["kind"] == "neuron" and not (q["in"][:, a:c].any() or q["rec"][:, a:c].any()):
             report.silent.append(node)

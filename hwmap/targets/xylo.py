@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnpipe.pipeline.ir.errors import (CapacityError, FormatError, QuantizationError, SnnpipeError,
-                                        ValidationErrors)
 
 TARGET = "xylo"
 STATE_BITS = 16

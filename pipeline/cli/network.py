@@ -169,6 +169,8 @@ def cmd_verify(args) -> int:
         mapping = registry.mappings(recipe, args.file).get(args.target, {})
     report = verify(g, args.target, inputs, mapping=mapping)
     out = report.to_dict()
+    if recipe:
+        out["trained"] = _trained_view(recipe, args.file, args.target, inputs, mapping)
     if recipe and args.metric_samples > 0:
         out["metric"] = _recipe_metric(recipe, args.file, args.target, args.metric_samples,
                                        args.seed)
@@ -176,6 +178,12 @@ def cmd_verify(args) -> int:
         print(json.dumps(out, indent=1, default=str))
     else:
         print(report.text())
+        if "trained" in out:
+            t = out["trained"]
+            for key, n in t["differing"].items():
+                print(f"trained model (the checkpoint, {t['precision']} precision) vs {key} on "
+                      f"these inputs: {n} of {t['values']} output values differ")
+            print("\n".join(f"  mapping: {line}" for line in t["mapping"]))
         if "metric" in out:
             from snnpipe.pipeline.report.stats import entry_line
 
@@ -184,6 +192,47 @@ def cmd_verify(args) -> int:
             print("  " + entry_line("torch", m["before"]))
             print("  " + entry_line(m["backend"], m["after"]))
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _trained_view(recipe: str, path, target: str, inputs, mapping: dict) -> dict:
+    """The trained model (the checkpoint beside the file) against the target's deployment on
+    the verification inputs: output values that differ, aligned as the recipe evaluates, and
+    what the mapping step changed (quantisation errors, time constants, clipped values)."""
+    import torch
+
+    from snnpipe.models.recipes import common, evaluation, registry
+    from snnpipe.pipeline.backends.artifacts import compile as compile_for
+    from snnpipe.pipeline.formats.hdf5 import load
+
+    r = registry.get(recipe)
+    x = torch.as_tensor(np.concatenate(list(inputs.values()), 1) if isinstance(inputs, dict)
+                        else np.asarray(inputs)).float()
+    x = x[None] if x.dim() == 2 else x
+    keys = {"lava": ["lava-fixed"], "loihi": ["intsim/loihi", "lava-fixed"],
+            "xylo": ["intsim/xylo"]}[target]
+    ref = evaluation.outputs(r, path, "torch", x)
+    differing = {k: int(np.sum(evaluation.outputs(r, path, k, x) != ref)) for k in keys}
+    trained = common.run_config(path, recipe, {"precision": "float"})["precision"]
+    lines = []
+    if target in ("loihi", "xylo"):
+        c = compile_for(load(path), target, **mapping)
+        if target == "xylo":
+            q = c.report
+            lines += [f"weights {edge}: {loss:.2%} L2 error, {n} clipped"
+                      for edge, (loss, n) in q.weight_loss.items()]
+            lines += [f"time constant {node}.{state}: {tau * 1e3:.3g} ms -> {eff * 1e3:.3g} ms"
+                      for (node, state), (_, tau, eff) in q.tau.items()
+                      if abs(eff - tau) > 1e-9 * max(tau, 1e-12)]
+            lines += [f"clipped {name}: {n}" for name, n in q.clipped.items()]
+        else:
+            q = c.artifact.quant
+            lines += [f"weights {p['src']} -> {p['dst']}: max error {p['max_abs_error']:.3g}, "
+                      f"{p['n_clipped']} clipped" for p in q["projections"]]
+            lines += [f"population {p['name']}: threshold error {p['threshold_error']:.3g}, "
+                      f"decay error {p['decay_error']:.3g}, bias error {p['bias_error']:.3g}"
+                      for p in q["populations"]]
+    return {"precision": trained, "values": int(ref.size), "differing": differing,
+            "mapping": lines}
 
 
 def _recipe_metric(recipe: str, path, target: str, n: int, seed: int) -> dict:

@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.pipeline.formats import hdf5_graph, netx_layout
+from snnpipe.pipeline.formats.h5guard import probe
 from snnpipe.pipeline.ir.atomic import atomic_path
 from snnpipe.pipeline.ir.errors import FormatError, SnnpipeError, ValidationErrors
 from snnpipe.pipeline.ir.validate import validate
@@ -86,9 +87,9 @@ def load(path) -> nx.MultiDiGraph:
         raise FormatError("no such file", file=path)
     if not h5py.is_hdf5(path):
         raise FormatError("not an HDF5 file", file=path, expected="an HDF5 file")
+    probe(path, _read_file)            # a file that crashes libhdf5 is refused, not fatal
     try:
-        with h5py.File(path, "r") as f:
-            graph = _read(f, path)
+        graph = _read_file(path)
     except SnnpipeError:
         raise
     except _READ_ERRORS as e:
@@ -101,6 +102,11 @@ def load(path) -> nx.MultiDiGraph:
     if problems:
         raise ValidationErrors(problems, file=path)
     return graph
+
+
+def _read_file(path: Path) -> nx.MultiDiGraph:
+    with h5py.File(path, "r") as f:
+        return _read(f, path)
 
 
 def _read(f: h5py.File, path: Path) -> nx.MultiDiGraph:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from snnpipe.hwmap.intsim.loihi import simulate
-from snnpipe.hwmap.targets.loihi import DECAY_UNIT, VTH_MAX
+from snnpipe.hwmap.targets.loihi import VTH_MAX
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig, Population, Projection
 from snnpipe.hwmap.mappers.loihi_map import place
 
@@ -77,7 +77,7 @@ def run_lava(cfg: LoihiConfig, x: dict, steps: int) -> dict:
                             bias_mant=_to_lava(p.bias_mant, p.shape),
                             bias_exp=_to_lava(p.bias_exp, p.shape))
     for q in cfg.projections:
-        src_shape, dst = cfg.node_shape(q.src), cfg.population(q.dst)
+        src_shape = cfg.node_shape(q.src)
         if q.op == "conv":
             w = np.asarray(q.weight)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)
             conn = Conv(weight=w, input_shape=_lava_shape(src_shape),

@@ -70,6 +70,9 @@ def test_verify_of_a_recipe_network_reports_the_metric_before_and_after(demo, ca
         assert {k: entry[k] for k in ("n", "accuracy", "mae_deg", "ci")} == \
             {k: expected[key][k] for k in ("n", "accuracy", "mae_deg", "ci")}
     assert m["after"]["paired"] == expected["intsim/xylo"]["paired"]
+    trained = doc["trained"]                   # the checkpoint's model on the verify inputs
+    assert trained["precision"] == "xylo" and trained["differing"] == {"intsim/xylo": 0}
+    assert trained["values"] == 20 * 12 and any("weights" in line for line in trained["mapping"])
 
 
 def test_report_of_a_recipe_run_deploys_it_as_the_recipe_evaluates_it(demo, tmp_path, capsys):
