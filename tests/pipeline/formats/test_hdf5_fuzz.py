@@ -4,11 +4,13 @@ Valid files (netx layout, graph group) are mutated: truncated, bytes flipped, da
 attributes deleted or retyped, dataset shapes swapped. ``load`` must never raise anything else.
 """
 import functools
+import os
 import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +21,20 @@ import zoo
 
 # zoo graphs; "plain:" files lose our root attributes, as lava-dl's own exports have none.
 BASES = ("sequential_conv", "recurrent_first", "wavesense", "synnet", "plain:sequential_conv")
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# examples per property: a subset in the suite, the full count under `make crosscheck`
+# (every load forks a probe of the file, h5guard, so each example costs about 0.1 s)
+FULL = os.environ.get("SNNPIPE_CROSSCHECK") == "full"
+BUDGETS = [pytest.param(20, id="suite"),
+           pytest.param(200, id="full", marks=[
+               pytest.mark.crosscheck,
+               pytest.mark.skipif(not FULL, reason="more fuzz examples: under `make crosscheck` "
+                                                   "(SNNPIPE_CROSSCHECK=full)")])]
+
+
+def fuzz(prop, budget: int) -> None:
+    """Run the hypothesis property ``prop`` on ``budget`` examples."""
+    settings(max_examples=budget, deadline=None,
+             suppress_health_check=[HealthCheck.too_slow])(prop)()
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,17 +65,15 @@ def with_file(data: bytes, mutate) -> None:
         loads_validly_or_raises_ours(path)
 
 
-@FUZZ
 @given(name=st.sampled_from(BASES), keep=st.floats(0.0, 1.0))
-def test_truncated_files(name, keep):
+def _truncated_files(name, keep):
     data = base_bytes(name)
     with_file(data[:int(len(data) * keep)], lambda path: None)
 
 
-@FUZZ
 @given(name=st.sampled_from(BASES), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)),
                                                     min_size=1, max_size=8))
-def test_flipped_bytes(name, flips):
+def _flipped_bytes(name, flips):
     data = bytearray(base_bytes(name))
     for where, mask in flips:
         data[min(int(where * len(data)), len(data) - 1)] ^= mask
@@ -92,9 +105,8 @@ REPLACEMENTS = {
 }
 
 
-@FUZZ
 @given(name=st.sampled_from(BASES), data=st.data())
-def test_deleted_or_retyped_datasets_and_groups(name, data):
+def _deleted_or_retyped_datasets_and_groups(name, data):
     action = data.draw(st.sampled_from(["delete"] + sorted(REPLACEMENTS)))
 
     def mutate(path):
@@ -109,9 +121,8 @@ def test_deleted_or_retyped_datasets_and_groups(name, data):
     with_file(base_bytes(name), mutate)
 
 
-@FUZZ
 @given(name=st.sampled_from([b for b in BASES if not b.startswith("plain:")]), data=st.data())
-def test_deleted_or_retyped_attributes(name, data):
+def _deleted_or_retyped_attributes(name, data):
     action = data.draw(st.sampled_from(["delete"] + sorted(REPLACEMENTS)))
 
     def mutate(path):
@@ -124,3 +135,23 @@ def test_deleted_or_retyped_attributes(name, data):
                 attrs[key] = REPLACEMENTS[action](old if not isinstance(old, str) else np.zeros(1))
 
     with_file(base_bytes(name), mutate)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_truncated_files(budget):
+    fuzz(_truncated_files, budget)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_flipped_bytes(budget):
+    fuzz(_flipped_bytes, budget)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_deleted_or_retyped_datasets_and_groups(budget):
+    fuzz(_deleted_or_retyped_datasets_and_groups, budget)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_deleted_or_retyped_attributes(budget):
+    fuzz(_deleted_or_retyped_attributes, budget)
