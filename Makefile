@@ -7,7 +7,6 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 # Two workers (pytest-xdist): the suite is CPU-bound and the machines have 2 cores.
 PYTEST    ?= -q -n 2 --durations=15
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: all setup demo test crosscheck lint bench doctor clean
 

@@ -13,13 +13,22 @@ import time
 from snnpipe.pipeline.ir.errors import FormatError
 
 TIMEOUT_S = 120.0
+_PROBED: set = set()          # (path, size, mtime) of the files read safely in this process
 
 
 def probe(path, read) -> None:
     """Run ``read(path)`` in a forked child (its exceptions are ignored there: the caller
     reads again and reports them); raise FormatError naming ``path`` when the child crashes
-    or hangs past :data:`TIMEOUT_S`."""
+    or hangs past :data:`TIMEOUT_S`. A file probed before in this process, unchanged since
+    (same size and modification time), is not probed again."""
     if not hasattr(os, "fork"):
+        return
+    try:
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _PROBED:
         return
     pid = os.fork()
     if pid == 0:                                  # the child: read, then leave at once
@@ -43,3 +52,5 @@ def probe(path, read) -> None:
         name = signal.Signals(os.WTERMSIG(status)).name
         raise FormatError(f"the HDF5 library crashed reading the file ({name}): it is damaged",
                           file=path)
+    if key is not None:
+        _PROBED.add(key)
