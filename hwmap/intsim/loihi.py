@@ -23,7 +23,7 @@ from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_s
                                          threshold_value, wrap_activation)
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.hwmap.mappers.loihi_conv import conv_apply
-from snnpipe.hwmap.mappers.loihi_map import connectivity, effective
+from snnpipe.hwmap.mappers.loihi_map import column_sums, connectivity, effective
 from snnpipe.hwmap.targets.loihi_weights import shift_exp
 from snnpipe.pipeline.ir.errors import FormatError
 
@@ -368,7 +368,7 @@ def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, projections
         mask = connectivity(cfg, q)
         fan = np.zeros((mask.shape[1], nc))
         for c in core_of.get(q.dst, []):
-            fan[:, c["core"]] = mask[c["start"]:c["stop"]].sum(axis=0)
+            fan[:, c["core"]] = column_sums(mask[c["start"]:c["stop"]])
         ev_b, ev_t = per_sample[q.src], per_step[q.src]
         z["synops"] += ev_b @ fan
         z["step_synops"] += ev_t @ fan

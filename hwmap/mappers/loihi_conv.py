@@ -26,3 +26,29 @@ def conv_apply(x, weight, conv: dict) -> np.ndarray:
     wg = w.reshape(g, co // g, cig, kh, kw)
     out = np.einsum("bgchwij,gocij->bgohw", win, wg, optimize=True)
     return out.reshape(b, co, ho, wo)
+
+
+def conv_connectivity(in_shape, weight, conv: dict):
+    """Which synapses of a convolution exist: a sparse bool (N_dst, N_src) CSR matrix, True
+    where a non-zero kernel weight joins source neuron (c, y, x) to destination (o, y', x'),
+    both flattened in (C, H, W) order. Built from indices, so any layer size fits in memory."""
+    from scipy.sparse import csr_matrix
+
+    c_in, h, w_in = (int(v) for v in in_shape)
+    w = np.asarray(weight)
+    (sh, sw), (ph, pw), (dh, dw) = (tuple(conv.get(k, (d, d))) for k, d in
+                                    (("stride", 1), ("padding", 0), ("dilation", 1)))
+    groups = int(conv.get("groups", 1))
+    co, cig, kh, kw = w.shape
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w_in + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    o, c, i, j = (a[:, None, None] for a in np.nonzero(w))            # (K, 1, 1) each
+    y, x = np.arange(ho)[None, :, None], np.arange(wo)[None, None, :]
+    iy, ix = y * sh - ph + i * dh, x * sw - pw + j * dw               # (K, H', W')
+    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w_in)
+    src_c = (o // (co // groups)) * cig + c
+    rows = np.broadcast_to((o * ho + y) * wo + x, ok.shape)[ok]
+    cols = np.broadcast_to((src_c * h + iy) * w_in + ix, ok.shape)[ok]
+    m = csr_matrix((np.ones(rows.size, bool), (rows, cols)), shape=(co * ho * wo, c_in * h * w_in))
+    m.sum_duplicates()
+    return m

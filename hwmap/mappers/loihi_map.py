@@ -18,14 +18,11 @@ import numpy as np
 
 from snnpipe.hwmap.targets.loihi import LoihiLimits
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-from snnpipe.hwmap.mappers.loihi_conv import conv_apply
+from snnpipe.hwmap.mappers.loihi_conv import conv_connectivity
 from snnpipe.hwmap.mappers.loihi_quant import quantize
 from snnpipe.hwmap.targets.loihi_rules import check
 from snnpipe.hwmap.targets.loihi_weights import effective_weights, sign_mode
 from snnpipe.pipeline.ir.errors import CapacityError
-
-MAX_CONV_MASK = 20_000_000  # above this N_dst * N_src a conv is treated as fully connected
-
 
 def effective(q) -> np.ndarray:
     """The integer weights (1/64 units, before ``weight_exp``) Lava applies for projection ``q``.
@@ -39,8 +36,9 @@ def effective(q) -> np.ndarray:
     return effective_weights(q.weight, q.num_weight_bits, mode)
 
 
-def connectivity(cfg: LoihiConfig, q) -> np.ndarray:
-    """Bool (N_dst, N_src): which synapses of projection ``q`` exist (non-zero weights)."""
+def connectivity(cfg: LoihiConfig, q):
+    """Bool (N_dst, N_src): which synapses of projection ``q`` exist (non-zero weights); a
+    scipy sparse matrix for a conv (use :func:`used_columns` and :func:`column_sums`)."""
     n_dst, n_src = cfg.population(q.dst).size, cfg.node_size(q.src)
     if q.op == "dense":
         return effective(q) != 0
@@ -48,24 +46,26 @@ def connectivity(cfg: LoihiConfig, q) -> np.ndarray:
         m = np.zeros((n_dst, n_src), bool)
         np.fill_diagonal(m, effective(q) != 0)
         return m
-    if n_dst * n_src > MAX_CONV_MASK:
-        return np.ones((n_dst, n_src), bool)
-    nz = (np.asarray(q.weight) != 0).astype(np.float64)
-    mask = np.zeros((n_dst, n_src), bool)
-    for j in range(0, n_src, 256):  # one-hot source neurons, a chunk at a time
-        k = min(n_src, j + 256)
-        eye = np.zeros((k - j, n_src))
-        eye[np.arange(k - j), np.arange(j, k)] = 1
-        out = conv_apply(eye.reshape((k - j,) + tuple(cfg.node_shape(q.src))), nz, q.conv)
-        mask[:, j:k] = out.reshape(k - j, n_dst).T != 0
-    return mask
+    return conv_connectivity(cfg.node_shape(q.src), q.weight, q.conv)
+
+
+def used_columns(m) -> int:
+    """How many source neurons (columns) of a connectivity block have a synapse."""
+    if isinstance(m, np.ndarray):
+        return int(m.any(axis=0).sum())
+    return int(np.count_nonzero(m.getnnz(axis=0)))
+
+
+def column_sums(m, axis: int = 0) -> np.ndarray:
+    """Synapses per column (``axis`` 0) or per row (1) of a connectivity block, int64 1-d."""
+    return np.asarray(m.sum(axis=axis), np.int64).ravel()
 
 
 def slice_cost(cfg, q, mask: np.ndarray, a: int, b: int, limits: LoihiLimits) -> tuple[int, int, int]:
     """(synapses, memory bits, axons) of projection ``q`` into dst neurons ``a:b``."""
     rows = mask[a:b]
     nnz = int(rows.sum())
-    axons = int(rows.any(axis=0).sum())
+    axons = used_columns(rows)
     d = limits.delay_bits if q.max_delay > 0 else 0
     if q.op == "conv":
         return nnz, int(np.size(q.weight)) * 8 + axons * limits.axon_bits, axons
@@ -141,7 +141,7 @@ def routes(cfg: LoihiConfig, cores: list, masks: list) -> list:
                                       "stop": cfg.node_size(q.src), "chip": -1}]
         for sc in srcs:
             for dc in by_pop[q.dst]:
-                ax = int(m[dc["start"]:dc["stop"], sc["start"]:sc["stop"]].any(axis=0).sum())
+                ax = used_columns(m[dc["start"]:dc["stop"], sc["start"]:sc["stop"]])
                 if ax:
                     out.append({"projection": i, "src": sc["core"], "dst": dc["core"],
                                 "axons": ax, "inter_chip": sc["chip"] not in (-1, dc["chip"])})
@@ -186,8 +186,8 @@ def resource_report(cfg: LoihiConfig) -> dict:
     masks = [connectivity(cfg, q) for q in cfg.projections]
     fan_in, fan_out = {}, {}
     for q, m in zip(cfg.projections, masks):
-        fan_in[q.dst] = fan_in.get(q.dst, 0) + m.sum(axis=1)
-        fan_out[q.src] = fan_out.get(q.src, 0) + m.sum(axis=0)
+        fan_in[q.dst] = fan_in.get(q.dst, 0) + column_sums(m, 1)
+        fan_out[q.src] = fan_out.get(q.src, 0) + column_sums(m, 0)
     best_in = max(((int(np.max(v)), k) for k, v in fan_in.items()), default=(0, None))
     best_out = max(((int(np.max(v)), k) for k, v in fan_out.items()), default=(0, None))
     return {"name": cfg.name, "cores": rows,

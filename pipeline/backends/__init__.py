@@ -9,13 +9,14 @@ verification compares (the first is the reference).
 """
 from __future__ import annotations
 
-from snnpipe.pipeline.backends import artifacts, intsim_loihi, intsim_xylo, lava, torch_graph, xylosim
+from snnpipe.pipeline.backends import (artifacts, intsim_loihi, intsim_xylo, lava, netx, torch_graph,
+                                      xylosim)
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run
 from snnpipe.pipeline.ir.errors import SnnpipeError
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
     torch_graph.FLOAT, torch_graph.LOIHI, torch_graph.XYLO,
-    lava.FIXED, lava.FLOAT,
+    lava.FIXED, lava.FLOAT, netx.BACKEND,
     intsim_loihi.BACKEND, intsim_xylo.BACKEND, xylosim.BACKEND,
 )}
 

@@ -208,8 +208,21 @@ def read(f: h5py.File, file, dt: float) -> nx.MultiDiGraph:
     if prev is None or g.nodes[prev]["kind"] == "input":
         raise fail(file, "layer", "type", "no neuron layer after the input",
                    "input followed by dense or conv layers")
+    _never_spiking_readout(g, prev)
     G.set_outputs(g, [prev])
     return g
+
+
+def _never_spiking_readout(g, node) -> None:
+    """A last layer whose threshold ``vThMant << 6`` exceeds the largest voltage never spikes
+    (netx's default neuron, ``vThMant = 1 << 17``, is one): it is a readout, an ``li`` node
+    whose output is ``v``, with the same decays and bias."""
+    d = g.nodes[node]
+    vth = loihi.threshold_to_int(d.get("threshold", 0))
+    if d.get("model") == "cuba" and np.all(loihi.threshold_value(vth) > loihi.V_MAX) \
+            and d.get("spike") == "binary":
+        d["model"] = "li"
+        del d["threshold"]
 
 
 def _implicit_input(g, lay: h5py.Group, file):
@@ -308,7 +321,7 @@ def _read_input(g, lay, i, file, where):
 
 def _read_dense(g, lay, i, prev, file, where, rec: bool):
     n_in = G.size(g.nodes[prev]["shape"])
-    w = read_array(lay, "weight", file, where, "float")
+    w = _rows(read_array(lay, "weight", file, where, "float"), lay, file, where)
     if w.ndim != 2 or w.shape[1] != n_in:
         raise fail(file, where, "weight", "dense weight does not fit its input",
                    f"(n_out, {n_in})", w.shape)
@@ -321,9 +334,22 @@ def _read_dense(g, lay, i, prev, file, where, rec: bool):
                  **_neuron_params(lay, n, file, where))
     G.add_dense(g, prev, node, w / 64.0, delay=_read_delay(lay, w.shape, file, where))
     if rec:
-        wr = read_array(lay, "weight_rec", file, where, "float", {(n, n)})
+        wr = _rows(read_array(lay, "weight_rec", file, where, "float", {(n, n), (n,)}), lay,
+                   file, where)
         G.add_dense(g, node, node, wr / 64.0, recurrent=True)
     return node
+
+
+def _rows(w: np.ndarray, lay, file, where) -> np.ndarray:
+    """netx reads a 1-d dense weight as ``(prod(shape), -1)``: slayer writes the weight of a
+    layer with one output neuron as (n_in,)."""
+    if w.ndim != 1:
+        return w
+    n_out = G.size(_shape(lay, file, where))
+    if w.size % n_out:
+        raise fail(file, where, "weight", "1-d dense weight does not split into the layer's "
+                   "neurons", f"a multiple of {n_out} values", w.shape)
+    return w.reshape(n_out, -1)
 
 
 def _read_delay(lay, wshape, file, where):

@@ -1,0 +1,70 @@
+"""lava-dl's netx on Lava fixed point: the implementation that defines lava-dl's HDF5 files.
+
+It runs the netx file a Graph was read from (``graph.graph["netx_file"]``, set by
+:func:`snnpipe.pipeline.formats.hdf5.load`), or, for a Graph made here, the netx ``layer/`` file
+that :func:`snnpipe.pipeline.formats.hdf5.save` writes for it (what a lava-dl user would load).
+A Graph that netx cannot express is refused. Outputs: spikes, or ``v`` of an ``li`` readout
+(netx's non-spiking last layer), Lava integers; offset 0 (Lava's raw index; how an input
+layer with a neuron is driven: :mod:`snnpipe.processes.netx_run`).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT
+from snnpipe.pipeline.backends.base import Backend, Compiled, Run, channels, n_steps
+from snnpipe.pipeline.formats import hdf5, netx_layout
+from snnpipe.pipeline.ir.errors import BackendError
+from snnpipe.pipeline.ir.graph import topological_order
+
+
+def netx_file(graph, folder: str) -> Path:
+    """The netx file that defines ``graph``: the one it was read from, else one written into
+    ``folder``. BackendError when netx cannot express the graph."""
+    source = graph.graph.get("netx_file")
+    if source and Path(source).is_file():
+        return Path(source)
+    if netx_layout.chain(graph) is None:
+        raise BackendError("lava-dl netx cannot express this graph (not a sequential CUBA "
+                           "Dense/Conv chain): there is no netx file to run",
+                           where=graph.graph.get("name"), field="netx")
+    path = Path(folder) / "network.net"
+    hdf5.save(graph, path)
+    return path
+
+
+def run(c: Compiled, x, record: bool = False) -> Run:
+    """netx on ``x`` (B, C, T): the output (spikes, or ``v`` of an ``li`` readout) and, with
+    ``record``, every population's spikes, ``u`` (B, 1, N, T) and ``v``."""
+    from snnpipe.processes.netx_run import run as netx_run
+
+    g = c.artifact
+    if len(g.graph["inputs"]) != 1 or len(g.graph["outputs"]) != 1:
+        raise BackendError("netx runs one input and one output", where=g.graph.get("name"),
+                           field="outputs", found=g.graph["outputs"])
+    pops = [n for n in topological_order(g) if g.nodes[n]["kind"] == "neuron"]
+    with tempfile.TemporaryDirectory(prefix="snnpipe-netx-") as folder:
+        path = netx_file(g, folder)
+        layers = netx_run(path, channels(g.graph["inputs"], x),
+                          g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record)
+    if len(layers) != len(pops):
+        raise BackendError("netx made another number of layers than the graph has populations",
+                           where=str(path), field="layer", expected=len(pops), found=len(layers))
+    recorded = {}
+    for node, got in zip(pops, layers):
+        if "u" in got:
+            got["u"] = got["u"][:, None]
+        if g.nodes[node]["model"] == "li":
+            got.pop("spikes")
+        recorded[node] = got
+    out = g.graph["outputs"][0]
+    emitted = recorded[out]["v"] if g.nodes[out]["model"] == "li" else recorded[out]["spikes"]
+    return Run("netx", recorded if record else {}, {out: emitted})
+
+
+BACKEND = Backend("netx", "graph", 0, run, float(DECAY_UNIT),
+                  "lava-dl's netx on Lava fixed point (the reference for lava-dl's files)",
+                  batched=False, requires="lava.lib.dl.netx")
