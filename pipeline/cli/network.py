@@ -143,6 +143,10 @@ def add_verify(sub, parent) -> None:
     v.add_argument("--metric-samples", type=int, default=64, metavar="N",
                    help="for a recipe's network (<recipe>.h5 beside its .pt): the task metric on "
                         "N test samples before and after deployment (0: skip)")
+    v.add_argument("--reference", metavar="BACKEND",
+                   help="the implementation the others are compared with: netx (lava-dl's own "
+                        "netx on Lava fixed point; the default for files lava-dl wrote), "
+                        "torch-loihi, lava-fixed, intsim-loihi; torch-xylo ... for xylo")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.set_defaults(func=cmd_verify)
 
@@ -167,7 +171,7 @@ def cmd_verify(args) -> int:
         from snnpipe.models.recipes import registry
 
         mapping = registry.mappings(recipe, args.file).get(args.target, {})
-    report = verify(g, args.target, inputs, mapping=mapping)
+    report = verify(g, args.target, inputs, mapping=mapping, reference=args.reference)
     out = report.to_dict()
     if recipe:
         out["trained"] = _trained_view(recipe, args.file, args.target, inputs, mapping)

@@ -79,7 +79,7 @@ def _prepare(graph, inputs, pad: int):
 
 def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, alter=None,
            pad: int | None = None, n_random: int = 2, seed: int = 0,
-           mapping: dict | None = None) -> VerifyReport:
+           mapping: dict | None = None, reference: str | None = None) -> VerifyReport:
     """Run ``inputs`` through the implementations of ``target`` and compare them.
 
     Args:
@@ -97,6 +97,9 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         pad: zero steps appended to the inputs; default the largest latency of the outputs.
         mapping: keyword arguments of the target's mapper (``map_graph`` /
             ``quantize_and_map``: ``limits``, ``state_headroom`` ...), as the deployment used.
+        reference: the backend the others are compared with: ``netx`` (lava-dl's netx on
+            Lava fixed point, loihi and lava targets) or one of the target's chain. Default:
+            :func:`default_reference`.
     Raises:
         SnnpipeError: unknown target or implementation; the mappers' errors for graphs the
             target cannot hold (ValidationErrors, CapacityError, QuantizationError).
@@ -110,6 +113,9 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         raise SnnpipeError("implementation not available for the target", where=target,
                            field="implementations", expected=TARGETS[target], found=sorted(unknown))
     names = [chain[0]] + [b for b in chain[1:] if b in wanted or _short(b) in wanted]
+    notes = list(NOTES[target])
+    ref = _reference(graph, target, reference, notes)
+    names = [ref] + [n for n in names if n != ref]
     hw = "xylo" if target == "xylo" else "loihi"
     on_hw = [n for n in names[1:] if backends.BACKENDS[n].target == hw]
     if alter is not None and not on_hw:
@@ -126,7 +132,7 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         pad = max([0] + [hops.get(o, 0) for o in graph.graph["outputs"]])
     x = _prepare(graph, inputs, int(pad))
     altered = None if hw_c is None else _altered(hw_c, alter)
-    runs, notes = [], list(NOTES[target])
+    runs = []
     for i, name in enumerate(names):
         b = backends.BACKENDS[name]
         if not b.available():
@@ -138,6 +144,38 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         c = graph_c if b.target == "graph" else (hw_c if i == 0 else altered)
         runs.append(b.run(c, x, record=True))
     return compare(runs, target, notes)
+
+
+def default_reference(graph, target: str) -> str:
+    """The implementation that defines a network: lava-dl's netx for a file lava-dl wrote (a
+    graph read from one, on the loihi and lava targets), else the target's torch model."""
+    if target in REFERENCES and graph.graph.get("netx_file"):
+        return "netx"
+    return backends.CHAINS[target][0]
+
+
+REFERENCES = {"loihi": ("netx",), "lava": ("netx",), "xylo": ()}
+
+
+def _reference(graph, target: str, asked: str | None, notes: list) -> str:
+    chain = backends.CHAINS[target]
+    ref = asked or default_reference(graph, target)
+    if ref not in chain and ref not in REFERENCES[target]:
+        raise SnnpipeError("reference not available for the target", where=target,
+                           field="reference", expected=list(chain) + list(REFERENCES[target]),
+                           found=ref)
+    b = backends.BACKENDS[ref]
+    if not b.available():
+        if asked:
+            raise SnnpipeError(f"{ref} needs {b.requires}, which is not installed",
+                               field="reference", found=ref)
+        notes.append(f"{ref} (the file's own implementation) skipped: {b.requires} is not "
+                     f"installed; reference {chain[0]}")
+        return chain[0]
+    if ref == "netx" and not asked:
+        notes.append("reference netx: lava-dl's own netx on Lava fixed point runs the file "
+                     "(the implementation that defines lava-dl's files)")
+    return ref
 
 
 def _short(name: str) -> str:
