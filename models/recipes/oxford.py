@@ -1,63 +1,58 @@
-"""Oxford recipe data: spike-to-spike regression from Poisson input to a raster that draws a picture.
+"""Oxford recipe: SLAYER's spike-to-spike regression on lava-dl's own data.
 
-The original ``.bs1`` files are not available, so the target is generated: a text rendered with
-matplotlib into a (n_neurons x steps) bitmap, and a spike wherever the bitmap is lit on a sparse
-diagonal grid (each neuron fires at most every ``spacing`` steps). The input is a frozen Poisson
-raster. As in the SLAYER tutorial the task is one input -> one target.
+A frozen Poisson-like raster of 200 input neurons is mapped to a target raster of 200 output
+neurons that draws the Radcliffe Camera (Oxford) over about 1900 ms. The two event files,
+``input.bs1`` and ``output.bs1``, are lava-dl's tutorial data (BSD 3-Clause, Copyright (c) 2021
+Intel Corporation; ``data/oxford/NOTICE``), shipped with the package and read with
+:func:`snnpipe.pipeline.formats.events.read_bs1`. As in the tutorial there is one input and
+one target, and the metric is the SpikeTime loss of that pair.
+
+The rasters are those of the tutorial's ``OxfordDataset`` (``slayer.io.Event.fill_tensor``
+into ``(1, 1, 200, 2000)``): input event times rounded to 1 ms bins, target event times
+truncated to whole ms first (the tutorial's ``target.t.astype(int)``), at most one spike per
+bin (slayer's ``OR`` binning), and the polarity made relative to its smallest value as
+slayer's ``Event`` does (both files hold ON events only, ``c = 1``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from importlib import resources
 
 import numpy as np
 import torch
 
+from snnpipe.pipeline.formats.events import Events, read_bs1, to_raster
 
-def render_text(text: str, height: int, width: int) -> np.ndarray:
-    """A bool bitmap (height, width) of ``text`` in a bold sans-serif font, stretched to the width."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    natural = int(height * 0.75 * max(len(text), 1))
-    fig = Figure(figsize=(natural / 100, height / 100), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=height * 0.55, weight="bold",
-             family="DejaVu Sans")
-    canvas.draw()
-    img = np.asarray(canvas.buffer_rgba())[:height, :natural, 0] < 128
-    lit = np.nonzero(img.any(axis=0))[0]
-    img = img[:, lit.min():lit.max() + 1] if lit.size else img
-    margin = width // 20
-    cols = np.clip(((np.arange(width - 2 * margin) + 0.5) * img.shape[1] / (width - 2 * margin)).astype(int), 0, img.shape[1] - 1)
-    out = np.zeros((height, width), dtype=bool)
-    out[:, margin:width - margin] = img[:, cols]
-    return out
+N_NEURONS = 200
+FILES = {"input": "input.bs1", "target": "output.bs1"}
 
 
-@dataclass(frozen=True)
-class OxfordTask:
-    """200 input and output neurons over ``steps`` steps of 1 ms."""
+def data_file(name: str):
+    """The shipped file ``name`` (``input.bs1``, ``output.bs1`` or ``NOTICE``) as a
+    :class:`importlib.resources.abc.Traversable` (a path in an installed package)."""
+    return resources.files("snnpipe.models.recipes").joinpath("data", "oxford", name)
 
-    n_neurons: int = 200
-    steps: int = 2000
-    text: str = "SNN"
-    spacing: int = 8
-    input_rate: float = 0.05
 
-    def target(self) -> torch.Tensor:
-        """Target spikes float32 (1, n_neurons, steps): the text, top row = neuron n_neurons - 1."""
-        bitmap = render_text(self.text, self.n_neurons, self.steps)[::-1]
-        n, t = np.meshgrid(np.arange(self.n_neurons), np.arange(self.steps), indexing="ij")
-        grid = (t + 3 * n) % self.spacing == 0
-        return torch.from_numpy((bitmap & grid).astype(np.float32))[None]
+def read_events(which: str) -> Events:
+    """The events of the shipped ``input`` or ``target`` file: x = neuron 0..199, t in ms."""
+    with resources.as_file(data_file(FILES[which])) as path:
+        return read_bs1(path)
 
-    def input(self, seed: int = 0) -> torch.Tensor:
-        """Frozen Poisson input float32 (1, n_neurons, steps) with ``input_rate`` per step."""
-        rng = np.random.default_rng(seed)
-        return torch.from_numpy((rng.random((1, self.n_neurons, self.steps)) < self.input_rate).astype(np.float32))
+
+def raster(ev: Events, steps: int, truncate: bool = False) -> torch.Tensor:
+    """Spikes float32 (1, 200, steps) of 1 ms bins as slayer's ``fill_tensor`` makes them:
+    times rounded (``truncate``: floored first), polarity relative to its smallest, one spike
+    at most per bin, events from ``steps`` ms on dropped."""
+    c = ev.c - ev.c.min() if len(ev) else ev.c
+    t = np.floor(ev.t) if truncate else ev.t
+    r = to_raster(dataclasses.replace(ev, c=c, t=t), n_x=N_NEURONS, n_c=1, steps=steps)
+    return torch.from_numpy(np.minimum(r, 1).astype(np.float32))[None]
+
+
+def load(steps: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tutorial's pair ``(x, target)``, each float32 spikes (1, 200, steps), over the first
+    ``steps`` ms (default 2000, the tutorial's)."""
+    return raster(read_events("input"), steps), raster(read_events("target"), steps, truncate=True)
 
 
 # ---- the recipe: network, loss, training, evaluation ------------------------------------------
@@ -79,7 +74,9 @@ def build(config: dict):
     return oxford(precision=config["precision"])
 
 
-def _loss(config):
+def spike_time(config: dict):
+    """The training loss, the tutorial's ``SpikeTime(time_constant=2, filter_order=2)`` summed
+    over neurons and steps (``config``'s ``time_constant`` and ``filter_order``)."""
     from snnpipe.models.losses import SpikeTime
 
     return SpikeTime(time_constant=config["time_constant"], filter_order=config["filter_order"])
@@ -88,25 +85,25 @@ def _loss(config):
 def spike_time_loss(config, output, target) -> float:
     """The training loss (SpikeTime, summed) of outputs (1, 200, steps) against the target."""
     with torch.no_grad():
-        return float(_loss(config)(torch.as_tensor(output, dtype=torch.float32), target))
+        return float(spike_time(config)(torch.as_tensor(output, dtype=torch.float32), target))
 
 
 def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
           precision: str | None = None, progress: bool = True, **overrides) -> dict:
-    """Train the spike-to-spike regression (one frozen input of seed ``seed`` -> the text
-    raster, SpikeTime loss, Adam as the tutorial). The task is to reproduce one target from one
-    input, so the metric is measured on that pair: the loss of the trained network and of the
-    untrained one (same seed). Writes the run files and ``raster.png``."""
+    """Train the spike-to-spike regression on the shipped pair (:func:`load`, the first
+    ``steps`` ms), SpikeTime loss and Adam as the tutorial; ``seed`` draws the initial weights.
+    The task is to reproduce one target from one input, so the metric is measured on that
+    pair: the loss of the trained network and of the untrained one. Writes the run files and
+    ``raster.png``."""
     from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision or DEFAULT_PRECISION, seed=seed, **overrides)
-    task = OxfordTask(steps=config["steps"])
+    x, target = load(config["steps"])
     common.seed_everything(seed)
-    x, target = task.input(seed), task.target()
     net = build(config)
     untrained = spike_time_loss(config, common.run_torch(net, x), target)
     stats, history = common.fit(
-        net, _loss(config), common.loader(x, target, 1, False), None,
+        net, spike_time(config), common.loader(x, target, 1, False), None,
         epochs=DEFAULT_EPOCHS if epochs is None else epochs, lr=config["lr"],
         weight_decay=config["weight_decay"], device=device, progress=progress, reduction="sum")
     net = net.cpu().eval()
@@ -115,16 +112,16 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     result = {"loss": loss, "untrained_loss": untrained, "loss_ratio": loss / untrained,
               "output_spikes": int(out.sum()), "target_spikes": int(target.sum())}
     paths = common.save_run(out_dir, NAME, net, config, stats, history,
-                            common.export_graph(net, config["precision"], (task.n_neurons,)), result)
+                            common.export_graph(net, config["precision"], (N_NEURONS,)), result)
     common.plot_rasters(f"{out_dir}/raster.png", {"target": target[0], "output (torch)": out[0]})
     return {**result, **paths}
 
 
 def test_set(config: dict, n: int | None = None, seed: int = 0) -> dict:
-    """The task's one frozen input of seed ``seed`` (``n`` is unused): ``x`` (1, 200, steps)
-    and the ``target`` raster (1, 200, steps)."""
-    task = OxfordTask(steps=config["steps"])
-    return {"x": task.input(seed), "target": task.target()}
+    """The one shipped pair over ``config["steps"]`` ms (``n`` and ``seed`` are unused): ``x``
+    (1, 200, steps) and the ``target`` raster (1, 200, steps)."""
+    x, target = load(config["steps"])
+    return {"x": x, "target": target}
 
 
 def score(config: dict, out: np.ndarray, data: dict) -> dict:

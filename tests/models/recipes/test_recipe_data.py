@@ -5,7 +5,6 @@ import torch
 
 from snnpipe.models.recipes.chirp import ChirpTask, correlation
 from snnpipe.models.recipes.ipd import IPDTask, mean_abs_error_deg
-from snnpipe.models.recipes.oxford import OxfordTask
 from snnpipe.models.recipes.synnet import ToneKeywords
 from snnpipe.models.recipes.wavesense import TemporalXOR
 
@@ -46,16 +45,6 @@ def test_chirp_target_and_frozen_noise():
     assert torch.equal(noise, task.noise(seed=0))
     assert abs(noise.mean().item() - 0.01) < 0.002
     assert correlation(tgt, tgt) == 1.0 and correlation(tgt, -tgt) == -1.0
-
-
-def test_oxford_target_draws_text_sparsely():
-    task = OxfordTask(steps=600)
-    tgt = task.target()
-    assert tgt.shape == (1, 200, 600)
-    rate = tgt.mean().item()
-    assert 0.005 < rate < 0.1, rate
-    assert tgt.sum(-1).max() <= 600 / task.spacing + 1
-    assert task.input(0).shape == (1, 200, 600)
 
 
 def test_tone_keywords_are_told_apart_by_tone_order_only():
