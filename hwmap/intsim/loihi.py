@@ -22,8 +22,8 @@ from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
                                          threshold_value, wrap_activation)
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-from snnpipe.hwmap.mappers.loihi_conv import conv_apply
-from snnpipe.hwmap.mappers.loihi_map import column_sums, connectivity, effective
+from snnpipe.hwmap.mappers.loihi_conv import conv_int
+from snnpipe.hwmap.mappers.loihi_map import connectivity, effective
 from snnpipe.hwmap.targets.loihi_weights import shift_exp
 from snnpipe.pipeline.ir.errors import FormatError
 
@@ -108,7 +108,7 @@ class _Synapses:
         out = []
         for d, wf, wi in self.terms:
             if self.q.op == "conv":
-                acc = conv_apply(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
+                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
                 out.append((d, wrap_activation(acc.reshape(len(x), -1).astype(np.int64))))
                 continue
             if self.q.op == "identity":
@@ -350,6 +350,19 @@ class _FlatNet:
         self.pending[:, :tail.shape[1]] = tail
 
 
+def _fan(mask, dst_cores: list, nc: int) -> np.ndarray:
+    """Synapses from each source neuron into each core, (N_src, n_cores) float64, from the
+    (N_dst, N_src) connectivity (dense or sparse) and the cores holding the destination."""
+    from scipy.sparse import csr_matrix
+
+    rows = np.concatenate([np.arange(c["start"], c["stop"]) for c in dst_cores] or [[]])
+    cols = np.concatenate([np.full(c["stop"] - c["start"], c["core"]) for c in dst_cores] or [[]])
+    onehot = csr_matrix((np.ones(rows.size), (rows.astype(np.int64), cols.astype(np.int64))),
+                        shape=(mask.shape[0], nc))
+    fan = onehot.T @ (mask if isinstance(mask, np.ndarray) else mask.astype(np.float64))
+    return np.asarray(fan.toarray() if hasattr(fan, "toarray") else fan, np.float64).T
+
+
 def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, projections: list,
                  T: int, B: int) -> EventCounts:
     """Synaptic operations, spikes and messages per core from the non-zero events of every
@@ -365,10 +378,7 @@ def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, projections
              step_synops=np.zeros((T, nc)), step_spikes=np.zeros((T, nc)),
              step_out=np.zeros((T, nc)))
     for q in projections:
-        mask = connectivity(cfg, q)
-        fan = np.zeros((mask.shape[1], nc))
-        for c in core_of.get(q.dst, []):
-            fan[:, c["core"]] = column_sums(mask[c["start"]:c["stop"]])
+        fan = _fan(connectivity(cfg, q), core_of.get(q.dst, []), nc)
         ev_b, ev_t = per_sample[q.src], per_step[q.src]
         z["synops"] += ev_b @ fan
         z["step_synops"] += ev_t @ fan

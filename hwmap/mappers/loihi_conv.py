@@ -28,6 +28,25 @@ def conv_apply(x, weight, conv: dict) -> np.ndarray:
     return out.reshape(b, co, ho, wo)
 
 
+def conv_int(x, weight, conv: dict) -> np.ndarray:
+    """:func:`conv_apply` by torch's convolution (im2col and BLAS): the same exact sums for
+    integer operands, in float32 where every partial sum stays below 2^24, else float64."""
+    import torch
+
+    x, w = np.asarray(x), np.asarray(weight)
+    bound = float(np.abs(w).reshape(len(w), -1).sum(axis=1).max(initial=0)) * \
+        float(np.abs(x).max(initial=0))
+    dtype = np.float32 if bound < 2 ** 24 else np.float64
+
+    (sh, sw), (ph, pw), (dh, dw) = (tuple(conv.get(k, (d, d))) for k, d in
+                                    (("stride", 1), ("padding", 0), ("dilation", 1)))
+    out = torch.nn.functional.conv2d(torch.from_numpy(x.astype(dtype)),
+                                     torch.from_numpy(w.astype(dtype)),
+                                     stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
+                                     groups=int(conv.get("groups", 1)))
+    return out.numpy().astype(np.float64)
+
+
 def conv_connectivity(in_shape, weight, conv: dict):
     """Which synapses of a convolution exist: a sparse bool (N_dst, N_src) CSR matrix, True
     where a non-zero kernel weight joins source neuron (c, y, x) to destination (o, y', x'),

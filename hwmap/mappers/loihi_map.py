@@ -38,14 +38,16 @@ def effective(q) -> np.ndarray:
 
 def connectivity(cfg: LoihiConfig, q):
     """Bool (N_dst, N_src): which synapses of projection ``q`` exist (non-zero weights); a
-    scipy sparse matrix for a conv (use :func:`used_columns` and :func:`column_sums`)."""
+    scipy sparse matrix for a conv or an identity (use :func:`used_columns` and
+    :func:`column_sums`)."""
     n_dst, n_src = cfg.population(q.dst).size, cfg.node_size(q.src)
     if q.op == "dense":
         return effective(q) != 0
     if q.op == "identity":
-        m = np.zeros((n_dst, n_src), bool)
-        np.fill_diagonal(m, effective(q) != 0)
-        return m
+        from scipy.sparse import csr_matrix
+
+        i = np.flatnonzero(np.broadcast_to(effective(q) != 0, (min(n_dst, n_src),)))
+        return csr_matrix((np.ones(i.size, bool), (i, i)), shape=(n_dst, n_src))
     return conv_connectivity(cfg.node_shape(q.src), q.weight, q.conv)
 
 
