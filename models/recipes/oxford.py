@@ -21,6 +21,7 @@ from importlib import resources
 import numpy as np
 import torch
 
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT
 from snnpipe.pipeline.formats.events import Events, read_bs1, to_raster
 
 N_NEURONS = 200
@@ -63,7 +64,8 @@ DEFAULT_PRECISION = "loihi"       # SLAYER's arithmetic: Lava and the Loihi-styl
 TARGETS = ("loihi",)
 DEPLOY = (("lava-fixed", None), ("intsim", "loihi"))
 PLOT = "raster"       # evaluation plots: raster_<implementation>.png
-DEFAULTS = dict(steps=2000, lr=0.001, weight_decay=1e-5, time_constant=2.0, filter_order=2)
+DEFAULTS = dict(steps=2000, lr=0.001, weight_decay=1e-5, time_constant=2.0, filter_order=2,
+                decay_lr_scale=1 / DECAY_UNIT)
 
 
 def build(config: dict):
@@ -88,13 +90,50 @@ def spike_time_loss(config, output, target) -> float:
         return float(spike_time(config)(torch.as_tensor(output, dtype=torch.float32), target))
 
 
+def optimizer(net, config: dict) -> torch.optim.Adam:
+    """The tutorial's Adam (``lr``, ``weight_decay``), with the decays stepped as SLAYER steps
+    them: at ``lr * decay_lr_scale`` (default 1/4096).
+
+    Why: SLAYER keeps each decay as a parameter in 1/4096 units (its ``p_scale``), and Adam's
+    step is about ``lr`` in the parameter's own units whatever the gradient's scale, so SLAYER
+    moves a decay by about lr/4096 per step; ours are float parameters (0..1) and would move
+    4096 times faster at the same ``lr``. They did: on this task the loss then stalled at
+    72-75k from epoch 200 on while SLAYER's kept falling (57k at epoch 500; bench/oxford.py
+    with ``--decay-lr-scale 1``)."""
+    decays = [p for n, p in net.named_parameters() if p.requires_grad and n.endswith("_decay")]
+    others = [p for n, p in net.named_parameters() if p.requires_grad and not n.endswith("_decay")]
+    return torch.optim.Adam([{"params": others},
+                             {"params": decays, "lr": config["lr"] * config["decay_lr_scale"]}],
+                            lr=config["lr"], weight_decay=config["weight_decay"])
+
+
+def fit(net, config: dict, x: torch.Tensor, target: torch.Tensor, epochs: int,
+        device: str = "cpu", progress: bool = True):
+    """Train ``net`` on the one pair ``x`` -> ``target`` (1, 200, steps) for ``epochs`` epochs
+    of one step (batch 1, SpikeTime summed, :func:`optimizer`), as the tutorial's loop with
+    its ``Assistant``; returns the :class:`~snnpipe.models.training.LearningStats`."""
+    from snnpipe.models.recipes import common
+    from snnpipe.models.training import Assistant, LearningStats
+
+    stats = LearningStats()
+    assistant = Assistant(net, spike_time(config), optimizer(net, config), stats, device=device,
+                          reduction="sum", progress=progress)
+    train_loader = common.loader(x, target, 1, False)
+    for epoch in range(epochs):
+        assistant.train(train_loader, epoch)
+        stats.update()
+        if progress:
+            print(f"epoch {epoch}: {stats}", flush=True)
+    return stats
+
+
 def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu",
           precision: str | None = None, progress: bool = True, **overrides) -> dict:
     """Train the spike-to-spike regression on the shipped pair (:func:`load`, the first
-    ``steps`` ms), SpikeTime loss and Adam as the tutorial; ``seed`` draws the initial weights.
-    The task is to reproduce one target from one input, so the metric is measured on that
-    pair: the loss of the trained network and of the untrained one. Writes the run files and
-    ``raster.png``."""
+    ``steps`` ms), SpikeTime loss and Adam as the tutorial (:func:`fit`); ``seed`` draws the
+    initial weights. The task is to reproduce one target from one input, so the metric is
+    measured on that pair: the loss of the trained network and of the untrained one. Writes
+    the run files and ``raster.png``."""
     from snnpipe.models.recipes import common
 
     config = dict(DEFAULTS, precision=precision or DEFAULT_PRECISION, seed=seed, **overrides)
@@ -102,16 +141,14 @@ def train(out_dir, epochs: int | None = None, seed: int = 0, device: str = "cpu"
     common.seed_everything(seed)
     net = build(config)
     untrained = spike_time_loss(config, common.run_torch(net, x), target)
-    stats, history = common.fit(
-        net, spike_time(config), common.loader(x, target, 1, False), None,
-        epochs=DEFAULT_EPOCHS if epochs is None else epochs, lr=config["lr"],
-        weight_decay=config["weight_decay"], device=device, progress=progress, reduction="sum")
+    stats = fit(net, config, x, target, DEFAULT_EPOCHS if epochs is None else epochs, device,
+                progress)
     net = net.cpu().eval()
     out = common.run_torch(net, x)
     loss = spike_time_loss(config, out, target)
     result = {"loss": loss, "untrained_loss": untrained, "loss_ratio": loss / untrained,
               "output_spikes": int(out.sum()), "target_spikes": int(target.sum())}
-    paths = common.save_run(out_dir, NAME, net, config, stats, history,
+    paths = common.save_run(out_dir, NAME, net, config, stats, [],
                             common.export_graph(net, config["precision"], (N_NEURONS,)), result)
     common.plot_rasters(f"{out_dir}/raster.png", {"target": target[0], "output (torch)": out[0]})
     return {**result, **paths}

@@ -56,14 +56,18 @@ def test_the_recipe_reads_through_the_event_format_module():
 
 
 def test_a_few_epochs_on_the_real_data_lower_the_loss():
-    from snnpipe.models.recipes import common
-
     torch.manual_seed(0)
     config = dict(oxford.DEFAULTS, precision="loihi")
     x, target = oxford.load(config["steps"])
     net = oxford.build(config)
-    stats, _ = common.fit(net, oxford.spike_time(config), common.loader(x, target, 1, False),
-                          None, epochs=4, lr=config["lr"], weight_decay=config["weight_decay"],
-                          device="cpu", progress=False, reduction="sum")
+    stats = oxford.fit(net, config, x, target, epochs=4, progress=False)
     losses = [e["loss"] for e in stats.history["train"]]
     assert losses[0] > 1e5 and losses[-1] < 0.5 * losses[0], losses
+
+
+def test_the_decays_step_at_slayers_rate():
+    """SLAYER's decays are parameters in 1/4096 units: Adam moves them lr/4096 per step."""
+    config = dict(oxford.DEFAULTS, precision="loihi")
+    groups = oxford.optimizer(oxford.build(config), config).param_groups
+    assert [g["lr"] for g in groups] == [config["lr"], config["lr"] / 4096]
+    assert [len(g["params"]) for g in groups] == [2, 4]         # 2 weights; 2 decays x 2 blocks
