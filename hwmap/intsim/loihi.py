@@ -12,12 +12,11 @@ identity projections run instead in the compiled loop of :mod:`snnpipe.hwmap.int
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy import sparse
 
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
+from snnpipe.hwmap.intsim.loihi_result import EventCounts, LoihiResult
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
                                          threshold_value, wrap_activation)
@@ -31,40 +30,6 @@ BLOCK_ELEMENTS = 1 << 22  # time block: steps * batch * neurons of the largest p
 SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
 SPARSE_MIN_ROWS = 1024    # ... for blocks of at least this many (step, sample) rows
 KERNEL = "auto"           # "auto": numba loop when it applies and numba imports; "numpy"; "numba"
-
-
-@dataclass
-class EventCounts:
-    """Events of a batch. Per sample (B, n_cores): ``synops`` (synaptic operations in the
-    destination core), ``spikes``; per sample (B,): ``local_messages`` (spike to its own core),
-    ``core_messages`` (to another core of the chip), ``chip_messages``, ``input_messages``;
-    per step summed over the batch (T, n_cores): ``step_synops``, ``step_spikes``,
-    ``step_messages_out``; ``neurons_per_core`` (n_cores,), ``neuron_updates`` (n_cores,) per
-    sample (every neuron updates every step)."""
-
-    synops: np.ndarray
-    spikes: np.ndarray
-    local_messages: np.ndarray
-    core_messages: np.ndarray
-    chip_messages: np.ndarray
-    input_messages: np.ndarray
-    step_synops: np.ndarray
-    step_spikes: np.ndarray
-    step_messages_out: np.ndarray
-    neurons_per_core: np.ndarray
-    neuron_updates: np.ndarray
-
-
-@dataclass
-class LoihiResult:
-    """``spikes``: population -> (B, N, T) uint8 (index t-1 is Lava step t); ``states``:
-    ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``;
-    ``energy``: :func:`snnpipe.hwmap.intsim.energy.estimate`."""
-
-    spikes: dict
-    states: dict = field(default_factory=dict)
-    counts: EventCounts | None = None
-    energy: dict = field(default_factory=dict)
 
 
 def _split_by_delay(q) -> list:

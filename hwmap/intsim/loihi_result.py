@@ -1,0 +1,40 @@
+"""What a run of the Loihi-style integer simulator returns: spikes, states, event counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EventCounts:
+    """Events of a batch. Per sample (B, n_cores): ``synops`` (synaptic operations in the
+    destination core), ``spikes``; per sample (B,): ``local_messages`` (spike to its own core),
+    ``core_messages`` (to another core of the chip), ``chip_messages``, ``input_messages``;
+    per step summed over the batch (T, n_cores): ``step_synops``, ``step_spikes``,
+    ``step_messages_out``; ``neurons_per_core`` (n_cores,), ``neuron_updates`` (n_cores,) per
+    sample (every neuron updates every step)."""
+
+    synops: np.ndarray
+    spikes: np.ndarray
+    local_messages: np.ndarray
+    core_messages: np.ndarray
+    chip_messages: np.ndarray
+    input_messages: np.ndarray
+    step_synops: np.ndarray
+    step_spikes: np.ndarray
+    step_messages_out: np.ndarray
+    neurons_per_core: np.ndarray
+    neuron_updates: np.ndarray
+
+
+@dataclass
+class LoihiResult:
+    """``spikes``: population -> (B, N, T) uint8 (index t-1 is Lava step t); ``states``:
+    ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``;
+    ``energy``: :func:`snnpipe.hwmap.intsim.energy.estimate`."""
+
+    spikes: dict
+    states: dict = field(default_factory=dict)
+    counts: EventCounts | None = None
+    energy: dict = field(default_factory=dict)
