@@ -276,8 +276,12 @@ def _topology_problems(graph) -> list[SnnpipeError]:
         if attrs.get("kind") == "merge" and graph.in_degree(n) == 0:
             problems.append(_err("a merge without in-edges", n, "in-edges", ">= 1 identity edge"))
     inputs = [n for n in graph.graph.get("inputs") or [] if n in graph]
-    reached = set(inputs)
-    for n in inputs:
+    # a population without in-edges that its bias alone makes fire is a source too (the
+    # constant drive of an imported NIR network: pipeline/formats/nir_import.py)
+    driven = [n for n, d in graph.nodes(data=True) if d.get("kind") == "neuron"
+              and graph.in_degree(n) == 0 and np.any(np.asarray(d.get("bias", 0)) != 0)]
+    reached = set(inputs) | set(driven)
+    for n in inputs + driven:
         reached |= nx.descendants(graph, n)
     for n in graph.nodes:
         if n not in reached and inputs:
