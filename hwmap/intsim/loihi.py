@@ -16,13 +16,14 @@ import numpy as np
 from scipy import sparse
 
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
-from snnpipe.hwmap.intsim.loihi_result import EventCounts, LoihiResult
+from snnpipe.hwmap.intsim.loihi_events import count_events
+from snnpipe.hwmap.intsim.loihi_result import LoihiResult
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
                                          threshold_value, wrap_activation)
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.hwmap.mappers.loihi_conv import conv_int
-from snnpipe.hwmap.mappers.loihi_map import connectivity, effective
+from snnpipe.hwmap.mappers.loihi_map import effective
 from snnpipe.hwmap.targets.loihi_weights import shift_exp
 from snnpipe.pipeline.ir.errors import FormatError
 
@@ -137,7 +138,7 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
     kernel = _kernel(cfg)
     run = _run_kernel if kernel is not None else _run_numpy
     spikes, states, ev_b, ev_t = run(cfg, x_in, T, B, record, kernel)
-    counts = count_events(cfg, ev_b, ev_t, cfg.projections, T, B)
+    counts = count_events(cfg, ev_b, ev_t, T, B)
     return LoihiResult(spikes, states, counts, estimate(counts, costs))
 
 
@@ -313,59 +314,3 @@ class _FlatNet:
         tail = self.pending[:, tb:].copy()
         self.pending[:] = 0
         self.pending[:, :tail.shape[1]] = tail
-
-
-def _fan(mask, dst_cores: list, nc: int) -> np.ndarray:
-    """Synapses from each source neuron into each core, (N_src, n_cores) float64, from the
-    (N_dst, N_src) connectivity (dense or sparse) and the cores holding the destination."""
-    from scipy.sparse import csr_matrix
-
-    rows = np.concatenate([np.arange(c["start"], c["stop"]) for c in dst_cores] or [[]])
-    cols = np.concatenate([np.full(c["stop"] - c["start"], c["core"]) for c in dst_cores] or [[]])
-    onehot = csr_matrix((np.ones(rows.size), (rows.astype(np.int64), cols.astype(np.int64))),
-                        shape=(mask.shape[0], nc))
-    fan = onehot.T @ (mask if isinstance(mask, np.ndarray) else mask.astype(np.float64))
-    return np.asarray(fan.toarray() if hasattr(fan, "toarray") else fan, np.float64).T
-
-
-def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, projections: list,
-                 T: int, B: int) -> EventCounts:
-    """Synaptic operations, spikes and messages per core from the non-zero events of every
-    input and population, per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
-    cores = cfg.cores or [{"core": i, "chip": 0, "pop": p.name, "start": 0, "stop": p.size}
-                          for i, p in enumerate(cfg.populations)]
-    nc = len(cores)
-    core_of = {}
-    for c in cores:
-        core_of.setdefault(c["pop"], []).append(c)
-    z = dict(synops=np.zeros((B, nc)), spikes=np.zeros((B, nc)), local=np.zeros(B),
-             core=np.zeros(B), chip=np.zeros(B), inp=np.zeros(B),
-             step_synops=np.zeros((T, nc)), step_spikes=np.zeros((T, nc)),
-             step_out=np.zeros((T, nc)))
-    for q in projections:
-        fan = _fan(connectivity(cfg, q), core_of.get(q.dst, []), nc)
-        ev_b, ev_t = per_sample[q.src], per_step[q.src]
-        z["synops"] += ev_b @ fan
-        z["step_synops"] += ev_t @ fan
-        reach = fan > 0
-        if q.src in cfg.inputs:
-            z["inp"] += ev_b @ reach.sum(axis=1)
-            continue
-        chips = np.array([cc["chip"] for cc in cores])
-        for c in core_of[q.src]:
-            r = reach[c["start"]:c["stop"]]
-            own = np.zeros(nc, bool)
-            own[c["core"]] = True
-            kinds = {"local": own, "chip": chips != c["chip"], "core": ~own & (chips == c["chip"])}
-            for k, sel in kinds.items():
-                n_msg = r[:, sel].sum(axis=1)
-                z[k] += ev_b[:, c["start"]:c["stop"]] @ n_msg
-                if k != "local":
-                    z["step_out"][:, c["core"]] += ev_t[:, c["start"]:c["stop"]] @ n_msg
-    for name, cs in core_of.items():
-        for c in cs:
-            z["spikes"][:, c["core"]] = per_sample[name][:, c["start"]:c["stop"]].sum(axis=1)
-            z["step_spikes"][:, c["core"]] = per_step[name][:, c["start"]:c["stop"]].sum(axis=1)
-    npc = np.array([c["stop"] - c["start"] for c in cores], np.int64)
-    return EventCounts(z["synops"], z["spikes"], z["local"], z["core"], z["chip"], z["inp"],
-                       z["step_synops"], z["step_spikes"], z["step_out"], npc, npc * T)

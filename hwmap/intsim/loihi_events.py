@@ -1,0 +1,116 @@
+"""Event counts of a Loihi-style run: synaptic operations, spikes and messages per core.
+
+What one spike of a source neuron costs depends only on the mapped network (which cores its
+synapses reach), so those tables are built once per :class:`LoihiConfig` (on its first run)
+and a run's counts are products of its per-neuron event counts with them.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from snnpipe.hwmap.intsim.loihi_result import EventCounts
+from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+from snnpipe.hwmap.mappers.loihi_map import connectivity
+
+MESSAGE_KINDS = ("local", "core", "chip")   # to the source's own core, another core, another chip
+
+
+@dataclass
+class ProjectionCost:
+    """Per source neuron of one projection: ``fan`` (N_src, n_cores) synapses into each core;
+    ``messages``: kind -> (N_src,) messages per spike (populations) or, for an input,
+    ``{"input": (N_src,)}`` cores reached."""
+
+    src: str
+    fan: np.ndarray
+    messages: dict
+
+
+def _fan(mask, dst_cores: list, nc: int) -> np.ndarray:
+    """Synapses from each source neuron into each core, (N_src, n_cores) float64, from the
+    (N_dst, N_src) connectivity (dense or sparse) and the cores holding the destination."""
+    rows = np.concatenate([np.arange(c["start"], c["stop"]) for c in dst_cores] or [[]])
+    cols = np.concatenate([np.full(c["stop"] - c["start"], c["core"]) for c in dst_cores] or [[]])
+    onehot = csr_matrix((np.ones(rows.size), (rows.astype(np.int64), cols.astype(np.int64))),
+                        shape=(mask.shape[0], nc))
+    fan = onehot.T @ (mask if isinstance(mask, np.ndarray) else mask.astype(np.float64))
+    return np.asarray(fan.toarray() if hasattr(fan, "toarray") else fan, np.float64).T
+
+
+def cores_of(cfg: LoihiConfig) -> list:
+    """The cores of ``cfg`` (one per population when it was not partitioned)."""
+    return cfg.cores or [{"core": i, "chip": 0, "pop": p.name, "start": 0, "stop": p.size}
+                         for i, p in enumerate(cfg.populations)]
+
+
+def projection_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
+    """One :class:`ProjectionCost` per projection of ``cfg``."""
+    cores = cores_of(cfg)
+    nc, chips = len(cores), np.array([c["chip"] for c in cores])
+    core_of: dict = {}
+    for c in cores:
+        core_of.setdefault(c["pop"], []).append(c)
+    out = []
+    for q in cfg.projections:
+        fan = _fan(connectivity(cfg, q), core_of.get(q.dst, []), nc)
+        reach = fan > 0
+        if q.src in cfg.inputs:
+            out.append(ProjectionCost(q.src, fan, {"input": reach.sum(axis=1).astype(float)}))
+            continue
+        msgs = {k: np.zeros(fan.shape[0]) for k in MESSAGE_KINDS}
+        for c in core_of[q.src]:
+            own = np.zeros(nc, bool)
+            own[c["core"]] = True
+            sel = {"local": own, "chip": chips != c["chip"], "core": ~own & (chips == c["chip"])}
+            for k in MESSAGE_KINDS:
+                msgs[k][c["start"]:c["stop"]] = reach[c["start"]:c["stop"]][:, sel[k]].sum(axis=1)
+        out.append(ProjectionCost(q.src, fan, msgs))
+    return out
+
+
+_CACHE: dict = {}
+
+
+def _cached_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
+    """projection_costs, kept while ``cfg`` lives and its weight arrays are the same objects."""
+    key = (id(cfg), tuple(id(q.weight) for q in cfg.projections))
+    if key not in _CACHE:
+        _CACHE[key] = projection_costs(cfg)
+        weakref.finalize(cfg, _CACHE.pop, key, None)
+    return _CACHE[key]
+
+
+def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, T: int,
+                 B: int) -> EventCounts:
+    """Synaptic operations, spikes and messages per core from the non-zero events of every
+    input and population, per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
+    cores = cores_of(cfg)
+    nc = len(cores)
+    z = dict(synops=np.zeros((B, nc)), spikes=np.zeros((B, nc)), local=np.zeros(B),
+             core=np.zeros(B), chip=np.zeros(B), input=np.zeros(B),
+             step_synops=np.zeros((T, nc)), step_spikes=np.zeros((T, nc)),
+             step_out=np.zeros((T, nc)))
+    core_index = {}
+    for c in cores:
+        core_index.setdefault(c["pop"], []).append(c)
+    for cost in _cached_costs(cfg):
+        ev_b, ev_t = per_sample[cost.src], per_step[cost.src]
+        z["synops"] += ev_b @ cost.fan
+        z["step_synops"] += ev_t @ cost.fan
+        for k, per_neuron in cost.messages.items():
+            z[k] += ev_b @ per_neuron
+        for c in core_index.get(cost.src, []) if "input" not in cost.messages else []:
+            sl = slice(c["start"], c["stop"])
+            z["step_out"][:, c["core"]] += ev_t[:, sl] @ (cost.messages["core"][sl]
+                                                          + cost.messages["chip"][sl])
+    for name, cs in core_index.items():
+        for c in cs:
+            z["spikes"][:, c["core"]] = per_sample[name][:, c["start"]:c["stop"]].sum(axis=1)
+            z["step_spikes"][:, c["core"]] = per_step[name][:, c["start"]:c["stop"]].sum(axis=1)
+    npc = np.array([c["stop"] - c["start"] for c in cores], np.int64)
+    return EventCounts(z["synops"], z["spikes"], z["local"], z["core"], z["chip"], z["input"],
+                       z["step_synops"], z["step_spikes"], z["step_out"], npc, npc * T)
