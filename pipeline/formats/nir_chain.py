@@ -52,8 +52,15 @@ class Edge:
     delay: int
 
 
+def as_array(a) -> np.ndarray:
+    """A float64 array of a NIR field (numpy, or a torch tensor that may require grad)."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
 def _t(a) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(a, dtype=np.float64))
+    return torch.as_tensor(as_array(a))
 
 
 def _ints(a, n: int) -> tuple:
@@ -120,7 +127,7 @@ def _pool_kernel(node, channels: int) -> tuple[np.ndarray, dict]:
 
 def _conv(node) -> tuple[np.ndarray, dict] | None:
     p = _padding(node, 2)
-    w = np.asarray(node.weight, dtype=np.float64)
+    w = as_array(node.weight)
     if p == "valid":
         p = (0, 0)
     if isinstance(p, str):
@@ -159,7 +166,7 @@ def _candidate(core: list, in_shape: tuple):
         return "identity", dict(weight=np.array(1.0))
     first = core[0][1]
     if types == [nir.Scale]:
-        s = np.broadcast_to(np.asarray(first.scale, np.float64), in_shape)
+        s = np.broadcast_to(as_array(first.scale), in_shape)
         per = s.reshape(in_shape[0], -1)
         if np.all(per == per[:, :1]):
             w = per[:, 0]
@@ -168,7 +175,7 @@ def _candidate(core: list, in_shape: tuple):
     if len(in_shape) != 3 and types != [nir.Linear] and types != [nir.Affine]:
         return None
     if types in ([nir.Linear], [nir.Affine]):
-        return "dense", dict(weight=np.asarray(first.weight, dtype=np.float64))
+        return "dense", dict(weight=as_array(first.weight))
     if types == [nir.Conv2d]:
         conv = _conv(first)
         return None if conv is None else ("conv", dict(weight=conv[0], **conv[1]))
@@ -195,7 +202,7 @@ def _structured(op: str, attrs: dict, x: torch.Tensor) -> torch.Tensor:
 
 def delay_steps(name: str, node, dt: float) -> int:
     """A NIR Delay (seconds, one value for the whole projection) in whole steps of ``dt``."""
-    d = np.asarray(node.delay, dtype=np.float64).reshape(-1) / dt
+    d = as_array(node.delay).reshape(-1) / dt
     steps = int(np.rint(d[0])) if d.size and np.isfinite(d[0]) else -1
     if steps < 0 or np.any(np.abs(d - steps) > 1e-9 * max(1, steps)):
         raise GraphError("a Delay must be one whole number of steps", where=name,

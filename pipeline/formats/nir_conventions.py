@@ -43,9 +43,10 @@ SumPool2d; taus in steps, r = 1; multi-spike and subtractive reset by default)::
     n[t] = floor(v[t] / threshold) where v[t] >= threshold; v[t] -= n[t] threshold
 
 ``rockpool`` (Rockpool 3.1 ``LIFTorch`` -> CubaLIF, ``LIFNeuronTorch`` -> LIF,
-``ExpSynTorch`` -> LI; writes r = tau_mem exp(-dt / tau_mem) / dt, from which dt is solved)::
+``ExpSynTorch`` -> LI; writes r = tau_mem exp(-dt / tau_mem) / dt, from which dt is solved;
+its own step has no r)::
 
-    I[t] = e_syn (I[t-1] + x[t]);  v[t] = e_mem v[t-1] + I[t]
+    I[t] = e_syn (I[t-1] + x[t]);  v[t] = e_mem v[t-1] + I[t]    (ExpSynTorch: v = e (v + x))
     n[t] = floor(v[t] / threshold) where v[t] >= threshold; v[t] -= n[t] threshold
 
 ``snnpipe`` (our own to_nir): ``exact``, with the graph's own timing (every projection one
@@ -74,7 +75,8 @@ class Conventions:
         syn_gain: input gain into a synaptic current: ``"ode"`` (decay w_in), ``"jump"``
             (w_in), ``"decayed"`` ((1 - decay) w_in).
         mem_gain: per NIR node type (``"*"`` for the rest), the gain of the current (or the
-            input) into v: ``"ode"`` (decay r), ``"one"`` (r), ``"dt"`` (dt r, for IF / I).
+            input) into v: ``"ode"`` (decay r), ``"one"`` (r), ``"dt"`` (dt r, for IF / I),
+            ``"unit"`` (1: Rockpool's r only encodes its dt), ``"decayed"`` (1 - decay).
         threshold: ``">"`` or ``">="``.
         spike: ``"binary"`` or ``"multi"``.
         reset: ``"zero"`` (to v_reset, which must be 0), ``"subtract"`` (before the decay),
@@ -117,6 +119,6 @@ PRODUCERS: dict[str, Conventions] = {
                           syn_gain="decayed", threshold=">=", spike="multi", reset="subtract",
                           dt=1e-3),
     "rockpool": Conventions("rockpool", tau="rockpool", syn_gain="decayed",
-                            mem_gain={"*": "one"}, threshold=">=", spike="multi",
+                            mem_gain={"LI": "decayed", "*": "unit"}, threshold=">=", spike="multi",
                             reset="subtract"),
 }

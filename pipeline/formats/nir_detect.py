@@ -21,6 +21,8 @@ import re
 import nir
 import numpy as np
 
+from snnpipe.pipeline.formats.nir_chain import as_array
+
 ROCKPOOL_NAME = re.compile(r"(^|\.)\d+_(LIFTorch|LinearTorch|ExpSynTorch|LIFNeuronTorch)$")
 
 
@@ -30,7 +32,7 @@ def _meta(graph) -> dict:
 
 
 def _a(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64).reshape(-1)
+    return as_array(x).reshape(-1)
 
 
 def _tau(node) -> np.ndarray | None:

@@ -59,7 +59,7 @@ def _rockpool_dt(neurons: dict) -> float | None:
     for node in neurons.values():
         tau = getattr(node, "tau_mem", getattr(node, "tau", None))
         if tau is not None and getattr(node, "r", None) is not None:
-            tau, r = (np.asarray(x, np.float64).reshape(-1)[0] for x in (tau, node.r))
+            tau, r = (nir_chain.as_array(x).reshape(-1)[0] for x in (tau, node.r))
             if r > 0:
                 return float(tau * lambertw(1.0 / r).real)
     return None
@@ -101,10 +101,28 @@ def _shape_of(node) -> tuple | None:
     return tuple(int(v) for v in s) if s.size and np.all(s > 0) else None
 
 
-def _shapes(flat, paths: dict, dt: float) -> dict:
+def _input_shape(flat, name: str, notes: list) -> tuple | None:
+    """An Input's shape without the batch dimension that exporters tracing a batched sample
+    leave in it (Norse, Rockpool: (1, 5) for 5 channels), when what follows says so."""
+    s = _shape_of(flat.nodes[name])
+    if s is None or len(s) < 2 or s[0] != 1:
+        return s
+    for a, b in flat.edges:
+        node = flat.nodes[b] if a == name else None
+        t = getattr(node, "input_type", None) or {}
+        t = t.get("input") if isinstance(t, dict) else None
+        t = tuple(int(v) for v in np.asarray(t).reshape(-1)) if t is not None else ()
+        conv = isinstance(node, (nir.Conv1d, nir.Conv2d)) and len(s) == node.weight.ndim
+        if t == s[1:] or conv or isinstance(node, (nir.Linear, nir.Affine)):
+            notes.append(f"Input {name} of shape {s} read as {s[1:]} (a batch dimension)")
+            return s[1:]
+    return s
+
+
+def _shapes(flat, paths: dict, dt: float, notes: list) -> dict:
     """Every unit's shape: inputs as declared, the rest as the first path from a unit of known
     shape delivers it (neurons of no path: their parameters' shape)."""
-    shapes = {n: _shape_of(flat.nodes[n]) for n in flat.inputs}
+    shapes = {n: _input_shape(flat, n, notes) for n in flat.inputs}
     if any(s is None for s in shapes.values()):
         raise GraphError("an Input without a shape", where=[n for n, s in shapes.items()
                                                             if s is None][0],
@@ -185,7 +203,7 @@ def import_nir(nir_graph: nir.NIRGraph, dt: float | None = None,
     c, info = resolve(flat, nir_graph, dt, producer)
     units = [n for n in flat.nodes if topo.is_unit(flat, n) and n not in flat.inputs]
     paths = {u: topo.paths_into(flat, u) for u in units}
-    shapes = _shapes(flat, paths, info.dt)
+    shapes = _shapes(flat, paths, info.dt, info.warnings)
     meta = nir_detect._meta(nir_graph)
     g = G.new_graph(str(meta.get("name", "nir")), info.dt)
     pops: dict[str, Population] = {}

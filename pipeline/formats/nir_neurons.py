@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 
+from snnpipe.pipeline.formats.nir_chain import as_array
 from snnpipe.pipeline.formats.nir_conventions import Conventions
 from snnpipe.pipeline.ir.errors import GraphError
 
@@ -48,7 +49,7 @@ def _arr(node, name, n: int, default=None) -> np.ndarray:
         if default is None:
             raise GraphError("missing neuron parameter", field=name, expected="an array")
         value = default
-    a = np.asarray(value, dtype=np.float64).reshape(-1)
+    a = as_array(value).reshape(-1)
     if a.size not in (1, n):
         raise GraphError("neuron parameter has the wrong size", field=name,
                          expected=f"1 or {n} values", found=a.size)
@@ -79,7 +80,8 @@ def _decay(steps: np.ndarray, c: Conventions, field: str) -> np.ndarray:
 
 
 def _mem_gain(rule: str, vd: np.ndarray, r: np.ndarray, dt: float) -> np.ndarray:
-    return {"ode": vd * r, "one": r, "dt": dt * r}[rule]
+    return {"ode": vd * r, "one": r, "dt": dt * r, "unit": np.ones_like(r),
+            "decayed": 1 - vd}[rule]
 
 
 def _collapse(a: np.ndarray) -> np.ndarray:
