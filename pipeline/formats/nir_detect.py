@@ -26,7 +26,7 @@ from snnpipe.pipeline.formats.nir_chain import as_array
 ROCKPOOL_NAME = re.compile(r"(^|\.)\d+_(LIFTorch|LinearTorch|ExpSynTorch|LIFNeuronTorch)$")
 
 
-def _meta(graph) -> dict:
+def metadata(graph) -> dict:
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in meta.items()}
 
@@ -58,7 +58,7 @@ def _snntorch(neurons: list) -> bool:
 def detect(flat_nodes: dict, graph) -> tuple[str | None, str]:
     """``(producer, reason)`` for a NIR graph (``flat_nodes``: its nodes with subgraphs
     inlined); ``(None, reason)`` when no pattern fits."""
-    meta = _meta(graph)
+    meta = metadata(graph)
     if meta.get("producer"):
         return str(meta["producer"]), f"metadata producer = {meta['producer']!r}"
     if any(ROCKPOOL_NAME.search(name) for name in flat_nodes):
@@ -84,7 +84,7 @@ def detect(flat_nodes: dict, graph) -> tuple[str | None, str]:
 
 def metadata_dt(graph) -> float | None:
     """The time step a file states in its metadata (ours write ``dt``), if any."""
-    dt = _meta(graph).get("dt")
+    dt = metadata(graph).get("dt")
     try:
         return float(np.asarray(dt).reshape(-1)[0]) if dt is not None else None
     except (TypeError, ValueError, IndexError):

@@ -204,7 +204,7 @@ def import_nir(nir_graph: nir.NIRGraph, dt: float | None = None,
     units = [n for n in flat.nodes if topo.is_unit(flat, n) and n not in flat.inputs]
     paths = {u: topo.paths_into(flat, u) for u in units}
     shapes = _shapes(flat, paths, info.dt, info.warnings)
-    meta = nir_detect._meta(nir_graph)
+    meta = nir_detect.metadata(nir_graph)
     g = G.new_graph(str(meta.get("name", "nir")), info.dt)
     pops: dict[str, Population] = {}
     for n in flat.inputs:
