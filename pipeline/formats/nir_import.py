@@ -256,7 +256,8 @@ def _outputs(flat, paths, g) -> list:
     outs = []
     for o in flat.outputs:
         ps = paths.get(o, [])
-        if len(ps) != 1 or ps[0][1] or ps[0][0] not in g or g.nodes[ps[0][0]]["kind"] == "input":
+        wired = len(ps) == 1 and all(isinstance(n, nir_chain.Wire) for _, n in ps[0][1])
+        if not wired or ps[0][0] not in g or g.nodes[ps[0][0]]["kind"] == "input":
             found = ", ".join(type(flat.nodes[p]).__name__ for p in flat.preds.get(o, []))
             raise GraphError("an Output must follow a neuron population", where=o,
                              field="edges", expected="CubaLIF | LIF | CubaLI | LI | IF | I | "

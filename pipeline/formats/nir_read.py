@@ -54,7 +54,29 @@ def version(path) -> tuple[int, ...]:
     return tuple(int(p) for p in parts[:3])
 
 
+KNOWN = {"Affine", "AvgPool2d", "Conv1d", "Conv2d", "CubaLI", "CubaLIF", "Delay", "Flatten",
+         "I", "IF", "Input", "LI", "LIF", "Linear", "NIRGraph", "Output", "Scale", "SumPool2d",
+         "Threshold"}
+
+
+def _check_types(path) -> None:
+    """GraphError naming the first node whose type NIR 1.0 does not define."""
+    def visit(name, item):
+        if isinstance(item, h5py.Group) and "type" in item:
+            t = item["type"][()]
+            t = t.decode() if isinstance(t, bytes) else str(t)
+            if t not in KNOWN:
+                node = name.replace("nodes/", "")
+                raise GraphError("unsupported NIR node", file=path, where=node, field="type",
+                                 expected="a NIR 1.0 node type", found=t)
+
+    with h5py.File(path, "r") as f:
+        visit("", f["node"])
+        f["node"].visititems(visit)
+
+
 def _read(path, info_warnings: list) -> nir.NIRGraph:
+    _check_types(path)
     try:
         return nir.read(path)
     except Exception as first:                  # noqa: BLE001 - nir raises anything here
@@ -76,6 +98,10 @@ def _typed(e: Exception, path) -> SnnpipeError:
     if m:
         return GraphError("unsupported NIR node", file=path, field="type",
                           expected="a NIR 1.0 node type", found=m.group(1))
+    missing = re.search(r"missing \d+ required positional argument: '(\w+)'", text)
+    if missing:
+        return FormatError("a dataset is missing", file=path, field=missing.group(1),
+                           expected="every field of the node type")
     if isinstance(e, KeyError):
         return FormatError("a dataset is missing", file=path, field=text.strip("'\""),
                            expected="every field of the node type")
