@@ -1,15 +1,13 @@
 """Every NIR 1.0 node imports (pipeline/formats/nir_*.py), and ``exact`` NIR equals NIR's ODEs
 stepped with zero-order hold, projections acting within the step (a reference written here in
-numpy); broken files are typed errors naming file, node and field."""
-import h5py
+numpy). Broken files: test_nir_errors.py."""
 import nir
 import numpy as np
 import pytest
 import torch
 
 import snnpipe
-from snnpipe.pipeline.formats.nir import NirTypeWarning, import_nir, read_nir
-from snnpipe.pipeline.ir.errors import FormatError, GraphError
+from snnpipe.pipeline.formats.nir import import_nir
 
 DT = 1e-3
 T = 30
