@@ -3,7 +3,7 @@ for bit.
 
 The public API for scripts, one function per step of the pipeline::
 
-    g = snnpipe.load("net.h5")                       # a network file -> the Graph IR
+    g = snnpipe.load("net.h5")                       # HDF5 or .nir -> the Graph IR
     problems = snnpipe.validate(g, target="loihi")   # every problem, [] when it fits
     chip = snnpipe.compile(g, "loihi")               # a Loihi-style (or Xylo-style) config
     run = snnpipe.simulate(chip, x, "intsim-loihi")  # any backend of snnpipe.backends()
@@ -25,20 +25,25 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0+unknown"
 
 
-def load(path):
-    """The network in the file at ``path`` (our HDF5 or a lava-dl netx HDF5) as a validated
-    Graph (a networkx.MultiDiGraph, DESIGN.md 3). Raises FormatError / GraphError."""
-    from snnpipe.pipeline.formats.hdf5 import load as load_hdf5
+def load(path, dt: float | None = None, producer: str | None = None):
+    """The network in the file at ``path`` (our HDF5, a lava-dl netx HDF5 or a NIR file) as a
+    validated Graph (a networkx.MultiDiGraph, DESIGN.md 3). A NIR file states neither its time
+    step nor the framework that wrote it: ``dt`` (seconds) and ``producer`` (``snntorch`` |
+    ``snntorch-zero`` | ``norse`` | ``sinabs`` | ``rockpool`` | ``exact``; None: detected)
+    say them. Raises FormatError / GraphError."""
+    from snnpipe.pipeline.formats.network_file import ReadOptions
+    from snnpipe.pipeline.formats.network_file import load as load_file
 
-    return load_hdf5(path)
+    return load_file(path, ReadOptions(dt, producer))
 
 
 def save(graph, path) -> None:
-    """Write ``graph`` to ``path`` (HDF5: lava-dl netx layout, plus a graph group for what netx
-    cannot express), atomically. Raises ValidationErrors for an invalid graph."""
-    from snnpipe.pipeline.formats.hdf5 import export
+    """Write ``graph`` to ``path`` atomically: NIR for a ``.nir`` name, else HDF5 (lava-dl netx
+    layout, plus a graph group for what netx cannot express). Raises ValidationErrors for an
+    invalid graph, GraphError for what NIR cannot express."""
+    from snnpipe.pipeline.formats.network_file import save as save_file
 
-    export(graph, path)
+    save_file(graph, path)
 
 
 def validate(graph, target: str | None = None, limits=None) -> list:

@@ -27,7 +27,9 @@ from snnpipe.hwmap.mappers.xylo_report import resource_report as xylo_resource_r
 from snnpipe.hwmap.targets.loihi import LoihiLimits
 from snnpipe.hwmap.targets.xylo import XYLO_AUDIO2, XyloLimits
 from snnpipe.pipeline.backends.base import Compiled
-from snnpipe.pipeline.formats.hdf5 import load as load_graph
+from snnpipe.pipeline.formats.hdf5 import export as export_hdf5
+from snnpipe.pipeline.formats.network_file import ReadOptions, is_nir
+from snnpipe.pipeline.formats.network_file import load as load_graph
 from snnpipe.pipeline.ir.atomic import write_bytes_atomic, write_text_atomic
 from snnpipe.pipeline.ir.errors import FormatError, SnnpipeError
 from snnpipe.pipeline.ir.graph import size
@@ -52,13 +54,14 @@ def compile(graph, target: str, **options) -> Compiled:  # noqa: A001 - the verb
                        expected=("graph", "loihi", "xylo"), found=target)
 
 
-def load(path) -> Compiled:
-    """The network at ``path``: an HDF5 network file or a lava bundle folder (target
-    ``graph``), or a ``config.json`` (or its folder) of the Loihi-style or Xylo-style target,
-    with the options of its ``mapping.json``."""
+def load(path, options: ReadOptions = ReadOptions()) -> Compiled:
+    """The network at ``path``: a network file (HDF5 or NIR, read with ``options``) or a lava
+    bundle folder (target ``graph``), or a ``config.json`` (or its folder) of the Loihi-style
+    or Xylo-style target, with the options of its ``mapping.json``."""
     path = Path(path)
-    if (path.is_dir() and (path / "manifest.json").exists()) or path.suffix in (".h5", ".hdf5"):
-        g = load_graph(network_file(path))
+    if (path.is_dir() and (path / "manifest.json").exists()) \
+            or path.suffix in (".h5", ".hdf5", ".nir") or is_nir(path):
+        g = load_graph(network_file(path), options)
         return Compiled("graph", g, g)
     target, _ = load_config(path)
     folder = path if path.is_dir() else path.parent
@@ -121,15 +124,16 @@ def input_layout(c: Compiled) -> tuple[int, tuple | None, float]:
             cfg.dt * 1e3)
 
 
-def write(path, target: str, out_dir, mapping: dict | None = None) -> dict:
-    """Compile the network file at ``path`` for ``target`` (``lava`` | ``loihi`` | ``xylo``)
-    into ``out_dir``; returns the report (``snnpipe compile``).
+def write(path, target: str, out_dir, mapping: dict | None = None,
+          options: ReadOptions = ReadOptions()) -> dict:
+    """Compile the network file at ``path`` (HDF5, or NIR read with ``options``) for ``target``
+    (``lava`` | ``loihi`` | ``xylo``) into ``out_dir``; returns the report (``snnpipe compile``).
 
     Writes ``report.txt`` (and ``config.json`` + ``config.npz`` for loihi/xylo, ``net.h5`` +
     ``manifest.json`` for lava). Every check runs before anything is written; ``mapping``
     (the mapper's options) is saved as ``mapping.json``.
     """
-    g = load_graph(path)
+    g = load_graph(path, options)
     out = Path(out_dir)
     mapping = dict(mapping or {})
     if target == "lava":
@@ -168,7 +172,10 @@ def _lava_bundle(g, src: Path, out: Path) -> tuple[dict, str]:
                 "latency": {k: int(v) for k, v in net.latency.items()},
                 "processes": {n: type(p).__name__ for n, p in net.populations.items()},
                 "synapses": {n: type(p).__name__ for n, p in net.synapses.items()}}
-    write_bytes_atomic(out / "net.h5", src.read_bytes())
+    if is_nir(src):                              # the bundle holds our HDF5 of the import
+        export_hdf5(g, out / "net.h5")
+    else:
+        write_bytes_atomic(out / "net.h5", src.read_bytes())
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     lines = [f"Lava bundle of {src.name}: {len(net.populations)} populations, "
              f"{len(net.synapses)} synapse processes"]

@@ -1,5 +1,6 @@
-"""What the commands share: exit codes, the parent parser of the ``--debug`` flag, the recipe
-of a network file, and printing metrics."""
+"""What the commands share: exit codes, the parent parsers (``--debug``; ``--dt`` and
+``--producer`` for a network file that does not state them), the recipe of a network file, and
+printing metrics."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,30 @@ def parent() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show tracebacks on errors")
     return p
+
+
+def file_options() -> argparse.ArgumentParser:
+    """The options of commands that read a network file: what a NIR file does not say."""
+    from snnpipe.pipeline.formats.nir_conventions import PRODUCERS
+
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("NIR files", "a network file may be NIR (.nir), which states no "
+                             "time step and not the framework that wrote it; HDF5 files state "
+                             "their own and ignore these")
+    g.add_argument("--dt", type=float, metavar="SECONDS",
+                   help="seconds per step (default: the file's metadata, else the producer's "
+                        "own step; an error names the file when neither has one)")
+    g.add_argument("--producer", choices=tuple(PRODUCERS),
+                   help="the framework whose discretisation the file follows (default: detected "
+                        "from the file, else exact; README: 'NIR files')")
+    return p
+
+
+def read_options(args):
+    """The :class:`~snnpipe.pipeline.formats.network_file.ReadOptions` of parsed arguments."""
+    from snnpipe.pipeline.formats.network_file import ReadOptions
+
+    return ReadOptions(getattr(args, "dt", None), getattr(args, "producer", None))
 
 
 def recipe_of(path) -> str | None:

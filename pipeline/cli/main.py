@@ -17,8 +17,8 @@ from snnpipe.pipeline.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, parent
 from snnpipe.pipeline.ir.errors import SnnpipeError, VerificationError
 
 COMMANDS = (tools.add_doctor, network.add_inspect, network.add_compile, network.add_simulate,
-            network.add_verify, runs.add_demo, tools.add_raster, runs.add_report,
-            runs.add_train, runs.add_evaluate)
+            network.add_verify, tools.add_convert, runs.add_demo, tools.add_raster,
+            runs.add_report, runs.add_train, runs.add_evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

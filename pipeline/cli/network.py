@@ -1,21 +1,24 @@
-"""Commands on a network file: ``inspect``, ``compile``, ``simulate``, ``verify``."""
+"""Commands on a network file (HDF5 or NIR): ``inspect``, ``compile``, ``simulate``, ``verify``."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, recipe_of
+from snnpipe.pipeline.cli.common import (EXIT_FAILED, EXIT_OK, file_options, read_options,
+                                         recipe_of)
 
 
 def add_inspect(sub, parent) -> None:
-    i = sub.add_parser("inspect", parents=[parent], help="summarise and validate a network file",
-                       description="Print the graph of an HDF5 network (nodes, edges, shapes, "
-                                   "parameter ranges) and the validation verdict. Exit 0 when "
+    i = sub.add_parser("inspect", parents=[parent, file_options()], help="summarise and validate a network file",
+                       description="Print the graph of a network file (ours, lava-dl's netx HDF5 or "
+                                   "NIR: nodes, edges, shapes, parameter ranges; for NIR the "
+                                   "producer and dt used) and the validation verdict. Exit 0 when "
                                    "valid, 1 when the graph has problems, 2 when the file "
                                    "cannot be read.")
-    i.add_argument("file", metavar="NET.h5")
+    i.add_argument("file", metavar="NET.h5|NET.nir")
     i.add_argument("--target", choices=("loihi", "xylo"),
                    help="also check the target's design rules")
     i.add_argument("--json", action="store_true", help="print the summary and verdict as JSON")
@@ -23,13 +26,14 @@ def add_inspect(sub, parent) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from snnpipe.pipeline.formats.hdf5 import load
+    from snnpipe.pipeline.formats.network_file import read
     from snnpipe.pipeline.ir import graph as G
     from snnpipe.pipeline.ir.errors import GraphError, ValidationErrors
     from snnpipe.pipeline.ir.validate import validate
 
+    info = None
     try:
-        g = load(args.file)
+        g, info = read(args.file, read_options(args))
         problems = validate(g, target=args.target)
     except ValidationErrors as e:
         g, problems = None, e.problems
@@ -39,10 +43,14 @@ def cmd_inspect(args) -> int:
     if args.json:
         out = {"file": str(args.file), "valid": not problems, "target": args.target,
                "problems": lines}
+        if info is not None:
+            out["nir"] = asdict(info)
         if g is not None:
             out["graph"] = G.describe(g)
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1, default=str))
     else:
+        if info is not None:
+            print(_nir_text(info))
         if g is not None:
             print(G.summary(g))
         verdict = "valid" if not problems else f"INVALID: {len(problems)} problem(s)"
@@ -52,12 +60,27 @@ def cmd_inspect(args) -> int:
     return EXIT_OK if not problems else EXIT_FAILED
 
 
+def _nir_text(info) -> str:
+    """What a NIR import used, for ``inspect``."""
+    how = "detected: " + info.reason if info.detected else info.reason or "as given"
+    lines = [f"NIR file: producer {info.producer} ({how}); dt {info.dt:g} s"]
+    late = {k: v for k, v in info.offsets.items() if v}
+    if late:
+        lines.append("  steps behind the producer's own simulation: "
+                     + ", ".join(f"{k} {v}" for k, v in late.items()))
+    if info.bias:
+        lines.append(f"  constant drives come from population {info.bias!r} (one neuron that "
+                     "fires every step)")
+    lines += [f"  warning: {w}" for w in info.warnings]
+    return "\n".join(lines)
+
+
 def add_compile(sub, parent) -> None:
-    c = sub.add_parser("compile", parents=[parent], help="compile a network for Lava or a chip",
+    c = sub.add_parser("compile", parents=[parent, file_options()], help="compile a network for Lava or a chip",
                        description="lava: a bundle that reruns on Lava (the HDF5 file and a "
                                    "manifest); loihi / xylo: config.json (+ .npz) and report.txt "
                                    "with the resource report. Design-rule violations exit 2.")
-    c.add_argument("file", metavar="NET.h5")
+    c.add_argument("file", metavar="NET.h5|NET.nir")
     c.add_argument("--target", required=True, choices=("lava", "loihi", "xylo"))
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -67,7 +90,7 @@ def add_compile(sub, parent) -> None:
 def cmd_compile(args) -> int:
     from snnpipe.pipeline.backends.artifacts import write
 
-    report = write(args.file, args.target, args.output)
+    report = write(args.file, args.target, args.output, options=read_options(args))
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
@@ -79,14 +102,14 @@ def cmd_compile(args) -> int:
 def add_simulate(sub, parent) -> None:
     from snnpipe.pipeline.backends import BACKENDS
 
-    m = sub.add_parser("simulate", parents=[parent], help="run one implementation on an input raster",
+    m = sub.add_parser("simulate", parents=[parent, file_options()], help="run one implementation on an input raster",
                        description="Run an input raster through one backend and save OUT.npz with "
                                    "`output` (integer counts, the input's leading shape), "
                                    "`t_offset`, `backend` and, with --record, `<node>/<variable>` "
                                    "states. Backends: " + "; ".join(
                                        f"{n}: {b.describe}" for n, b in BACKENDS.items())
                                    + "; intsim: the integer simulator of a config's target.")
-    m.add_argument("network", metavar="NET.h5|config.json|DIR")
+    m.add_argument("network", metavar="NET.h5|NET.nir|config.json|DIR")
     m.add_argument("--input", required=True, metavar="SPIKES",
                    help=".npy raster (channels, time) or (batch, channels, time) of event counts, "
                         "or an event file (.bs1, .bs2, .events.npy; 1 ms bins)")
@@ -102,7 +125,7 @@ def cmd_simulate(args) -> int:
     from snnpipe.pipeline.backends.artifacts import input_layout, load
     from snnpipe.pipeline.formats.spikes import load_raster, save_result
 
-    compiled = load(args.network)
+    compiled = load(args.network, read_options(args))
     channels, shape, dt_ms = input_layout(compiled)
     raster = load_raster(args.input, channels=channels, shape=shape, dt_ms=dt_ms)
     result = backends.run(compiled, args.backend, raster, record=args.record)
@@ -124,14 +147,14 @@ def cmd_simulate(args) -> int:
 
 
 def add_verify(sub, parent) -> None:
-    v = sub.add_parser("verify", parents=[parent],
+    v = sub.add_parser("verify", parents=[parent, file_options()],
                        help="run every implementation of a target on the same input and compare",
                        description="Run the same inputs through torch (in the target's integer "
                                    "precision), Lava fixed point and the target's integer "
                                    "simulator (xylosim too for xylo); report per population "
                                    "whether spikes and states agree and the first divergence. "
                                    "Exit 0 when all agree, 1 when not, 2 on bad input.")
-    v.add_argument("file", metavar="NET.h5")
+    v.add_argument("file", metavar="NET.h5|NET.nir")
     v.add_argument("--target", required=True, choices=("loihi", "xylo", "lava"))
     src = v.add_mutually_exclusive_group()
     src.add_argument("--input", metavar="SPIKES",
@@ -152,11 +175,11 @@ def add_verify(sub, parent) -> None:
 
 
 def cmd_verify(args) -> int:
-    from snnpipe.pipeline.formats.hdf5 import load
+    from snnpipe.pipeline.formats.network_file import load
     from snnpipe.pipeline.formats.spikes import load_raster
     from snnpipe.pipeline.verify.chain import random_inputs, verify
 
-    g = load(args.file)
+    g = load(args.file, read_options(args))
     if args.input:
         ins = g.graph["inputs"]
         width = sum(int(np.prod(g.nodes[n]["shape"])) for n in ins)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, RECIPES, print_metrics, recipe_of
+from snnpipe.pipeline.cli.common import (EXIT_FAILED, EXIT_OK, RECIPES, file_options, print_metrics,
+                                         read_options, recipe_of)
 
 
 def add_train(sub, parent) -> None:
@@ -102,12 +103,15 @@ def cmd_demo(args) -> int:
 
 
 def add_report(sub, parent) -> None:
-    r = sub.add_parser("report", parents=[parent], help="the HTML report of trained networks",
+    r = sub.add_parser("report", parents=[parent, file_options()],
+                       help="the HTML report of trained networks",
                        description="Write DIR/report.html for a run folder (a network <name>.h5, "
                                    "with what training and deployment left there) or a folder "
                                    "of run folders: compiles for each target, simulates a "
-                                   "sample, verifies and plots where that is not done yet.")
-    r.add_argument("dir", metavar="DIR")
+                                   "sample, verifies and plots where that is not done yet. A "
+                                   "NIR file NAME.nir is read (--dt, --producer) and written "
+                                   "beside it as NAME.h5, whose folder is then reported.")
+    r.add_argument("dir", metavar="DIR|NET.h5|NET.nir")
     r.add_argument("-o", "--output", metavar="HTML", help="default DIR/report.html")
     r.add_argument("--no-compute", action="store_true",
                    help="only show what is in DIR (no compiling, simulating or verifying)")
@@ -118,8 +122,14 @@ def add_report(sub, parent) -> None:
 
 
 def cmd_report(args) -> int:
+    from snnpipe.pipeline.formats.network_file import is_nir, load, save
     from snnpipe.pipeline.report.page import build, run_folders
 
+    if Path(args.dir).is_file() and is_nir(args.dir):   # the run folder's network, as HDF5
+        h5 = Path(args.dir).with_suffix(".h5")
+        save(load(args.dir, read_options(args)), h5)
+        print(f"wrote {h5} (read from {args.dir})")
+        args.dir = str(h5)
     if not args.no_compute:                        # a recipe's run: its metric on each target
         for folder in run_folders(args.dir):
             _deployment_metrics(folder, args.samples)

@@ -1,11 +1,11 @@
-"""Commands around the pipeline: ``doctor`` (the environment) and ``raster`` (plots of spike
-files)."""
+"""Commands around the pipeline: ``doctor`` (the environment), ``convert`` (network files
+between formats) and ``raster`` (plots of spike files)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK
+from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, file_options, read_options
 
 
 def add_doctor(sub, parent) -> None:
@@ -24,6 +24,41 @@ def cmd_doctor(args) -> int:
     results = run_checks()
     print(json.dumps(as_json(results), indent=1) if args.json else format_checks(results))
     return EXIT_OK if all(c.ok for c in results) else EXIT_FAILED
+
+
+def add_convert(sub, parent) -> None:
+    c = sub.add_parser("convert", parents=[parent, file_options()],
+                       help="convert a network file: HDF5 (ours, lava-dl netx) <-> NIR",
+                       description="Read a network file (ours, a lava-dl netx HDF5 or NIR) and "
+                                   "write it as OUT: NIR for a .nir name, else our HDF5, which "
+                                   "holds netx's layer/ layout whenever netx can express the "
+                                   "network (--netx: refuse when it cannot). What the output "
+                                   "format cannot express exits 2 naming the node and field; "
+                                   "nothing is written then.")
+    c.add_argument("file", metavar="IN.h5|IN.nir")
+    c.add_argument("-o", "--output", required=True, metavar="OUT.h5|OUT.nir")
+    c.add_argument("--netx", action="store_true",
+                   help="the HDF5 must load in lava-dl's netx (a sequential CUBA chain)")
+    c.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args) -> int:
+    from snnpipe.pipeline.formats import netx_layout
+    from snnpipe.pipeline.formats.network_file import NIR_SUFFIX, load, save
+    from snnpipe.pipeline.ir.errors import GraphError
+
+    g = load(args.file, read_options(args))
+    to_nir = Path(args.output).suffix == NIR_SUFFIX
+    if args.netx and (to_nir or netx_layout.chain(g) is None):
+        raise GraphError("lava-dl netx cannot express this network" if not to_nir else
+                         "--netx writes HDF5, not NIR", file=args.output, field="netx",
+                         expected="a sequential CUBA Dense/Conv chain, written to a .h5 name")
+    save(g, args.output)
+    kind = "NIR" if to_nir else ("HDF5 (netx layer/ layout)" if netx_layout.chain(g) is not None
+                                 else "HDF5 (graph/ group)")
+    print(f"wrote {args.output}: {kind}, {g.number_of_nodes()} nodes, "
+          f"{g.number_of_edges()} edges, dt {g.graph['dt']:g} s")
+    return EXIT_OK
 
 
 def add_raster(sub, parent) -> None:
