@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[lava,test]'
+	@# sinabs 3.1.3 (a NIR oracle) pins nir<=1.0.4 and samna: installed without its pins
+	$(PY) -m pip install --quiet --no-deps sinabs==3.1.3
 	@echo "compiling the CPU kernels (numba caches them on disk): a quick demo run"
 	rm -rf $(VENV)/.warmup && $(VENV)/bin/snnpipe demo --quick --quiet -o $(VENV)/.warmup >/dev/null
 	rm -rf $(VENV)/.warmup $(VENV)/.installed-*
