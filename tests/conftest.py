@@ -10,7 +10,11 @@ import os
 import pytest
 
 REFERENCES = {"lava": "lava-nc 0.10.0 (Python 3.10 only; the lava extra)",
-              "xylosim": "xylosim 0.1.3 (cp310 wheel; the test extra)"}
+              "xylosim": "xylosim 0.1.3 (cp310 wheel; the test extra)",
+              "snntorch": "snntorch 1.0.0 (the interop extra)",
+              "norse": "norse 1.1.0 (the interop extra)",
+              "rockpool": "rockpool 3.1.0 (the interop extra)",
+              "sinabs": "sinabs 3.1.3 (make setup: pip install --no-deps sinabs==3.1.3)"}
 
 
 def available(module: str) -> bool:
