@@ -9,7 +9,8 @@ tests do, through the neuron: the transform's bias is its ``bias_mant``, and the
 multiplied by the transform's weight, reaches its ``a_in`` (graded) one step after it is sent,
 as through a synapse, which is how our Graph delivers it (an ``identity`` edge is a
 projection). Without that step netx's whole output is one step earlier, and the input neuron
-also sees one step less of its bias before the first input.
+also sees one step less of its bias before the first input. An SDNN input layer (a Delta, which
+has no bias) receives the transform's bias with its input, at every step.
 
 Timing and order: output column t is what the network emits at Lava step t + 1 (the same raw
 index as :mod:`snnpipe.processes.run`); neurons are flattened in (C, H, W) order, the graph's
@@ -30,7 +31,10 @@ from snnpipe.pipeline.ir.errors import BackendError
 from snnpipe.processes.lavaguard import run_steps, shutdown
 from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
-STATES = ("u", "v", "a_buff", "a_buf", "s_buf")
+STATES = ("u", "v", "a_buff", "a_buf", "s_buf", "sigma", "act", "residue", "error")
+# the states recorded of each kind of netx neuron (Lava's Var names)
+RECORDED = {"Delta": ("act", "residue"), "SigmaDelta": ("sigma", "act", "residue"),
+            "Sigma": ("sigma",)}
 
 
 def _whc(a: np.ndarray, shape: tuple) -> np.ndarray:
@@ -61,9 +65,10 @@ def _reset(net) -> None:
 def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False) -> list[dict]:
     """Run netx on ``x`` (B, N_in, T) integer counts, input of ``in_shape`` (C, H, W) or (N,).
 
-    Returns one dict per netx layer (block), in order: ``"spikes"`` (B, N, steps), and ``"u"``,
-    ``"v"`` (Lava integers, 4096 per float unit, after each step) for the last layer, or for
-    every layer with ``record``.
+    Returns one dict per netx layer (block), in order: ``"spikes"`` (B, N, steps: the values
+    the layer sends, graded messages of SDNN layers), and its states after each step for the
+    last layer, or for every layer with ``record``: ``"u"``, ``"v"`` (LIF; Lava integers,
+    4096 per float unit) or :data:`RECORDED` (SDNN: Delta, SigmaDelta, Sigma; state units).
 
     Raises:
         BackendError: netx or Lava failed (the message says which).
@@ -78,17 +83,21 @@ def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False
                            where=str(path), field="netx") from exc
     first = net.layers[0]
     transform = getattr(first, "transform", None)
+    offset = 0
     if isinstance(transform, dict):      # an input layer with a neuron (see module docstring)
         port, gain, lag = first.neuron.a_in, int(transform["weight"]), 1
-        bias = first.neuron.bias_mant
-        bias.init = np.full(bias.shape, int(transform["bias"]))
+        bias = getattr(first.neuron, "bias_mant", None)
+        if bias is not None:
+            bias.init = np.full(bias.shape, int(transform["bias"]))
+        else:
+            offset = int(transform["bias"])
     else:
         port, gain, lag = net.inp, 1, 0
-    data = np.zeros(tuple(port.shape) + (batch * steps,), np.int32)
+    data = np.full(tuple(port.shape) + (batch * steps,), offset, np.int32)
     for b in range(batch):
         n = min(t_in, steps - lag)
         cols = slice(b * steps + lag, b * steps + lag + n)
-        xb = x[b, :, :n] * gain
+        xb = x[b, :, :n] * gain + offset
         xb = xb if len(port.shape) == 1 else _whc(xb, in_shape)
         data[..., cols] = xb.reshape(data[..., cols].shape)
     source = Source(data=data)
@@ -98,7 +107,8 @@ def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False
     for k, layer in enumerate(net.layers):
         ports = {"spikes": layer.out}
         if record or k == len(net.layers) - 1:
-            ports.update(u=layer.neuron.u, v=layer.neuron.v)
+            names = RECORDED.get(type(layer.neuron).__name__, ("u", "v"))
+            ports.update({name: getattr(layer.neuron, name) for name in names})
         files.append({})
         for key, port in ports.items():
             file = os.path.join(tmp.name, f"{k}{key}.npy")

@@ -38,6 +38,10 @@ BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bit
 BIAS_EXP_MAX = 7                      # bias_exp: 3 bit
 ACTIVATION_MAX = (1 << 23) - 1        # |a| per step: Conv wraps a_out at 24 bits
 MAX_SPIKES = 31                       # spikes per step of a multi-spike (custom) neuron
+SD_SPIKE_EXP = 6                      # sigma-delta (netx SDNN): messages in 2^-(6 + spike_exp)
+SD_STATE_EXP = 6                      # ... states in 2^-(6 + spike_exp + state_exp) float units
+SD_EXP_MAX = 7                        # Lava: spike_exp and state_exp are 3-bit
+SD_MESSAGE_BITS = 16                  # netx's default messageBits of an SDNN layer
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,39 @@ def spike_count(v, theta):
     exceeds, strictly, ``ceil(v / theta) - 1`` for ``v > theta``, at most :data:`MAX_SPIKES`
     (0 otherwise). ``theta > 0`` in state units; numpy or torch integers."""
     return ((v - 1) // theta.clip(1, None)).clip(1, MAX_SPIKES) * (v > theta)
+
+
+def sigma_delta_step(a, sigma, act, residue, bias, theta, *, stage: str, relu: bool,
+                     in_shift: int, state_exp: int):
+    """One step of a sigma-delta population, as Lava's fixed-point SigmaDelta, Delta and Sigma
+    (``stage`` ``sigma_delta``, ``delta``, ``sigma``; numpy or torch integers, element-wise).
+
+    ``a``: the integer input of the step (Dense/Conv output; for ``delta`` the input in 1/64
+    float units, shifted left by ``in_shift = spike_exp + state_exp`` into state units);
+    ``bias``, ``theta``: ``mant << (spike_exp + state_exp)`` in state units. Then::
+
+        x = sigma = sigma + a           (sigma_delta, sigma)     x = a << in_shift   (delta)
+        new = relu(x + bias) | x + bias
+        sigma:  message = new
+        else:   d = new - act + residue;  s = d if |d| >= theta else 0;  residue = d - s
+                message = s >> state_exp  (floor: the low bits are lost, not kept in residue)
+
+    Returns ``(message, sigma, act, residue)`` with ``act = new``. Lava holds these states in
+    int32; values beyond 2^31 (which wrap there) are not modelled.
+    """
+    if stage == "delta":
+        x = a << in_shift
+    else:
+        sigma = sigma + a
+        x = sigma
+    new = x + bias
+    if relu:
+        new = new.clip(0, None)
+    if stage == "sigma":
+        return new, sigma, new, residue
+    d = new - act + residue
+    s = d * (abs(d) >= theta)
+    return s >> state_exp, sigma, new, d - s
 
 
 def _trunc12_inplace(p, tmp) -> None:

@@ -1,4 +1,6 @@
-"""lava-dl netx's HDF5 layout (DESIGN.md 5.5): write sequential CUBA graphs, read netx files.
+"""lava-dl netx's HDF5 layout (DESIGN.md 5.5): write sequential CUBA and SDNN graphs, read
+netx files (SDNN neurons: :mod:`snnpipe.pipeline.formats.netx_sdnn`; which graphs netx can
+express: :mod:`snnpipe.pipeline.formats.netx_express`).
 
 Layout: ``layer/<i>/`` for i = 0..N-1, datasets only. ``input`` (``shape``, optional
 ``neuron/*``, ``weight``, ``bias``), ``flatten`` (``shape`` [C*H*W, 1, 1]), ``dense`` /
@@ -27,88 +29,16 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.hwmap.targets import loihi
-from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.formats import netx_sdnn
 from snnpipe.pipeline.formats.h5util import fail, group, read_array, read_int, read_str
+from snnpipe.pipeline.formats.netx_express import chain, lossless
+from snnpipe.pipeline.ir import graph as G
+
+__all__ = ["chain", "lossless", "read", "write"]
 
 UNSUPPORTED = ("pool", "concat", "average", "convT", "unpool", "dense_comp")
 # netx's neuron for a layer without ``neuron/`` (hdf5.py: ``1 << 18 - 1`` is 1 << 17).
 NETX_DEFAULT_NEURON = {"iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
-
-
-# ---------------------------------------------------------------- which graphs netx can express
-
-def _netx_neuron(d) -> bool:
-    """A cuba population netx runs as written: one current, scalar decays and threshold."""
-    return (d.get("kind") == "neuron" and d.get("model") == "cuba" and d.get("n_syn") == 1
-            and np.shape(d["current_decay"]) == (1,) and np.ndim(d["voltage_decay"]) == 0
-            and np.ndim(d["threshold"]) == 0 and d.get("reset") == "zero"
-            and d.get("spike") == "binary" and d.get("refractory") == 0
-            and (np.ndim(d["bias"]) == 0 or len(d["shape"]) == 1))
-
-
-def _plain(e) -> bool:
-    return e["syn"] == 0 and not np.any(np.asarray(e["delay"]))
-
-
-def chain(graph: nx.MultiDiGraph):
-    """The netx layers of a sequential graph, or None when netx cannot express it.
-
-    Returns ``[(node, in_edge_attrs, recurrent_self_edge_attrs | None), ...]`` from the first
-    population to the output. An ``identity`` first edge (scalar weight) is netx's input neuron.
-    """
-    ins, outs = graph.graph["inputs"], graph.graph["outputs"]
-    if len(ins) != 1 or len(outs) != 1 or len(graph.nodes[ins[0]]["shape"]) not in (1, 3):
-        return None
-    node, steps = ins[0], []
-    while True:
-        fwd = [(v, d) for _, v, d in graph.out_edges(node, data=True) if not d["recurrent"]]
-        if not fwd:
-            break
-        if len(fwd) != 1:
-            return None
-        nxt, edge = fwd[0]
-        into = list(graph.in_edges(nxt, data=True))
-        rec = [(u, d) for u, _, d in into if d["recurrent"]]
-        if (len(into) - len(rec) != 1 or len(rec) > 1 or not _netx_neuron(graph.nodes[nxt])
-                or not _plain(edge)):
-            return None
-        if rec and not (rec[0][0] == nxt and rec[0][1]["op"] == "dense" and _plain(rec[0][1])):
-            return None
-        if edge["op"] == "identity" and (steps or np.ndim(edge["weight"])):
-            return None
-        if edge["op"] == "conv" and np.ndim(graph.nodes[nxt]["bias"]):
-            return None
-        steps.append((nxt, edge, rec[0][1] if rec else None))
-        node = nxt
-    if node != outs[0] or len(steps) + 1 != graph.number_of_nodes():
-        return None
-    return steps
-
-
-def _to_64ths(x):
-    return np.rint(np.asarray(x, dtype=np.float64) * 64)
-
-
-def _exact(x, to_int, unit) -> bool:
-    x = np.asarray(x, dtype=np.float64)
-    return bool(np.array_equal(to_int(x) / unit, x))
-
-
-def lossless(graph: nx.MultiDiGraph, steps) -> bool:
-    """True when quantising ``steps`` to netx integers and reading them back is exact."""
-    for node, edge, rec in steps:
-        d = graph.nodes[node]
-        if not (_exact(d["current_decay"], loihi.decay_to_int, 4096)
-                and _exact(d["voltage_decay"], loihi.decay_to_int, 4096)
-                and _exact(d["threshold"], loihi.threshold_to_int, 64)
-                and _exact(d["bias"], _to_64ths, 64)):
-            return False
-        for e in (edge, rec) if rec is not None else (edge,):
-            w = e["weight"]
-            to_int = _to_64ths if e["op"] == "identity" else loihi.weight_to_int
-            if not _exact(w, to_int, 64):
-                return False
-    return True
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -118,6 +48,9 @@ def _type(g: h5py.Group, name: str) -> None:
 
 
 def _neuron(g: h5py.Group, d) -> None:
+    if d["model"] == "sigma_delta":
+        netx_sdnn.write_neuron(g, d)
+        return
     g.create_dataset("neuron/type", data="CUBA")
     g.create_dataset("neuron/iDecay", data=np.int64(loihi.decay_to_int(d["current_decay"][0])))
     g.create_dataset("neuron/vDecay", data=np.int64(loihi.decay_to_int(d["voltage_decay"])))
@@ -126,8 +59,12 @@ def _neuron(g: h5py.Group, d) -> None:
     g.create_dataset("neuron/gradedSpike", data=np.bool_(d["spike"] == "graded"))
 
 
-def _bias(g: h5py.Group, d, n: int) -> None:
-    b = np.rint(np.broadcast_to(d["bias"], (n,)) * 64)
+def _bias(g: h5py.Group, d, n: int | None) -> None:
+    """``bias`` (n,) in 1/64 units: per neuron, or per channel (the first of each channel);
+    n None: one value (an input layer's, which netx reads with ``int()``)."""
+    b = np.asarray(d["bias"])
+    b = np.rint((b if n is None else np.broadcast_to(b.reshape(n, -1)[:, 0] if b.ndim else b,
+                                                     (n,))) * 64)
     if np.any(b):
         g.create_dataset("bias", data=b.astype(np.float32))
 
@@ -145,7 +82,7 @@ def write(f: h5py.File, graph: nx.MultiDiGraph, steps) -> None:
         _neuron(lay, graph.nodes[node])
         if float(edge["weight"]) != 1.0:
             lay.create_dataset("weight", data=np.float32(np.rint(64 * edge["weight"])))
-        _bias(lay, graph.nodes[node], shape[0])          # per neuron (C,) or per channel
+        _bias(lay, graph.nodes[node], shape[0] if np.ndim(graph.nodes[node]["bias"]) else None)
     for node, edge, rec in steps:
         if edge["op"] == "dense" and len(shape) == 3:
             lay = layers.create_group(str(len(layers)))
@@ -270,7 +207,18 @@ def _shape(lay, file, where, ndims=(1, 2, 3)) -> tuple:
     return tuple(int(v) for v in s)
 
 
-def _neuron_params(lay, n: int, file, where) -> dict:
+def _population(g, node, shape, lay, per_channel: int, prev, file, where) -> str:
+    """Add the population of layer ``lay`` (its ``neuron/*`` and ``bias``) as ``node``."""
+    n = G.size(shape)
+    bias = _read_bias(lay, n, per_channel, file, where)
+    p = _neuron_params(lay, n, file, where, first=prev is None)
+    if p.pop("model") == "sigma_delta":
+        netx_sdnn.check_layer(p, bias, g.nodes[prev]["kind"] if prev else "", file, where)
+        return G.add_sigma_delta(g, node, shape, bias=bias, **p)
+    return G.add_neuron(g, node, shape, bias=bias, **p)
+
+
+def _neuron_params(lay, n: int, file, where, first: bool = False) -> dict:
     """Float neuron parameters from ``neuron/*`` (netx's default when absent)."""
     if "neuron" not in lay:
         p, graded, ref = dict(NETX_DEFAULT_NEURON), False, 1
@@ -278,8 +226,10 @@ def _neuron_params(lay, n: int, file, where) -> dict:
         nrn = group(lay, "neuron", file, where)
         w = where + "/neuron"
         kind = read_str(nrn, "type", file, w)
+        if kind == netx_sdnn.TYPE:
+            return netx_sdnn.read_neuron(nrn, file, w, first=first)
         if kind not in ("CUBA", "LOIHI"):
-            raise fail(file, w, "type", "unsupported neuron type", "CUBA", kind)
+            raise fail(file, w, "type", "unsupported neuron type", "CUBA | LOIHI | SDNN", kind)
         per = {(), (1,), (n,)}
         p = {k: read_array(nrn, k, file, w, "int", per) for k in ("iDecay", "vDecay", "vThMant")}
         graded = bool(read_array(nrn, "gradedSpike", file, w, "bool", {(), (1,)}).reshape(())
@@ -301,7 +251,7 @@ def _read_bias(lay, n_out: int, per_channel: int, file, where) -> np.ndarray:
     if "bias" not in lay:
         return np.zeros(())
     b = read_array(lay, "bias", file, where, "float", {(), (1,), (per_channel,)})
-    b = b.astype(np.float64) / 64.0
+    b = np.trunc(b.astype(np.float64)) / 64.0           # netx: bias.astype(int)
     return b.reshape(()) if b.size == 1 else np.repeat(b, n_out // per_channel)
 
 
@@ -310,10 +260,7 @@ def _read_input(g, lay, i, file, where):
     G.add_input(g, "input", shape)
     if "neuron" not in lay:
         return "input"
-    n = G.size(shape)
-    node = f"layer{i}"
-    G.add_neuron(g, node, shape, bias=_read_bias(lay, n, shape[0], file, where),
-                 **_neuron_params(lay, n, file, where))
+    node = _population(g, f"layer{i}", shape, lay, shape[0], None, file, where)
     w = read_array(lay, "weight", file, where, "float", {(), (1,)}) if "weight" in lay else 64
     G.add_identity(g, "input", node, float(np.reshape(w, ())) / 64.0)
     return node
@@ -329,9 +276,8 @@ def _read_dense(g, lay, i, prev, file, where, rec: bool):
     if G.size(shape) != w.shape[0]:
         raise fail(file, where, "shape", "layer size differs from the weight's rows",
                    w.shape[0], shape)
-    node, n = f"layer{i}", w.shape[0]
-    G.add_neuron(g, node, (n,), bias=_read_bias(lay, n, n, file, where),
-                 **_neuron_params(lay, n, file, where))
+    n = w.shape[0]
+    node = _population(g, f"layer{i}", (n,), lay, n, prev, file, where)
     G.add_dense(g, prev, node, w / 64.0, delay=_read_delay(lay, w.shape, file, where))
     if rec:
         wr = _rows(read_array(lay, "weight_rec", file, where, "float", {(n, n), (n,)}), lay,
@@ -391,8 +337,6 @@ def _read_conv(g, lay, i, prev, file, where):
     out = G.conv_output_shape(in_shape, w.shape, **geometry)
     if out != shape:
         raise fail(file, where, "shape", "conv output shape differs from the layer's", out, shape)
-    node, n = f"layer{i}", G.size(shape)
-    G.add_neuron(g, node, shape, bias=_read_bias(lay, n, shape[0], file, where),
-                 **_neuron_params(lay, n, file, where))
+    node = _population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
     G.add_conv(g, prev, node, w / 64.0, groups=groups, **geometry)
     return node

@@ -11,6 +11,9 @@ Nodes (``kind``):
                 ``spike`` (``binary`` | ``graded`` | ``multi``), ``refractory`` (steps).
                 ``li`` nodes have no threshold; their output is ``v`` (a readout of the synaptic
                 current is an ``li`` with ``voltage_decay = 1``).
+                ``sigma_delta`` (lava-dl's SDNN; :func:`add_sigma_delta`): ``stage``,
+                ``activation``, ``threshold``, ``bias``, ``spike_exp``, ``state_exp``,
+                ``message_bits``; no decays, no ``n_syn``.
     ``merge``   ``shape``; sums the spike counts of its ``identity`` in-edges.
 
 Edges (``op``): ``dense`` (``weight`` (out, in)), ``conv`` (``weight`` (out_ch, in_ch/groups,
@@ -31,10 +34,12 @@ from snnpipe.pipeline.ir.errors import GraphError
 
 FORMAT_VERSION = 1
 NODE_KINDS = ("input", "neuron", "merge")
-NEURON_MODELS = ("cuba", "li")
+NEURON_MODELS = ("cuba", "li", "sigma_delta")
 EDGE_OPS = ("dense", "conv", "identity")
 RESETS = ("zero", "subtract")
 SPIKES = ("binary", "graded", "multi")
+SD_STAGES = ("sigma_delta", "delta", "sigma")
+SD_ACTIVATIONS = ("relu", "none")
 
 
 def _f64(x) -> np.ndarray:
@@ -84,6 +89,31 @@ def add_neuron(g: nx.MultiDiGraph, node: str, shape, *, model: str = "cuba", n_s
     if model != "li":
         attrs["threshold"] = _f64(threshold)
     g.add_node(node, **attrs)
+    return node
+
+
+def add_sigma_delta(g: nx.MultiDiGraph, node: str, shape, *, stage: str = "sigma_delta",
+                    activation: str = "relu", threshold=0.0, bias=0.0, spike_exp: int = 6,
+                    state_exp: int = 6, message_bits: int = 16) -> str:
+    """Add a sigma-delta population (lava-dl's SDNN; Lava's SigmaDelta, Delta and Sigma).
+
+    Per step t, in float units, with ``a`` the weighted input of the step:
+
+    - ``x = sigma = sigma + a`` (stages ``sigma_delta`` and ``sigma``: the sigma dendrite sums
+      its input), or ``x = a`` (stage ``delta``: the input as it arrives, netx's input layer);
+    - ``act = f(x + bias)``, ``f`` = ``activation`` (``relu`` or ``none``);
+    - stage ``sigma`` emits ``act``; the others delta-encode it: ``d = act - act_prev +
+      residue``, emit ``s = d`` where ``|d| >= threshold`` else 0, keep ``residue = d - s``.
+
+    Messages are graded (a projection multiplies its weights by them) when ``message_bits`` >
+    0, else binary events. ``spike_exp`` and ``state_exp`` are the fixed-point format of a
+    chip: messages carry ``6 + spike_exp`` fraction bits, states ``state_exp`` more (netx:
+    6 and 6); a chip truncates the ``state_exp`` low bits of every message it sends.
+    """
+    g.add_node(node, kind="neuron", shape=tuple(int(s) for s in np.atleast_1d(shape)),
+               model="sigma_delta", stage=stage, activation=activation,
+               threshold=_f64(threshold), bias=_f64(bias), spike_exp=int(spike_exp),
+               state_exp=int(state_exp), message_bits=int(message_bits))
     return node
 
 
@@ -197,12 +227,17 @@ def summary(g: nx.MultiDiGraph) -> str:
         d = g.nodes[n]
         line = f"  {n:<16} {d.get('kind', '?'):<7} shape={d.get('shape')}"
         if d.get("kind") == "neuron":
-            line += (f" model={d.get('model')} n_syn={d.get('n_syn')}"
-                     f" cd={_range(d.get('current_decay', []))}"
-                     f" vd={_range(d.get('voltage_decay', []))}")
+            line += f" model={d.get('model')}"
+            if d.get("model") == "sigma_delta":
+                line += f" stage={d.get('stage')} activation={d.get('activation')}"
+            else:
+                line += (f" n_syn={d.get('n_syn')} cd={_range(d.get('current_decay', []))}"
+                         f" vd={_range(d.get('voltage_decay', []))}")
             if "threshold" in d:
                 line += f" th={_range(d['threshold'])}"
-            line += f" bias={_range(d.get('bias', []))} reset={d.get('reset')} spike={d.get('spike')}"
+            line += f" bias={_range(d.get('bias', []))}"
+            if d.get("model") != "sigma_delta":
+                line += f" reset={d.get('reset')} spike={d.get('spike')}"
         lines.append(line)
     lines.append("edges:")
     for u, v, k, d in edges(g):
@@ -273,8 +308,9 @@ def describe(g: nx.MultiDiGraph) -> dict:
     for n, d in g.nodes(data=True):
         item = {"id": str(n), "kind": d.get("kind"), "shape": list(d.get("shape", ()))}
         if d.get("kind") == "neuron":
-            item.update(model=d.get("model"), n_syn=d.get("n_syn"), reset=d.get("reset"),
-                        spike=d.get("spike"), refractory=d.get("refractory"))
+            keys = (("stage", "activation", "spike_exp", "state_exp", "message_bits")
+                    if d.get("model") == "sigma_delta" else ("n_syn", "reset", "spike", "refractory"))
+            item.update(model=d.get("model"), **{k: d.get(k) for k in keys})
             for f in ("current_decay", "voltage_decay", "threshold", "bias"):
                 if f in d:
                     item[f] = _stats(d[f])

@@ -150,6 +150,8 @@ def _neuron_problems(node, attrs, n) -> list[SnnpipeError]:
     model = attrs.get("model")
     if model not in G.NEURON_MODELS:
         return [_err("unknown neuron model", node, "model", " | ".join(G.NEURON_MODELS), model)]
+    if model == "sigma_delta":
+        return _sigma_delta_problems(node, attrs, n)
     n_syn = attrs.get("n_syn")
     if not isinstance(n_syn, (int, np.integer)) or n_syn < 1:
         return [_err("bad number of synaptic currents", node, "n_syn", "an int >= 1", n_syn)]
@@ -168,6 +170,27 @@ def _neuron_problems(node, attrs, n) -> list[SnnpipeError]:
     if not isinstance(ref, (int, np.integer)) or ref < 0:
         problems.append(_err("bad refractory period", node, "refractory", "an int >= 0 (steps)",
                              ref))
+    return problems
+
+
+def _sigma_delta_problems(node, attrs, n) -> list[SnnpipeError]:
+    """A ``sigma_delta`` node (graph.add_sigma_delta): its stage, activation, threshold (>= 0),
+    bias and fixed-point format (non-negative ints)."""
+    problems = []
+    for field, allowed in (("stage", G.SD_STAGES), ("activation", G.SD_ACTIVATIONS)):
+        if attrs.get(field) not in allowed:
+            problems.append(_err(f"unknown {field}", node, field, " | ".join(allowed),
+                                 attrs.get(field)))
+    per = {(), (n,)}
+    th = _array_problems(node, "threshold", attrs.get("threshold"), per)
+    if not th and np.min(attrs["threshold"]) < 0:
+        th = [_err("negative threshold", node, "threshold", ">= 0",
+                   float(np.min(attrs["threshold"])))]
+    problems += th + _array_problems(node, "bias", attrs.get("bias"), per)
+    for field in ("spike_exp", "state_exp", "message_bits"):
+        v = attrs.get(field)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+            problems.append(_err(f"bad {field}", node, field, "an int >= 0", v))
     return problems
 
 

@@ -36,8 +36,7 @@ def test_a_layer_without_neuron_is_netx_default_integrator_read_as_a_readout():
     compile_for(g, "loihi")                      # deploys (was: threshold outside 17 bits)
 
 
-@pytest.mark.parametrize("name,where,field", [("pilotnet_sdnn", "layer/0/neuron", "type"),
-                                              ("ntidigits", "layer/5", "type")])
+@pytest.mark.parametrize("name,where,field", [("ntidigits", "layer/5", "type")])
 def test_what_we_cannot_run_yet_is_refused_by_layer_and_field(name, where, field):
     with pytest.raises(FormatError) as e:
         hdf5.load(lavadl_files.path(name))

@@ -184,3 +184,29 @@ def test_the_xylo_target_rules_name_what_the_chip_cannot_express():
     assert ("in -> c1", "op") in fields(problems) and all(isinstance(p, CapacityError) for p in problems)
     (p,) = validate(zoo.synnet(0), target="xylo", limits=XyloLimits(n_hidden=8))
     assert (type(p), p.field, p.where) == (CapacityError, None, "hidden") and "too many hidden" in str(p)
+
+
+def _sigma_delta_graph():
+    g = G.new_graph()
+    G.add_input(g, "in", (3,))
+    G.add_sigma_delta(g, "d", (3,), stage="delta", activation="none", threshold=0.1)
+    G.add_identity(g, "in", "d")
+    G.add_sigma_delta(g, "h", (4,), threshold=0.2, bias=[0.0, 0.5, 1.0, -1.0])
+    G.add_dense(g, "d", "h", np.ones((4, 3)))
+    G.add_sigma_delta(g, "o", (2,), stage="sigma", activation="none")
+    G.add_dense(g, "h", "o", np.ones((2, 4)))
+    G.set_outputs(g, ["o"])
+    return g
+
+
+def test_a_sigma_delta_graph_is_valid_and_its_fields_are_checked():
+    g = _sigma_delta_graph()
+    assert validate(g) == []
+    g.nodes["d"]["stage"] = "sigma_delta_relu"
+    g.nodes["h"]["activation"] = "tanh"
+    g.nodes["h"]["threshold"] = np.array(-1.0)
+    g.nodes["o"]["spike_exp"] = -1
+    g.nodes["o"]["message_bits"] = 1.5
+    g.nodes["o"]["bias"] = np.zeros(3)
+    assert fields(validate(g)) == {("d", "stage"), ("h", "activation"), ("h", "threshold"),
+                                   ("o", "spike_exp"), ("o", "message_bits"), ("o", "bias")}
