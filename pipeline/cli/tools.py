@@ -7,6 +7,8 @@ from pathlib import Path
 
 from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, file_options, read_options
 
+FRAMEWORKS = ("snntorch", "norse", "sinabs", "rockpool")    # nir_export_frameworks.READERS
+
 
 def add_doctor(sub, parent) -> None:
     d = sub.add_parser("doctor", parents=[parent],
@@ -32,13 +34,17 @@ def add_convert(sub, parent) -> None:
                        description="Read a network file (ours, a lava-dl netx HDF5 or NIR) and "
                                    "write it as OUT: NIR for a .nir name, else our HDF5, which "
                                    "holds netx's layer/ layout whenever netx can express the "
-                                   "network (--netx: refuse when it cannot). What the output "
-                                   "format cannot express exits 2 naming the node and field; "
-                                   "nothing is written then.")
+                                   "network (--netx: refuse when it cannot). --for F writes "
+                                   "NIR in the conventions of framework F's own importer, so "
+                                   "that F runs it as we do. What the output format (or F) "
+                                   "cannot express exits 2 naming the node and field; nothing "
+                                   "is written then.")
     c.add_argument("file", metavar="IN.h5|IN.nir")
     c.add_argument("-o", "--output", required=True, metavar="OUT.h5|OUT.nir")
     c.add_argument("--netx", action="store_true",
                    help="the HDF5 must load in lava-dl's netx (a sequential CUBA chain)")
+    c.add_argument("--for", dest="framework", choices=FRAMEWORKS, metavar="FRAMEWORK",
+                   help="NIR for this framework's importer: " + " | ".join(FRAMEWORKS))
     c.set_defaults(func=cmd_convert)
 
 
@@ -53,9 +59,10 @@ def cmd_convert(args) -> int:
         raise GraphError("lava-dl netx cannot express this network" if not to_nir else
                          "--netx writes HDF5, not NIR", file=args.output, field="netx",
                          expected="a sequential CUBA Dense/Conv chain, written to a .h5 name")
-    save(g, args.output)
+    save(g, args.output, producer=args.framework)
     kind = "NIR" if to_nir else ("HDF5 (netx layer/ layout)" if netx_layout.chain(g) is not None
                                  else "HDF5 (graph/ group)")
+    kind += f" for {args.framework}" if args.framework else ""
     print(f"wrote {args.output}: {kind}, {g.number_of_nodes()} nodes, "
           f"{g.number_of_edges()} edges, dt {g.graph['dt']:g} s")
     return EXIT_OK

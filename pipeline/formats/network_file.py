@@ -18,6 +18,7 @@ import networkx as nx
 
 from snnpipe.pipeline.formats import hdf5
 from snnpipe.pipeline.ir.atomic import atomic_path
+from snnpipe.pipeline.ir.errors import GraphError
 
 NIR_SUFFIX = ".nir"
 
@@ -64,21 +65,28 @@ def load(path, options: ReadOptions = ReadOptions()) -> nx.MultiDiGraph:
     return read(path, options)[0]
 
 
-def save(graph: nx.MultiDiGraph, path) -> None:
+def save(graph: nx.MultiDiGraph, path, producer: str | None = None) -> None:
     """Write ``graph`` to ``path`` atomically: NIR for a ``.nir`` name, else our HDF5.
 
+    ``producer`` (NIR only): None for NIR's exact ODEs, else the framework whose importer is
+    to read the file (``snntorch | norse | sinabs | rockpool``: :func:`.nir_export.to_nir`).
+
     Raises:
-        ValidationErrors: the graph is not valid; GraphError: NIR cannot express a node or
-        edge (naming it and the field). Nothing is written then.
+        ValidationErrors: the graph is not valid; GraphError: NIR (or that framework) cannot
+        express a node or edge (naming it and the field), a producer for an HDF5 name.
+        Nothing is written then.
     """
     path = Path(path)
     if path.suffix != NIR_SUFFIX:
+        if producer is not None:
+            raise GraphError("a framework's conventions are for NIR files", file=path,
+                             field="producer", expected="a .nir name", found=path.suffix)
         hdf5.export(graph, path)
         return
     import nir
 
     from snnpipe.pipeline.formats.nir import to_nir
 
-    doc = to_nir(graph)                        # every refusal before anything is written
+    doc = to_nir(graph, producer)              # every refusal before anything is written
     with atomic_path(path, suffix=NIR_SUFFIX) as tmp:
         nir.write(tmp, doc)

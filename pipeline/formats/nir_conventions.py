@@ -35,6 +35,15 @@ r = 1, w_in = 1)::
 
 with a = dt dt_export / tau_mem and b = dt dt_export / tau_syn (dt = Norse's step, 1e-3).
 
+``norse-seconds`` (what Norse 1.1's own importer, ``norse.torch.from_nir``, steps: taus in
+seconds at its step of 1e-3 s, 1000 times those its exporter writes; LIF -> LIFBoxCell, IF ->
+IAFCell, CubaLIF -> LIBoxCell into LIFBoxCell; written by ``to_nir(graph, producer="norse")``)::
+
+    i[t] = (1 - b) i[t-1] + b w_in x[t];  v[t] = (1 - a) v[t-1] + a r i[t]   (LIF: r = 1)
+    s[t] = v[t] > v_th; v[t] = 0 where s[t]                                 (IF: v += x)
+
+with a = 1e-3 / tau_mem and b = 1e-3 / tau_syn.
+
 ``sinabs`` (Sinabs 3.1 ``IAF(Squeeze)`` -> IF, ``LIF(Squeeze)`` -> LIF, ``ExpLeak`` -> LI,
 SumPool2d; taus in steps, r = 1; multi-spike and subtractive reset by default)::
 
@@ -114,6 +123,8 @@ PRODUCERS: dict[str, Conventions] = {
                                  dt=1e-4),
     "norse": Conventions("norse", tau="norse", step_tau=1e-3, decay="euler", syn_gain="jump",
                          mem_gain={"IF": "one", "I": "one", "*": "ode"}, dt=1e-3),
+    "norse-seconds": Conventions("norse-seconds", tau="fixed", step_tau=1e-3, decay="euler",
+                                 mem_gain={"IF": "one", "I": "one", "*": "ode"}, dt=1e-3),
     "sinabs": Conventions("sinabs", tau="fixed", step_tau=1.0,
                           mem_gain={"LIF": "ode", "CubaLIF": "ode", "*": "one"},
                           syn_gain="decayed", threshold=">=", spike="multi", reset="subtract",

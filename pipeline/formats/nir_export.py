@@ -19,6 +19,10 @@ source -> Flatten + Linear, ``identity`` -> Scale, ``merge`` -> Scale of ones ma
 Delay node of d * dt seconds after the projection. Not expressible (GraphError): several
 synaptic currents, per-synapse delays, subtractive reset, graded or multi spikes, refractory
 periods, a voltage decay of exactly 0 (NIR's IF has no current; a decay of 0 has no tau).
+
+``to_nir(graph, producer=F)`` for a framework F (snntorch, norse, sinabs, rockpool) writes
+instead the parameters F's own NIR importer needs to run the graph as we do
+(:mod:`.nir_export_frameworks`).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import networkx as nx
 import nir
 import numpy as np
 
+from snnpipe.pipeline.formats.nir_export_frameworks import READERS, to_framework
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import GraphError
 
@@ -47,6 +52,9 @@ def _full(x, shape) -> np.ndarray:
 
 def _neuron_to_nir(node, d, dt: float) -> nir.NIRNode:
     shape = d["shape"]
+    if d.get("model") not in ("cuba", "li"):
+        raise GraphError("NIR has no form for this neuron model", where=node, field="model",
+                         expected="cuba | li", found=d.get("model"))
     unsupported = {"n_syn": d["n_syn"] != 1, "reset": d["reset"] != "zero",
                    "spike": d["spike"] != "binary", "refractory": d["refractory"] != 0}
     for field, bad in unsupported.items():
@@ -105,12 +113,23 @@ def _per_channel(w, shape) -> np.ndarray:
     return w if w.ndim == 0 else w.reshape((shape[0],) + (1,) * (len(shape) - 1))
 
 
-def to_nir(graph: nx.MultiDiGraph) -> nir.NIRGraph:
-    """The NIR graph of a valid Graph (see the module docstring for the mapping).
+def to_nir(graph: nx.MultiDiGraph, producer: str | None = None) -> nir.NIRGraph:
+    """The NIR graph of a valid Graph.
 
+    Args:
+        producer: None or ``"exact"``: NIR's exact ODEs (see the module docstring for the
+            mapping); a framework (``snntorch | norse | sinabs | rockpool``): parameters in the
+            conventions of that framework's own importer, which then builds a network emitting
+            our float outputs (:mod:`.nir_export_frameworks`, its ``offsets`` steps earlier).
     Raises:
-        GraphError: a node or edge NIR cannot express, naming it and the field.
+        GraphError: a node or edge NIR (or that framework) cannot express, naming it and the
+            field; an unknown producer.
     """
+    if producer not in (None, "exact"):
+        if producer not in READERS:
+            raise GraphError("no NIR export for this producer", field="producer",
+                             expected="exact | " + " | ".join(READERS), found=producer)
+        return to_framework(graph, producer)
     dt = graph.graph["dt"]
     nodes: dict[str, nir.NIRNode] = {}
     for n, d in graph.nodes(data=True):

@@ -1,0 +1,323 @@
+"""Our Graph -> NIR that one framework's own importer reads back into our network.
+
+``to_framework(graph, name) -> nir.NIRGraph`` for ``name`` in :data:`READERS` (``to_nir(graph,
+producer=name)`` calls it). Read by that framework's importer (``snntorch.import_nir.
+import_from_nir``, ``norse.torch.from_nir``, ``sinabs.from_nir``,
+``rockpool.nn.modules.torch.nir.from_nir``), the file builds a network whose forward emits at
+step t what our float model of the graph emits at step ``t + offsets(graph)[p]``: our Graph
+takes one step per projection, the frameworks none (:func:`offsets`).
+
+One source of truth. Each importer steps the nodes it builds by the rules of one entry of
+:data:`~snnpipe.pipeline.formats.nir_conventions.PRODUCERS` (measured by running them); the
+export inverts that entry: a decay becomes the tau its rule turns back into the decay, and each
+neuron node written is read back by :func:`~snnpipe.pipeline.formats.nir_neurons.population`,
+the import's own code, which says the input gain the framework applies; the weights into the
+population are divided by it. The metadata names the entry (``producer``) and our ``dt``, so
+``read_nir`` reads the file back as the graph it came from.
+
+========  ==============  ===========================================================
+--for     conventions     what is written (measured against the framework's own importer)
+========  ==============  ===========================================================
+snntorch  snntorch-zero   cuba (reset to zero, binary) -> LIF (current_decay 1) or CubaLIF:
+                          tau = 1e-4 / decay, r = tau_mem / 1e-4, w_in = tau_syn / 1e-4 (gain
+                          1, weights as they are); Linear. One threshold per population.
+norse     norse-seconds   cuba (reset to zero, binary) -> CubaLIF (tau = 1e-3 / decay, r =
+                          1 / voltage_decay, w_in = 1 / current_decay), LIF (r = 1: from_nir's
+                          LIFBoxCell ignores r; weights / voltage_decay), IF (voltage_decay 0,
+                          current_decay 1: IAFCell, v += x); Linear.
+sinabs    sinabs          cuba (subtractive reset, multi-spike, current_decay 1) -> LIF with tau
+                          = -1 / log(1 - decay) steps, r = 1 / voltage_decay (Sinabs reads r = 1
+                          whatever is written: norm_input off) and the float64 above our
+                          threshold (Sinabs spikes at v >= threshold); li (current_decay 1) ->
+                          LI (r = 1); Affine with zero bias (from_nir reads no Linear).
+rockpool  rockpool        cuba (subtractive reset, multi-spike, current_decay in (0, 1)) ->
+                          CubaLIF with taus in seconds (-dt / log(1 - decay)), r = tau_mem / dt
+                          - 1 (from_nir takes dt = min tau_mem / (1 + r)), w_in 1 (LIFTorch
+                          ignores it and scales its input by exp(-dt / tau_syn): weights /
+                          (1 - current_decay)); the threshold above ours (>=); Linear.
+========  ==============  ===========================================================
+
+Refused (GraphError naming node or edge and field), because the framework's importer would
+build something that runs differently: a neuron feature it has no form for (reset, spike
+kind, synaptic current, non-spiking readout, a decay of 0 or 1 its taus cannot hold, several
+thresholds where snnTorch takes one), a non-zero bias (ours acts from step 0, before the first
+input reaches a population; the frameworks start it with the input), recurrent edges, merges,
+per-synapse delays, a population reached by paths of different lengths, conv projections
+(their importers read NIR's Flatten with the batch dimension as dimension 0), several synaptic
+currents, refractory periods. Known importer defects are refusals too, named in the message:
+snnTorch builds NIR's IF as ``Leaky(beta=0.9)`` with subtractive reset; Sinabs' IAF clamps v
+at -threshold; Rockpool's LIF import reads ``node.tau_mem`` (NIR's LIF has ``tau``) and its LI
+import truncates tau to an integer.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import networkx as nx
+import nir
+import numpy as np
+
+from snnpipe.pipeline.formats.nir_conventions import PRODUCERS, Conventions
+from snnpipe.pipeline.formats.nir_neurons import population
+from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.errors import GraphError
+
+SNNTORCH_IF = "snnTorch 1.0's import_from_nir builds NIR's IF as Leaky(beta=0.9) with " \
+              "subtractive reset"
+NO_READOUT = "its importer reads no LI or CubaLI (a non-spiking readout)"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What one framework's NIR importer builds, and how (see the module docstring).
+
+    Attributes:
+        producer: the key of PRODUCERS whose rules its importer follows.
+        nodes: NIR node type -> None where the importer builds it right, else why not.
+        spike, reset: the only spike kind and reset its neurons have.
+        one_threshold: it takes a single threshold per population.
+        ignores: (node type, parameter) it does not read: written as 1, the gain it leaves
+            goes into the weights.
+        r_is_dt: r only says the time step (Rockpool: dt = tau_mem / (1 + r)).
+        affine: dense projections as Affine with a zero bias (it reads no Linear).
+    """
+
+    producer: str
+    nodes: dict
+    spike: str = "binary"
+    reset: str = "zero"
+    one_threshold: bool = False
+    ignores: frozenset = frozenset()
+    r_is_dt: bool = False
+    affine: bool = False
+
+    @property
+    def conventions(self) -> Conventions:
+        return PRODUCERS[self.producer]
+
+
+READERS: dict[str, Reader] = {
+    "snntorch": Reader("snntorch-zero", one_threshold=True, nodes={
+        "LIF": None, "CubaLIF": None, "IF": SNNTORCH_IF, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
+    "norse": Reader("norse-seconds", ignores=frozenset({("LIF", "r"), ("IF", "r")}), nodes={
+        "LIF": None, "CubaLIF": None, "IF": None, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
+    "sinabs": Reader("sinabs", spike="multi", reset="subtract", affine=True, nodes={
+        "LIF": None, "LI": None, "IF": "Sinabs 3.1's from_nir builds IAF with min_v_mem = "
+        "-threshold (v clamped there)", "CubaLIF": "its importer reads no CubaLIF (a synaptic "
+        "current)", "CubaLI": "its importer reads no CubaLI (a synaptic current)"}),
+    "rockpool": Reader("rockpool", spike="multi", reset="subtract", r_is_dt=True,
+                       ignores=frozenset({("CubaLIF", "w_in")}), nodes={
+        "CubaLIF": None, "LIF": "Rockpool 3.1's from_nir fails on NIR's LIF (it reads "
+        "node.tau_mem; LIF has tau), and its LIFTorch always decays the input current",
+        "LI": "Rockpool 3.1's from_nir builds ExpSynTorch(tau=tau.int()): tau truncated to an "
+        "integer (and a scalar tau fails)", "IF": "its importer reads no IF",
+        "CubaLI": "its importer reads no CubaLI"}),
+}
+
+
+def _node_type(d) -> str:
+    cd = np.asarray(d["current_decay"], np.float64)[0]
+    current = not np.all(cd == 1)
+    if d["model"] == "li":
+        return "CubaLI" if current else "LI"
+    if np.all(np.asarray(d["voltage_decay"]) == 0):
+        return "CubaIF" if current else "IF"
+    return "CubaLIF" if current else "LIF"
+
+
+def _full(x, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, np.float64).reshape(-1), (n,)).copy()
+
+
+def _check_neuron(name: str, node, d, reader: Reader) -> str:
+    """The NIR node type of population ``node``, or GraphError naming what cannot be written."""
+    if d.get("model") not in ("cuba", "li"):
+        raise GraphError(f"{name} reads CUBA neurons and leaky readouts only", where=node,
+                         field="model", expected="cuba | li", found=d.get("model"))
+    for f, want in (("n_syn", 1), ("refractory", 0)):
+        if d[f] != want:
+            raise GraphError(f"{name}'s importer has no form for this", where=node, field=f,
+                             expected=want, found=d[f])
+    if d["model"] == "cuba":
+        for f, want in (("spike", reader.spike), ("reset", reader.reset)):
+            if d[f] != want:
+                raise GraphError(f"{name}'s importer builds neurons with {f} {want!r} only",
+                                 where=node, field=f, expected=want, found=d[f])
+        if reader.one_threshold and np.unique(d["threshold"]).size > 1:
+            raise GraphError(f"{name}'s importer takes one threshold per population",
+                             where=node, field="threshold", expected="one value",
+                             found=f"{np.unique(d['threshold']).size} values")
+    kind = _node_type(d)
+    reason = reader.nodes.get(kind, f"{kind}: a synaptic current into a perfect integrator has "
+                                    "no NIR node")
+    if reason is not None:
+        field_ = "voltage_decay" if kind in ("IF", "CubaIF") else \
+            "model" if kind in ("LI", "CubaLI") else "current_decay"
+        raise GraphError(f"{name} cannot read this population: {reason}", where=node,
+                         field=field_, expected=" | ".join(k for k, v in reader.nodes.items()
+                                                           if v is None), found=kind)
+    if np.any(np.asarray(d["bias"]) != 0):
+        raise GraphError(f"a bias: ours acts from step 0, before the first input reaches the "
+                         f"population; {name} adds it from the step the input arrives",
+                         where=node, field="bias", expected=0.0,
+                         found=float(np.abs(d["bias"]).max()))
+    return kind
+
+
+def _tau(decay: np.ndarray, c: Conventions, dt: float, node, field_: str) -> np.ndarray:
+    """The written time constant whose decay under ``c`` is ``decay`` (the import's inverse)."""
+    top = 1.0 if c.decay == "exact" else np.inf
+    bad = decay[(decay <= 0) | (decay >= top)]
+    if bad.size:
+        raise GraphError("a decay of 0 (a perfect integrator) has no time constant" if bad[0] <= 0
+                         else "a decay of 1 needs tau = 0 under this framework's exact decay",
+                         where=node, field=field_,
+                         expected="(0, 1)" if c.decay == "exact" else "(0, 1]",
+                         found=float(bad[0]))
+    steps = 1.0 / decay if c.decay == "euler" else -1.0 / np.log1p(-decay)
+    per = {"dt": dt, "rockpool": dt, "fixed": c.step_tau, "norse": dt * c.step_tau}[c.tau]
+    return steps * per
+
+
+def _gain_free(rule: str, vd: np.ndarray, dt: float) -> np.ndarray:
+    """The factor that r multiplies in the membrane gain ``rule`` of nir_neurons."""
+    return {"ode": vd, "one": np.ones_like(vd), "dt": np.full_like(vd, dt)}.get(rule)
+
+
+def _neuron(node, d, kind: str, reader: Reader, dt: float) -> tuple[nir.NIRNode, np.ndarray]:
+    """(NIR node, (N,) gain the framework applies to the input) of population ``node``."""
+    c, n = reader.conventions, G.size(d["shape"])
+    cd = _full(np.asarray(d["current_decay"], np.float64)[0], n)
+    vd = _full(d["voltage_decay"], n)
+    params: dict = {}
+    if kind in ("CubaLIF", "CubaLI"):
+        params["tau_syn"] = _tau(cd, c, dt, node, "current_decay")
+        unit = {"ode": cd, "jump": np.ones(n), "decayed": 1 - cd}[c.syn_gain]
+        params["w_in"] = np.ones(n) if (kind, "w_in") in reader.ignores else 1 / unit
+    if kind != "IF":
+        params["tau_mem" if kind.startswith("Cuba") else "tau"] = _tau(vd, c, dt, node,
+                                                                     "voltage_decay")
+        params["v_leak"] = np.zeros(n)
+    free = _gain_free(c.gain(kind), vd, dt)
+    if reader.r_is_dt:
+        tau = params.get("tau_mem", params.get("tau"))
+        params["r"] = tau / dt - 1
+    elif (kind, "r") in reader.ignores or free is None:
+        params["r"] = np.ones(n)
+    else:
+        params["r"] = 1 / free
+    if d["model"] == "cuba":
+        th = _full(d["threshold"], n)
+        params["v_threshold"] = np.nextafter(th, np.inf) if c.threshold == ">=" else th
+    out = getattr(nir, kind)(**params)
+    p = population(node, out, n, c, dt)
+    back = {k: np.asarray(p.attrs[k], np.float64) for k in ("current_decay", "voltage_decay")}
+    assert np.allclose(back["voltage_decay"], vd, rtol=1e-9, atol=0), (node, "voltage_decay")
+    assert np.allclose(back["current_decay"][0], cd, rtol=1e-9, atol=0), (node, "current_decay")
+    return out, p.gain
+
+
+def offsets(graph: nx.MultiDiGraph) -> dict:
+    """Population -> the steps our Graph runs behind a framework stepping its NIR export.
+
+    A framework's projections act within its step, each of ours takes one (and its delay), so
+    a population at the end of paths of ``L`` steps emits at our step ``t + L`` what the
+    framework emits at step t. Raises GraphError where paths of different lengths meet (the
+    framework would add spikes that we add at different steps), for recurrent edges and for
+    merges.
+    """
+    order = G.topological_order(graph)
+    lag = {n: 0 for n in graph.graph["inputs"]}
+    for n in order:
+        if graph.nodes[n]["kind"] == "merge":
+            raise GraphError("a merge: the frameworks' importers read no Scale junction",
+                             where=n, field="kind", expected="input | neuron", found="merge")
+        for src, dst, key, e in graph.in_edges(n, keys=True, data=True):
+            where = f"{src} -> {dst} [{key}]"
+            if e.get("recurrent"):
+                raise GraphError("a recurrent edge: not written for a framework yet",
+                                 where=where, field="recurrent", expected=False, found=True)
+            delay = np.asarray(e["delay"])
+            if delay.ndim:
+                raise GraphError("one delay per projection, not one per synapse",
+                                 where=where, field="delay", expected="a scalar",
+                                 found=delay.shape)
+            at = lag[src] + 1 + int(delay)
+            if lag.setdefault(n, at) != at:
+                raise GraphError("paths of different lengths reach this population: the "
+                                 "framework adds within one step what ours adds at "
+                                 f"{lag[n]} and {at} steps", where=where, field="delay",
+                                 expected=f"{lag[n] - lag[src] - 1} step(s)", found=int(delay))
+    return {n: lag[n] for n in graph.nodes if graph.nodes[n]["kind"] == "neuron"}
+
+
+def _names(graph) -> dict:
+    """Our node ids -> names every importer takes (torch module names: word characters)."""
+    out: dict = {}
+    for n in graph.nodes:
+        name = re.sub(r"\W", "_", str(n))
+        name = "n_" + name if not name or name[0].isdigit() else name
+        while name in out.values():
+            name += "_"
+        out[n] = name
+    return out
+
+
+def _projection(graph, src, dst, e, gain, reader: Reader, where: str) -> nir.NIRNode:
+    """The NIR node of one projection, the target's input gain divided out of the weight."""
+    shape = graph.nodes[src]["shape"]
+    if e["op"] == "conv":
+        raise GraphError("conv projections are not written for a framework: their importers "
+                         "read NIR's Flatten with the batch as dimension 0", where=where,
+                         field="op", expected="dense | identity", found="conv")
+    if len(shape) > 1:
+        raise GraphError("a dense projection from a multi-dimensional population", where=where,
+                         field="shape", expected="a 1-d source", found=tuple(shape))
+    w = np.asarray(e["weight"], np.float64)
+    if e["op"] == "identity":
+        w = np.diag(np.broadcast_to(w.reshape(-1), (shape[0],)))
+    w = w / gain[:, None]
+    if reader.affine:
+        return nir.Affine(weight=w, bias=np.zeros(w.shape[0]))
+    return nir.Linear(weight=w)
+
+
+def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
+    """The NIR graph of a valid Graph that framework ``name`` (a key of :data:`READERS`) reads
+    back into a network emitting our float outputs, :func:`offsets` steps earlier.
+
+    Raises:
+        GraphError: what that framework's importer cannot build as we run it, naming the node
+            or edge and the field (see the module docstring).
+    """
+    reader = READERS[name]
+    dt = graph.graph["dt"]
+    lag = offsets(graph)
+    names = _names(graph)
+    nodes: dict = {}
+    gains: dict = {}
+    for n, d in graph.nodes(data=True):
+        if d["kind"] == "input":
+            nodes[names[n]] = nir.Input(input_type=np.array(d["shape"]))
+            continue
+        kind = _check_neuron(name, n, d, reader)
+        nodes[names[n]], gains[n] = _neuron(n, d, kind, reader, dt)
+    edges = []
+    for src, dst, key, e in G.edges(graph):
+        where = f"{src} -> {dst} [{key}]"
+        label = f"{names[src]}_{names[dst]}_{key}"
+        while label in nodes:
+            label += "_"
+        nodes[label] = _projection(graph, src, dst, e, gains[dst], reader, where)
+        edges += [(names[src], label), (label, names[dst])]
+    for i, n in enumerate(graph.graph["outputs"]):
+        out = "output" if len(graph.graph["outputs"]) == 1 else f"output{i}"
+        while out in nodes:
+            out = "_" + out
+        nodes[out] = nir.Output(output_type=np.array(graph.nodes[n]["shape"]))
+        edges.append((names[n], out))
+    assert set(lag) == set(gains)
+    return nir.NIRGraph(nodes=nodes, edges=edges,
+                        metadata={"producer": reader.producer, "dt": dt, "written_for": name,
+                                  "writer": "snnpipe", "name": graph.graph.get("name", "net")})
