@@ -37,12 +37,17 @@ rockpool  rockpool        cuba (subtractive reset, multi-spike, current_decay in
                           (1 - current_decay)); the threshold above ours (>=); Linear.
 ========  ==============  ===========================================================
 
+A population's recurrent edge onto itself is written nested, ``Input -> neuron <-> Linear ->
+Output``, as snnTorch and Rockpool export it: nirtorch steps it one step late in snnTorch and
+Norse (snnTorch's own rewrite of a flat cycle would feed the input through the recurrent
+weights), Rockpool builds ``LIFTorch(has_rec=True)`` from it.
+
 Refused (GraphError naming node or edge and field), because the framework's importer would
 build something that runs differently: a neuron feature it has no form for (reset, spike
 kind, synaptic current, non-spiking readout, a decay of 0 or 1 its taus cannot hold, several
 thresholds where snnTorch takes one), a non-zero bias (ours acts from step 0, before the first
-input reaches a population; the frameworks start it with the input), recurrent edges, merges,
-per-synapse delays, a population reached by paths of different lengths, conv projections
+input reaches a population; the frameworks start it with the input), recurrent edges other
+than a population's onto itself without delay (and any in Sinabs), merges, per-synapse delays, a population reached by paths of different lengths, conv projections
 (their importers read NIR's Flatten with the batch dimension as dimension 0), several synaptic
 currents, refractory periods. Known importer defects are refusals too, named in the message:
 snnTorch builds NIR's IF as ``Leaky(beta=0.9)`` with subtractive reset; Sinabs' IAF clamps v
@@ -81,6 +86,9 @@ class Reader:
             goes into the weights.
         r_is_dt: r only says the time step (Rockpool: dt = tau_mem / (1 + r)).
         affine: dense projections as Affine with a zero bias (it reads no Linear).
+        recurrent: None where it steps a population's self-recurrence (written as a nested
+            NIRGraph Input -> neuron <-> Linear -> Output, the form snnTorch and Rockpool
+            export), else why not.
     """
 
     producer: str
@@ -91,6 +99,7 @@ class Reader:
     ignores: frozenset = frozenset()
     r_is_dt: bool = False
     affine: bool = False
+    recurrent: str | None = None
 
     @property
     def conventions(self) -> Conventions:
@@ -102,7 +111,8 @@ READERS: dict[str, Reader] = {
         "LIF": None, "CubaLIF": None, "IF": SNNTORCH_IF, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
     "norse": Reader("norse-seconds", ignores=frozenset({("LIF", "r"), ("IF", "r")}), nodes={
         "LIF": None, "CubaLIF": None, "IF": None, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
-    "sinabs": Reader("sinabs", spike="multi", reset="subtract", affine=True, nodes={
+    "sinabs": Reader("sinabs", spike="multi", reset="subtract", affine=True,
+                     recurrent="Sinabs' layers step every time step in one call", nodes={
         "LIF": None, "LI": None, "IF": "Sinabs 3.1's from_nir builds IAF with min_v_mem = "
         "-threshold (v clamped there)", "CubaLIF": "its importer reads no CubaLIF (a synaptic "
         "current)", "CubaLI": "its importer reads no CubaLI (a synaptic current)"}),
@@ -223,9 +233,9 @@ def offsets(graph: nx.MultiDiGraph) -> dict:
 
     A framework's projections act within its step, each of ours takes one (and its delay), so
     a population at the end of paths of ``L`` steps emits at our step ``t + L`` what the
-    framework emits at step t. Raises GraphError where paths of different lengths meet (the
-    framework would add spikes that we add at different steps), for recurrent edges and for
-    merges.
+    framework emits at step t. A population's recurrent edge to itself without delay acts one
+    step later in both. Raises GraphError where paths of different lengths meet (the framework
+    would add spikes that we add at different steps), for other recurrent edges and merges.
     """
     order = G.topological_order(graph)
     lag = {n: 0 for n in graph.graph["inputs"]}
@@ -235,14 +245,19 @@ def offsets(graph: nx.MultiDiGraph) -> dict:
                              where=n, field="kind", expected="input | neuron", found="merge")
         for src, dst, key, e in graph.in_edges(n, keys=True, data=True):
             where = f"{src} -> {dst} [{key}]"
-            if e.get("recurrent"):
-                raise GraphError("a recurrent edge: not written for a framework yet",
-                                 where=where, field="recurrent", expected=False, found=True)
             delay = np.asarray(e["delay"])
             if delay.ndim:
                 raise GraphError("one delay per projection, not one per synapse",
                                  where=where, field="delay", expected="a scalar",
                                  found=delay.shape)
+            if e.get("recurrent"):
+                if src != dst or delay != 0:
+                    raise GraphError("the frameworks read a population's recurrence onto "
+                                     "itself without delay only", where=where,
+                                     field="recurrent" if src != dst else "delay",
+                                     expected="a self-loop of delay 0",
+                                     found=f"{src} -> {dst}, delay {int(delay)}")
+                continue
             at = lag[src] + 1 + int(delay)
             if lag.setdefault(n, at) != at:
                 raise GraphError("paths of different lengths reach this population: the "
@@ -283,6 +298,17 @@ def _projection(graph, src, dst, e, gain, reader: Reader, where: str) -> nir.NIR
     return nir.Linear(weight=w)
 
 
+def _recurrent(neuron, weight, reader: Reader, shape) -> nir.NIRGraph:
+    """A population with its recurrence onto itself, nested as snnTorch and Rockpool export
+    it (Rockpool's importer takes exactly these four nodes)."""
+    w = nir.Affine(weight=weight, bias=np.zeros(weight.shape[0])) if reader.affine else \
+        nir.Linear(weight=weight)
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array(shape)), "neuron": neuron,
+                               "recurrent": w, "output": nir.Output(output_type=np.array(shape))},
+                        edges=[("input", "neuron"), ("neuron", "recurrent"),
+                               ("recurrent", "neuron"), ("neuron", "output")])
+
+
 def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
     """The NIR graph of a valid Graph that framework ``name`` (a key of :data:`READERS`) reads
     back into a network emitting our float outputs, :func:`offsets` steps earlier.
@@ -304,13 +330,23 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
         kind = _check_neuron(name, n, d, reader)
         nodes[names[n]], gains[n] = _neuron(n, d, kind, reader, dt)
     edges = []
+    loops: dict = {}
     for src, dst, key, e in G.edges(graph):
         where = f"{src} -> {dst} [{key}]"
+        w = _projection(graph, src, dst, e, gains[dst], reader, where)
+        if src == dst:
+            if reader.recurrent is not None:
+                raise GraphError(f"{name} reads no recurrence: {reader.recurrent}",
+                                 where=where, field="recurrent", expected=False, found=True)
+            loops[src] = loops.get(src, 0) + w.weight
+            continue
         label = f"{names[src]}_{names[dst]}_{key}"
         while label in nodes:
             label += "_"
-        nodes[label] = _projection(graph, src, dst, e, gains[dst], reader, where)
+        nodes[label] = w
         edges += [(names[src], label), (label, names[dst])]
+    for n, w in loops.items():
+        nodes[names[n]] = _recurrent(nodes[names[n]], w, reader, graph.nodes[n]["shape"])
     for i, n in enumerate(graph.graph["outputs"]):
         out = "output" if len(graph.graph["outputs"]) == 1 else f"output{i}"
         while out in nodes:

@@ -7,12 +7,14 @@ population p runs ``offsets(g)[p]`` steps behind the framework (one step per pro
 
 The graphs are random dense chains of the neurons each framework can take (snnTorch: LIF and
 CubaLIF with reset to zero; Norse: those and IF; Sinabs: multi-spike LIF with subtractive reset
-and an LI readout; Rockpool: multi-spike CubaLIF). What a framework's importer would build
+and an LI readout; Rockpool: multi-spike CubaLIF), with a population recurrent onto itself
+where the importer steps it (snnTorch, Norse, Rockpool). What a framework's importer would build
 differently is refused naming the node and field; where the importer is at fault a strict xfail
 holds the minimal reproduction. Float rounding at threshold may flip a spike; the suite's seeds
 have none, the randomised variants (``SNNPIPE_CROSSCHECK=full``) allow one trace per network
 or 1 in 100, and a trace where the framework emits more than our 31 spikes in a step is not
-counted (our multi-spike neurons stop there; Sinabs and Rockpool do not).
+counted (our multi-spike neurons stop there; Sinabs and Rockpool do not: the recurrent
+weights lean inhibitory so that a runaway count does not spread to every neuron).
 """
 import contextlib
 import io
@@ -39,15 +41,18 @@ CROSSCHECK = [pytest.mark.crosscheck,
               pytest.mark.skipif(not FULL, reason="randomised variants of the framework "
                                  "oracles: under `make crosscheck` (SNNPIPE_CROSSCHECK=full)")]
 
-# name -> (framework, NIR node type of each layer, weight scale)
+# name -> (framework, NIR node type of each layer (+ "*": recurrent onto itself), weight scale)
 KINDS = {
     "snntorch-lif": ("snntorch", ["LIF", "LIF"], 2.5),
     "snntorch-cuba": ("snntorch", ["CubaLIF", "CubaLIF", "LIF"], 2.0),
+    "snntorch-recurrent": ("snntorch", ["LIF*", "CubaLIF"], 2.0),
     "norse-cuba": ("norse", ["CubaLIF", "LIF"], 2.0),
     "norse-if": ("norse", ["IF", "CubaLIF"], 1.5),
+    "norse-recurrent": ("norse", ["CubaLIF*", "LIF*"], 2.0),
     "sinabs-lif": ("sinabs", ["LIF", "LIF"], 2.0),
     "sinabs-readout": ("sinabs", ["LIF", "LIF", "LI"], 2.0),
     "rockpool-cuba": ("rockpool", ["CubaLIF", "CubaLIF"], 2.0),
+    "rockpool-recurrent": ("rockpool", ["CubaLIF*", "CubaLIF"], 2.0),
 }
 
 
@@ -65,8 +70,8 @@ def random_graph(name: str, seed: int):
     n_prev = int(rng.integers(4, 9))
     G.add_input(g, "in", (n_prev,))
     prev = "in"
-    for i, kind in enumerate(layers):
-        n, node = int(rng.integers(3, 11)), f"l{i}"
+    for i, layer in enumerate(layers):
+        kind, n, node = layer.rstrip("*"), int(rng.integers(3, 11)), f"l{i}"
         cd = 1.0 if kind in ("LIF", "IF", "LI") else _values(rng, 0.05, 0.7, (1, n))
         vd = 0.0 if kind == "IF" else _values(rng, 0.02, 0.6, n)
         if kind == "LI":
@@ -76,6 +81,8 @@ def random_graph(name: str, seed: int):
             G.add_neuron(g, node, (n,), current_decay=cd, voltage_decay=vd, threshold=th,
                          reset=reader.reset, spike=reader.spike)
         G.add_dense(g, prev, node, rng.normal(size=(n, n_prev)) * scale / np.sqrt(n_prev))
+        if layer.endswith("*"):
+            G.add_dense(g, node, node, rng.normal(-0.5, 0.5, (n, n)) / np.sqrt(n), recurrent=True)
         prev, n_prev = node, n
     G.set_outputs(g, [prev])
     x = (rng.random((B, g.nodes["in"]["shape"][0], T)) < 0.4).astype(np.int64)
@@ -171,7 +178,7 @@ def test_read_nir_reads_an_export_back_as_the_graph(name, tmp_path):
     g, x, readout = random_graph(name, 0)
     back, info = read_nir(exported(g, fw, tmp_path))
     assert (info.producer, info.detected, info.dt) == (READERS[fw].producer, True, 1e-3)
-    assert info.offsets == offsets(g)
+    assert sorted(info.offsets.values()) == sorted(offsets(g).values())   # nested: l0.neuron
     assert np.array_equal(ours(back, x, readout), ours(g, x, readout))
 
 
@@ -220,9 +227,11 @@ def _skip(delay):
     return change
 
 
-def _recurrent(g):
-    n = g.nodes["l0"]["shape"][0]
-    G.add_dense(g, "l0", "l0", np.eye(n), recurrent=True)
+def _recurrent(src, dst, delay=0):
+    def change(g):
+        G.add_dense(g, src, dst, np.ones((g.nodes[dst]["shape"][0], g.nodes[src]["shape"][0])),
+                    recurrent=True, delay=delay)
+    return change
 
 
 REFUSALS = [
@@ -253,7 +262,9 @@ REFUSALS = [
     ("rockpool", "rockpool-cuba", _set("l0", refractory=2), "l0", "refractory", ""),
     ("snntorch", "snntorch-cuba", _set("l1", n_syn=2, current_decay=np.array([0.3, 0.4])),
      "l1", "n_syn", ""),
-    ("norse", "norse-cuba", _recurrent, "l0 -> l0 [0]", "recurrent", ""),
+    ("sinabs", "sinabs-lif", _recurrent("l0", "l0"), "l0 -> l0 [0]", "recurrent", "one call"),
+    ("norse", "norse-cuba", _recurrent("l1", "l0"), "l1 -> l0 [0]", "recurrent", "onto itself"),
+    ("norse", "norse-cuba", _recurrent("l0", "l0", 1), "l0 -> l0 [0]", "delay", "delay 1"),
     ("norse", "norse-cuba", _skip(0), "in -> l1 [0]", "delay", "different lengths"),
     ("norse", "norse-cuba", _set("l0", model="sigma_delta"), "l0", "model", "cuba"),
 ]
