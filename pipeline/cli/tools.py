@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snnpipe.pipeline.cli.common import EXIT_FAILED, EXIT_OK, file_options, read_options
 
-FRAMEWORKS = ("snntorch", "norse", "sinabs", "rockpool")    # nir_export_frameworks.READERS
+FRAMEWORKS = ("snntorch", "norse", "sinabs", "rockpool")    # = tuple(nir_readers.READERS)
 
 
 def add_doctor(sub, parent) -> None:

@@ -30,7 +30,8 @@ import networkx as nx
 import nir
 import numpy as np
 
-from snnpipe.pipeline.formats.nir_export_frameworks import READERS, to_framework
+from snnpipe.pipeline.formats.nir_export_frameworks import to_framework
+from snnpipe.pipeline.formats.nir_readers import READERS
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import GraphError
 

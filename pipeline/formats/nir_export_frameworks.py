@@ -15,116 +15,30 @@ the import's own code, which says the input gain the framework applies; the weig
 population are divided by it. The metadata names the entry (``producer``) and our ``dt``, so
 ``read_nir`` reads the file back as the graph it came from.
 
-========  ==============  ===========================================================
---for     conventions     what is written (measured against the framework's own importer)
-========  ==============  ===========================================================
-snntorch  snntorch-zero   cuba (reset to zero, binary) -> LIF (current_decay 1) or CubaLIF:
-                          tau = 1e-4 / decay, r = tau_mem / 1e-4, w_in = tau_syn / 1e-4 (gain
-                          1, weights as they are); Linear. One threshold per population.
-norse     norse-seconds   cuba (reset to zero, binary) -> CubaLIF (tau = 1e-3 / decay, r =
-                          1 / voltage_decay, w_in = 1 / current_decay), LIF (r = 1: from_nir's
-                          LIFBoxCell ignores r; weights / voltage_decay), IF (voltage_decay 0,
-                          current_decay 1: IAFCell, v += x); Linear.
-sinabs    sinabs          cuba (subtractive reset, multi-spike, current_decay 1) -> LIF with tau
-                          = -1 / log(1 - decay) steps, r = 1 / voltage_decay (Sinabs reads r = 1
-                          whatever is written: norm_input off) and the float64 above our
-                          threshold (Sinabs spikes at v >= threshold); li (current_decay 1) ->
-                          LI (r = 1); Affine with zero bias (from_nir reads no Linear).
-rockpool  rockpool        cuba (subtractive reset, multi-spike, current_decay in (0, 1)) ->
-                          CubaLIF with taus in seconds (-dt / log(1 - decay)), r = tau_mem / dt
-                          - 1 (from_nir takes dt = min tau_mem / (1 + r)), w_in 1 (LIFTorch
-                          ignores it and scales its input by exp(-dt / tau_syn): weights /
-                          (1 - current_decay)); the threshold above ours (>=); Linear.
-========  ==============  ===========================================================
+The conventions of each framework's importer, and what is written for it, are the table of
+:mod:`.nir_readers`.
 
 A population's recurrent edge onto itself is written nested, ``Input -> neuron <-> Linear ->
 Output``, as snnTorch and Rockpool export it: nirtorch steps it one step late in snnTorch and
 Norse (snnTorch's own rewrite of a flat cycle would feed the input through the recurrent
 weights), Rockpool builds ``LIFTorch(has_rec=True)`` from it.
 
-Refused (GraphError naming node or edge and field), because the framework's importer would
-build something that runs differently: a neuron feature it has no form for (reset, spike
-kind, synaptic current, non-spiking readout, a decay of 0 or 1 its taus cannot hold, several
-thresholds where snnTorch takes one), a non-zero bias (ours acts from step 0, before the first
-input reaches a population; the frameworks start it with the input), recurrent edges other
-than a population's onto itself without delay (and any in Sinabs), merges, per-synapse delays, a population reached by paths of different lengths, conv projections
-(their importers read NIR's Flatten with the batch dimension as dimension 0), several synaptic
-currents, refractory periods. Known importer defects are refusals too, named in the message:
-snnTorch builds NIR's IF as ``Leaky(beta=0.9)`` with subtractive reset; Sinabs' IAF clamps v
-at -threshold; Rockpool's LIF import reads ``node.tau_mem`` (NIR's LIF has ``tau``) and its LI
-import truncates tau to an integer.
+What the importer would build differently is refused (GraphError naming the node or edge and
+the field; the list and the importers' defects behind it: :mod:`.nir_readers`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import networkx as nx
 import nir
 import numpy as np
 
-from snnpipe.pipeline.formats.nir_conventions import PRODUCERS, Conventions
+from snnpipe.pipeline.formats.nir_conventions import Conventions
 from snnpipe.pipeline.formats.nir_neurons import population
+from snnpipe.pipeline.formats.nir_readers import READERS, Reader
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import GraphError
-
-SNNTORCH_IF = "snnTorch 1.0's import_from_nir builds NIR's IF as Leaky(beta=0.9) with " \
-              "subtractive reset"
-NO_READOUT = "its importer reads no LI or CubaLI (a non-spiking readout)"
-
-
-@dataclass(frozen=True)
-class Reader:
-    """What one framework's NIR importer builds, and how (see the module docstring).
-
-    Attributes:
-        producer: the key of PRODUCERS whose rules its importer follows.
-        nodes: NIR node type -> None where the importer builds it right, else why not.
-        spike, reset: the only spike kind and reset its neurons have.
-        one_threshold: it takes a single threshold per population.
-        ignores: (node type, parameter) it does not read: written as 1, the gain it leaves
-            goes into the weights.
-        r_is_dt: r only says the time step (Rockpool: dt = tau_mem / (1 + r)).
-        affine: dense projections as Affine with a zero bias (it reads no Linear).
-        recurrent: None where it steps a population's self-recurrence (written as a nested
-            NIRGraph Input -> neuron <-> Linear -> Output, the form snnTorch and Rockpool
-            export), else why not.
-    """
-
-    producer: str
-    nodes: dict
-    spike: str = "binary"
-    reset: str = "zero"
-    one_threshold: bool = False
-    ignores: frozenset = frozenset()
-    r_is_dt: bool = False
-    affine: bool = False
-    recurrent: str | None = None
-
-    @property
-    def conventions(self) -> Conventions:
-        return PRODUCERS[self.producer]
-
-
-READERS: dict[str, Reader] = {
-    "snntorch": Reader("snntorch-zero", one_threshold=True, nodes={
-        "LIF": None, "CubaLIF": None, "IF": SNNTORCH_IF, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
-    "norse": Reader("norse-seconds", ignores=frozenset({("LIF", "r"), ("IF", "r")}), nodes={
-        "LIF": None, "CubaLIF": None, "IF": None, "LI": NO_READOUT, "CubaLI": NO_READOUT}),
-    "sinabs": Reader("sinabs", spike="multi", reset="subtract", affine=True,
-                     recurrent="Sinabs' layers step every time step in one call", nodes={
-        "LIF": None, "LI": None, "IF": "Sinabs 3.1's from_nir builds IAF with min_v_mem = "
-        "-threshold (v clamped there)", "CubaLIF": "its importer reads no CubaLIF (a synaptic "
-        "current)", "CubaLI": "its importer reads no CubaLI (a synaptic current)"}),
-    "rockpool": Reader("rockpool", spike="multi", reset="subtract", r_is_dt=True,
-                       ignores=frozenset({("CubaLIF", "w_in")}), nodes={
-        "CubaLIF": None, "LIF": "Rockpool 3.1's from_nir fails on NIR's LIF (it reads "
-        "node.tau_mem; LIF has tau), and its LIFTorch always decays the input current",
-        "LI": "Rockpool 3.1's from_nir builds ExpSynTorch(tau=tau.int()): tau truncated to an "
-        "integer (and a scalar tau fails)", "IF": "its importer reads no IF",
-        "CubaLI": "its importer reads no CubaLI"}),
-}
-
 
 def _node_type(d) -> str:
     cd = np.asarray(d["current_decay"], np.float64)[0]
@@ -145,6 +59,10 @@ def _check_neuron(name: str, node, d, reader: Reader) -> str:
     if d.get("model") not in ("cuba", "li"):
         raise GraphError(f"{name} reads CUBA neurons and leaky readouts only", where=node,
                          field="model", expected="cuba | li", found=d.get("model"))
+    if reader.multi_dim is not None and len(d["shape"]) > 1:
+        raise GraphError(f"{name} cannot read this population: {reader.multi_dim}",
+                         where=node, field="shape", expected="one dimension",
+                         found=tuple(d["shape"]))
     for f, want in (("n_syn", 1), ("refractory", 0)):
         if d[f] != want:
             raise GraphError(f"{name}'s importer has no form for this", where=node, field=f,
@@ -220,7 +138,7 @@ def _neuron(node, d, kind: str, reader: Reader, dt: float) -> tuple[nir.NIRNode,
     if d["model"] == "cuba":
         th = _full(d["threshold"], n)
         params["v_threshold"] = np.nextafter(th, np.inf) if c.threshold == ">=" else th
-    out = getattr(nir, kind)(**params)
+    out = getattr(nir, kind)(**{k: v.reshape(d["shape"]) for k, v in params.items()})
     p = population(node, out, n, c, dt)
     back = {k: np.asarray(p.attrs[k], np.float64) for k in ("current_decay", "voltage_decay")}
     assert np.allclose(back["voltage_decay"], vd, rtol=1e-9, atol=0), (node, "voltage_decay")
@@ -279,23 +197,41 @@ def _names(graph) -> dict:
     return out
 
 
-def _projection(graph, src, dst, e, gain, reader: Reader, where: str) -> nir.NIRNode:
-    """The NIR node of one projection, the target's input gain divided out of the weight."""
-    shape = graph.nodes[src]["shape"]
-    if e["op"] == "conv":
-        raise GraphError("conv projections are not written for a framework: their importers "
-                         "read NIR's Flatten with the batch as dimension 0", where=where,
-                         field="op", expected="dense | identity", found="conv")
-    if len(shape) > 1:
-        raise GraphError("a dense projection from a multi-dimensional population", where=where,
-                         field="shape", expected="a 1-d source", found=tuple(shape))
+def _refuse(name: str, why: str | None, where: str, field_: str, found) -> None:
+    if why is not None:
+        raise GraphError(f"{name} cannot read this projection: {why}", where=where,
+                         field=field_, found=found)
+
+
+def _projection(graph, src, dst, e, gain, name: str, where: str) -> list:
+    """[(suffix, NIR node)] of one projection in signal order, the target's input gain
+    divided out of the weight."""
+    reader, shape = READERS[name], tuple(graph.nodes[src]["shape"])
     w = np.asarray(e["weight"], np.float64)
+    if e["op"] == "conv":
+        _refuse(name, reader.conv, where, "op", "conv")
+        per = gain.reshape(w.shape[0], -1)
+        if np.any(per != per[:, :1]):
+            raise GraphError("per-neuron gains into a conv projection", where=where,
+                             field="voltage_decay", expected="one decay per channel")
+        return [("", nir.Conv2d(input_shape=shape[1:], weight=w / per[:, :1, None, None],
+                                stride=e["stride"], padding=e["padding"],
+                                dilation=e["dilation"], groups=e["groups"],
+                                bias=np.zeros(w.shape[0])))]
     if e["op"] == "identity":
-        w = np.diag(np.broadcast_to(w.reshape(-1), (shape[0],)))
+        if len(shape) > 1:
+            _refuse(name, "an identity projection between multi-dimensional populations",
+                    where, "op", "identity")
+        w = np.diag(np.broadcast_to(w.reshape(-1), shape))
+    chain = []
+    if len(shape) > 1:
+        _refuse(name, reader.flatten, where, "shape", shape)
+        chain.append(("_flatten", nir.Flatten(input_type={"input": np.array(shape)},
+                                              start_dim=0, end_dim=-1)))
     w = w / gain[:, None]
-    if reader.affine:
-        return nir.Affine(weight=w, bias=np.zeros(w.shape[0]))
-    return nir.Linear(weight=w)
+    node = nir.Affine(weight=w, bias=np.zeros(w.shape[0])) if reader.affine else \
+        nir.Linear(weight=w)
+    return chain + [("", node)]
 
 
 def _recurrent(neuron, weight, reader: Reader, shape) -> nir.NIRGraph:
@@ -333,18 +269,22 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
     loops: dict = {}
     for src, dst, key, e in G.edges(graph):
         where = f"{src} -> {dst} [{key}]"
-        w = _projection(graph, src, dst, e, gains[dst], reader, where)
+        chain = _projection(graph, src, dst, e, gains[dst], name, where)
         if src == dst:
             if reader.recurrent is not None:
                 raise GraphError(f"{name} reads no recurrence: {reader.recurrent}",
                                  where=where, field="recurrent", expected=False, found=True)
-            loops[src] = loops.get(src, 0) + w.weight
+            loops[src] = loops.get(src, 0) + chain[-1][1].weight
             continue
-        label = f"{names[src]}_{names[dst]}_{key}"
-        while label in nodes:
-            label += "_"
-        nodes[label] = w
-        edges += [(names[src], label), (label, names[dst])]
+        path = [names[src]]
+        for suffix, node in chain:
+            label = f"{names[src]}_{names[dst]}_{key}{suffix}"
+            while label in nodes:
+                label += "_"
+            nodes[label] = node
+            path.append(label)
+        path.append(names[dst])
+        edges += list(zip(path[:-1], path[1:]))
     for n, w in loops.items():
         nodes[names[n]] = _recurrent(nodes[names[n]], w, reader, graph.nodes[n]["shape"])
     for i, n in enumerate(graph.graph["outputs"]):
@@ -354,6 +294,9 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
         nodes[out] = nir.Output(output_type=np.array(graph.nodes[n]["shape"]))
         edges.append((names[n], out))
     assert set(lag) == set(gains)
-    return nir.NIRGraph(nodes=nodes, edges=edges,
+    # nir 1.0.8 infers a Conv2d's output from weight.shape[2] for both axes (as in to_nir)
+    square = all(v.weight.shape[2] == v.weight.shape[3] for v in nodes.values()
+                 if isinstance(v, nir.Conv2d))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=square,
                         metadata={"producer": reader.producer, "dt": dt, "written_for": name,
                                   "writer": "snnpipe", "name": graph.graph.get("name", "net")})
