@@ -34,6 +34,7 @@ import networkx as nx
 import nir
 import numpy as np
 
+from snnpipe.hwmap.targets.loihi import MAX_SPIKES
 from snnpipe.pipeline.formats.nir_conventions import Conventions
 from snnpipe.pipeline.formats.nir_neurons import population
 from snnpipe.pipeline.formats.nir_readers import READERS, Reader
@@ -156,7 +157,8 @@ def offsets(graph: nx.MultiDiGraph) -> dict:
     would add spikes that we add at different steps), for other recurrent edges and merges.
     """
     order = G.topological_order(graph)
-    lag = {n: 0 for n in graph.graph["inputs"]}
+    sources = constant_sources(graph)
+    lag = {n: 0 for n in list(graph.graph["inputs"]) + list(sources)}
     for n in order:
         if graph.nodes[n]["kind"] == "merge":
             raise GraphError("a merge: the frameworks' importers read no Scale junction",
@@ -182,7 +184,26 @@ def offsets(graph: nx.MultiDiGraph) -> dict:
                                  "framework adds within one step what ours adds at "
                                  f"{lag[n]} and {at} steps", where=where, field="delay",
                                  expected=f"{lag[n] - lag[src] - 1} step(s)", found=int(delay))
-    return {n: lag[n] for n in graph.nodes if graph.nodes[n]["kind"] == "neuron"}
+    return {n: lag[n] for n in graph.nodes
+            if graph.nodes[n]["kind"] == "neuron" and n not in sources}
+
+
+def constant_sources(graph: nx.MultiDiGraph) -> dict:
+    """Population -> (N,) spikes it emits every step from step 0, for the populations without
+    input whose bias crosses the threshold every step: the import's ``bias`` population, which
+    carries a framework's Affine biases (and v_leak). Their edges become Affine biases."""
+    out = {}
+    for n, d in graph.nodes(data=True):
+        if d["kind"] != "neuron" or d.get("model") != "cuba" or graph.in_degree(n) \
+                or d["refractory"] or d["spike"] == "graded":
+            continue
+        size = G.size(d["shape"])
+        bias, th = _full(d["bias"], size), _full(d["threshold"], size)
+        steady = d["reset"] == "zero" or np.all(np.asarray(d["voltage_decay"]) == 1)
+        if steady and np.all(bias > th):
+            out[n] = np.ones(size) if d["spike"] == "binary" else \
+                np.clip(np.ceil(bias / th) - 1, 1, MAX_SPIKES)
+    return out
 
 
 def _names(graph) -> dict:
@@ -203,35 +224,57 @@ def _refuse(name: str, why: str | None, where: str, field_: str, found) -> None:
                          field=field_, found=found)
 
 
-def _projection(graph, src, dst, e, gain, name: str, where: str) -> list:
+def _weight(graph, src, e) -> np.ndarray:
+    """The (N_dst, N_src) matrix of a dense or identity projection."""
+    w = np.asarray(e["weight"], np.float64)
+    if e["op"] == "identity":
+        w = np.diag(np.broadcast_to(w.reshape(-1), (G.size(graph.nodes[src]["shape"]),)))
+    return w
+
+
+def _projection(graph, src, dst, e, gain, name: str, where: str, drive=None) -> list:
     """[(suffix, NIR node)] of one projection in signal order, the target's input gain
-    divided out of the weight."""
+    divided out of the weight and of the constant ``drive`` (N,) it carries as a bias."""
     reader, shape = READERS[name], tuple(graph.nodes[src]["shape"])
     w = np.asarray(e["weight"], np.float64)
+    drive = np.zeros(len(gain)) if drive is None else drive
     if e["op"] == "conv":
         _refuse(name, reader.conv, where, "op", "conv")
         per = gain.reshape(w.shape[0], -1)
-        if np.any(per != per[:, :1]):
-            raise GraphError("per-neuron gains into a conv projection", where=where,
-                             field="voltage_decay", expected="one decay per channel")
+        b = (drive / gain).reshape(w.shape[0], -1)
+        for a, f in ((per, "voltage_decay"), (b, "bias")):
+            if np.any(a != a[:, :1]):
+                raise GraphError("per-neuron values into a conv projection", where=where,
+                                 field=f, expected="one value per channel")
         return [("", nir.Conv2d(input_shape=shape[1:], weight=w / per[:, :1, None, None],
                                 stride=e["stride"], padding=e["padding"],
-                                dilation=e["dilation"], groups=e["groups"],
-                                bias=np.zeros(w.shape[0])))]
+                                dilation=e["dilation"], groups=e["groups"], bias=b[:, 0]))]
     if e["op"] == "identity":
         if len(shape) > 1:
             _refuse(name, "an identity projection between multi-dimensional populations",
                     where, "op", "identity")
-        w = np.diag(np.broadcast_to(w.reshape(-1), shape))
+        w = _weight(graph, src, e)
     chain = []
     if len(shape) > 1:
         _refuse(name, reader.flatten, where, "shape", shape)
         chain.append(("_flatten", nir.Flatten(input_type={"input": np.array(shape)},
                                               start_dim=0, end_dim=-1)))
     w = w / gain[:, None]
-    node = nir.Affine(weight=w, bias=np.zeros(w.shape[0])) if reader.affine else \
+    node = nir.Affine(weight=w, bias=drive / gain) if reader.affine or np.any(drive) else \
         nir.Linear(weight=w)
     return chain + [("", node)]
+
+
+def _drives(graph, sources: dict) -> dict:
+    """Population -> (N,) constant input from the constant sources, per step."""
+    drives: dict = {}
+    for src, dst, key, e in G.edges(graph):
+        if src in sources:
+            if e["op"] == "conv":
+                raise GraphError("a conv projection from a constant source", field="op",
+                                 where=f"{src} -> {dst} [{key}]", expected="dense | identity")
+            drives[dst] = drives.get(dst, 0) + _weight(graph, src, e) @ sources[src]
+    return drives
 
 
 def _recurrent(neuron, weight, reader: Reader, shape) -> nir.NIRGraph:
@@ -257,11 +300,15 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
     dt = graph.graph["dt"]
     lag = offsets(graph)
     names = _names(graph)
+    sources = constant_sources(graph)
+    drives = _drives(graph, sources)
     nodes: dict = {}
     gains: dict = {}
     for n, d in graph.nodes(data=True):
         if d["kind"] == "input":
             nodes[names[n]] = nir.Input(input_type=np.array(d["shape"]))
+            continue
+        if n in sources:
             continue
         kind = _check_neuron(name, n, d, reader)
         nodes[names[n]], gains[n] = _neuron(n, d, kind, reader, dt)
@@ -269,7 +316,10 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
     loops: dict = {}
     for src, dst, key, e in G.edges(graph):
         where = f"{src} -> {dst} [{key}]"
-        chain = _projection(graph, src, dst, e, gains[dst], name, where)
+        if src in sources:
+            continue
+        chain = _projection(graph, src, dst, e, gains[dst], name, where,
+                            drives.pop(dst, None) if src != dst else None)
         if src == dst:
             if reader.recurrent is not None:
                 raise GraphError(f"{name} reads no recurrence: {reader.recurrent}",
@@ -285,9 +335,14 @@ def to_framework(graph: nx.MultiDiGraph, name: str) -> nir.NIRGraph:
             path.append(label)
         path.append(names[dst])
         edges += list(zip(path[:-1], path[1:]))
+    if drives:
+        raise GraphError("a population whose only input is a constant drive", where=next(
+            iter(drives)), field="bias", expected="a projection from another population")
     for n, w in loops.items():
         nodes[names[n]] = _recurrent(nodes[names[n]], w, reader, graph.nodes[n]["shape"])
     for i, n in enumerate(graph.graph["outputs"]):
+        if n in sources:
+            raise GraphError("a constant source as an output", where=n, field="outputs")
         out = "output" if len(graph.graph["outputs"]) == 1 else f"output{i}"
         while out in nodes:
             out = "_" + out

@@ -27,7 +27,7 @@ import pytest
 import torch
 
 import snnpipe
-from nir_frameworks import differing_traces, needs
+from nir_frameworks import CASES, differing_traces, imported, needs
 from snnpipe.hwmap.targets.loihi import MAX_SPIKES
 from snnpipe.pipeline.cli.main import main
 from snnpipe.pipeline.cli.tools import FRAMEWORKS
@@ -349,6 +349,52 @@ def test_an_unknown_producer_is_refused():
     g, _, _ = random_graph("norse-cuba", 0)
     with pytest.raises(GraphError, match="snntorch"):
         to_nir(g, producer="lava")
+
+
+# ---------------------------------------------------- a framework's network back to itself
+
+BACK = ["snntorch-zero", "norse-lif", "norse-lifbox", "norse-iaf", "sinabs-lif",
+        "sinabs-lif-explk", "rockpool-lif", "rockpool-lif-bias"]
+NOT_BACK = {"snntorch-leaky": "reset", "snntorch-synaptic": "n_syn", "snntorch-rleaky": "reset",
+            "sinabs-iaf": "voltage_decay", "sinabs-conv": "shape", "rockpool-lif-explk": "model"}
+
+
+def back_and_forth(name: str, seed: int, tmp_path):
+    """(what the framework emits running our export of our import of its own export, the
+    case): the export inverts the import, projection biases (our bias population) included."""
+    case = CASES[name](seed)
+    g, _ = imported(case, tmp_path, producer=case.producer)
+    fw = name.split("-")[0]
+    path = tmp_path / "back.nir"
+    nir.write(path, to_nir(g, producer=fw))
+    return in_framework(fw, path, case.x), case
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in BACK])
+def test_a_framework_network_comes_back_to_its_framework(name, tmp_path):
+    got, case = back_and_forth(name, 0, tmp_path)
+    if case.readout:
+        np.testing.assert_allclose(got, case.out, rtol=1e-5, atol=1e-5)
+    else:
+        assert np.array_equal(got, case.out), (int(got.sum()), int(case.out.sum()))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in NOT_BACK])
+def test_what_cannot_come_back_is_refused(name, tmp_path):
+    case = CASES[name](0)
+    g, _ = imported(case, tmp_path, producer=case.producer)
+    with pytest.raises(GraphError) as e:
+        to_nir(g, producer=name.split("-")[0])
+    assert e.value.field == NOT_BACK[name]
+
+
+@pytest.mark.parametrize("name, seed", [pytest.param(n, s, marks=[needs(n)] + CROSSCHECK,
+                                                     id=f"{n}-{s}")
+                                        for n in BACK for s in range(1, 11)])
+def test_randomised_framework_networks_come_back(name, seed, tmp_path):
+    got, case = back_and_forth(name, seed, tmp_path)
+    traces = case.out.shape[0] * case.out.shape[1]
+    assert differing_traces(got, case.out, case.readout) <= max(1, traces // 100)
 
 
 # ------------------------------------------------------------ the importers' own defects
