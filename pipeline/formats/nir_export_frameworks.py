@@ -41,6 +41,7 @@ from snnpipe.pipeline.formats.nir_readers import READERS, Reader
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import GraphError
 
+
 def _node_type(d) -> str:
     cd = np.asarray(d["current_decay"], np.float64)[0]
     current = not np.all(cd == 1)
