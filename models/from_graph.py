@@ -259,6 +259,10 @@ class GraphModel(torch.nn.Module):
         self.graph, self.precision, self.dtype = graph, precision, dtype
         self.order = topological_order(graph)
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
+        for n in (n for n in self.pops if graph.nodes[n]["model"] not in ("cuba", "li")):
+            raise GraphError("the torch models run cuba and li populations (sigma-delta: the "
+                             "netx and intsim-loihi backends)", where=n, field="model",
+                             expected="cuba|li", found=graph.nodes[n]["model"])
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops}
         self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}

@@ -142,6 +142,10 @@ def compile(graph, precision: str = "fixed") -> LavaNetwork:  # noqa: A001 - the
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, found {precision!r}")
     check(graph)
+    for node in (n for n, d in graph.nodes(data=True) if d.get("model") == "sigma_delta"):
+        raise GraphError("our Lava compile builds LIF populations only (sigma-delta: the netx "
+                         "and intsim-loihi backends)", where=node, field="model",
+                         expected="cuba|li", found="sigma_delta")
     net = LavaNetwork(graph=graph, precision=precision)
     for node in topological_order(graph):
         attrs = graph.nodes[node]

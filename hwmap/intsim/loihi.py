@@ -9,6 +9,8 @@ block of steps at a time (one matrix product), projections between populations e
 gather of the active rows for one sample, a matrix product for a batch). Networks of Dense and
 identity projections run instead in the compiled loop of :mod:`snnpipe.hwmap.intsim.loihi_kernel`
 (numba, compiled on first use), which gives the same integers; ``KERNEL`` picks the path.
+Sigma-delta populations (netx's SDNN: Lava's Delta, SigmaDelta, Sigma) keep their own states
+and send graded messages (:mod:`snnpipe.hwmap.intsim.loihi_sdnn`; numpy path).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from scipy import sparse
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 from snnpipe.hwmap.intsim.loihi_events import count_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
+from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
                                          threshold_value, wrap_activation)
@@ -123,9 +126,11 @@ def _check_record(cfg: LoihiConfig, record) -> None:
     names = {p.name for p in cfg.populations}
     for r in record:
         pop, _, var = r.rpartition("/")
-        if var not in ("spikes", "u", "v") or (pop and pop not in names):
+        if var not in ("spikes", "u", "v", "sigma", "act", "residue") or \
+                (pop and pop not in names):
             raise FormatError("unknown state to record", field="record",
-                              expected="spikes | u | v | <population>/<u|v>", found=r)
+                              expected="spikes | u | v | sigma | act | residue | "
+                                       "<population>/<var>", found=r)
 
 
 def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = LoihiCosts()):
@@ -145,9 +150,11 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
 def _kernel(cfg: LoihiConfig):
     """The numba module when ``KERNEL`` and the network allow it (Dense and identity
     projections only), else None."""
-    if KERNEL == "numpy" or any(q.op not in ("dense", "identity") for q in cfg.projections):
+    if KERNEL == "numpy" or any(q.op not in ("dense", "identity") for q in cfg.projections) \
+            or any(p.model == "sigma_delta" for p in cfg.populations):
         if KERNEL == "numba":
-            raise ValueError("the numba loop runs Dense and identity projections only")
+            raise ValueError("the numba loop runs LIF neurons and Dense and identity "
+                             "projections only")
         return None
     try:
         from snnpipe.hwmap.intsim import loihi_kernel
@@ -159,18 +166,18 @@ def _kernel(cfg: LoihiConfig):
 
 
 def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
-    """The numpy path. Returns spikes {pop: (B, N, T) uint8}, states {"<pop>/u": (B, n_syn, N,
-    T), "<pop>/v": (B, N, T)}, and the non-zero events of every input and population
-    {name: (B, N)} per sample and {name: (T, N)} per step, float64."""
+    """The numpy path. Returns spikes {pop: (B, N, T) uint8, int64 messages with sigma-delta
+    populations}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/<v|sigma|act|residue>": (B, N,
+    T)}, and the non-zero events of every input and population {name: (B, N)} per sample and
+    {name: (T, N)} per step, float64."""
     net = _FlatNet(cfg, B, T)
     x_in = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
-    spikes = np.empty((T, B, net.n), np.uint8)
+    spikes = np.empty((T, B, net.n), np.int64 if net.sd else np.uint8)
     rec = {}
     for p in cfg.populations:
-        if _wanted(record, p.name, "u"):
-            rec[f"{p.name}/u"] = np.empty((T, p.n_syn, B, p.size), np.int64)
-        if _wanted(record, p.name, "v"):
-            rec[f"{p.name}/v"] = np.empty((T, B, p.size), np.int64)
+        for var in state_names(p):
+            if _wanted(record, p.name, var):
+                rec[f"{p.name}/{var}"] = np.empty((T,) + net.state(p.name, var).shape, np.int64)
     for t0 in range(0, T, net.tb):
         t1 = min(T, t0 + net.tb)
         for s in net.external:
@@ -281,6 +288,7 @@ class _FlatNet:
         self.external = [s for s in self.synapses if s.q.src in cfg.inputs]
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
+        self.sd = SigmaDeltaPops(cfg, B, self.slice)
         self.tmp = np.empty_like(self.x)
         self.tb = int(max(1, min(T, BLOCK_ELEMENTS // max(1, B * self.n))))
         d_max = max([s.max_delay for s in self.synapses] + [0])
@@ -300,12 +308,16 @@ class _FlatNet:
             self.pending[s.q.syn, k + 1 + d, :, sl] += acc << ACT
 
     def step(self, k: int) -> np.ndarray:
-        """Block position k: receive, update u and v, spike. Returns spikes (B, N)."""
-        return neuron_step_inplace(self.x, self.pending[:, k], self.keep, self.bias, self.theta,
-                                   self.tmp)
+        """Block position k: receive, update u and v, spike. Returns spikes (B, N) (int64
+        with the messages of sigma-delta populations, which update after the LIF rule)."""
+        s = neuron_step_inplace(self.x, self.pending[:, k], self.keep, self.bias, self.theta,
+                                self.tmp)
+        return self.sd.step(self.pending[0, k], s) if self.sd else s
 
     def state(self, pop: str, var: str) -> np.ndarray:
-        """u (n_syn, B, N) or v (B, N) of one population, now."""
+        """u (n_syn, B, N), v (B, N) or a sigma-delta state (B, N) of one population, now."""
+        if var not in ("u", "v"):
+            return self.sd.state(pop, var)
         sl = self.slice[pop]
         return self.x[:self.pops[pop].n_syn, :, sl] if var == "u" else self.x[-1, :, sl]
 

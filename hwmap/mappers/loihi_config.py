@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnpipe.hwmap.mappers.configio import load_config, save_config
-from snnpipe.hwmap.targets.loihi import DECAY_UNIT, VTH_MAX
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT, SD_EXP_MAX, VTH_MAX
 from snnpipe.pipeline.ir.errors import FormatError
 
 TARGET = "loihi"
 OPS = ("dense", "conv", "identity")
+MODELS = ("cuba", "li", "sigma_delta")
+SD_STAGES = ("sigma_delta", "delta", "sigma")
 
 
 @dataclass
@@ -27,6 +29,11 @@ class Population:
     ``du = i_decay - 1``, ``dv = v_decay``); ``vth`` (N,) threshold mantissa (theta = vth << 6,
     ignored by ``li``); ``bias_mant``, ``bias_exp`` (N,): bias ``bias_mant << bias_exp`` in
     state units (1/4096 of the float unit).
+
+    ``sigma_delta`` (Lava's SigmaDelta, Delta, Sigma): ``sd`` holds ``stage``, ``relu``,
+    ``spike_exp``, ``state_exp``, ``message_bits``; ``vth`` and ``bias_mant`` are in 1/64 of
+    the float unit and ``bias_exp = spike_exp + state_exp``: threshold and bias in state units
+    are ``vth << bias_exp`` and ``bias_mant << bias_exp``; the decays are zero (unused).
     """
 
     name: str
@@ -37,6 +44,7 @@ class Population:
     vth: np.ndarray
     bias_mant: np.ndarray
     bias_exp: np.ndarray
+    sd: dict = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -121,8 +129,8 @@ def save(config: LoihiConfig, path):
               "inputs": {k: list(v) for k, v in config.inputs.items()},
               "cores": config.cores, "routes": config.routes, "limits": config.limits,
               "quant": config.quant,
-              "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model}
-                              for p in config.populations],
+              "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model,
+                               **({"sd": p.sd} if p.sd else {})} for p in config.populations],
               "projections": [{k: getattr(q, k) for k in PROJ_SCALARS}
                               for q in config.projections]}
     for i, p in enumerate(config.populations):
@@ -147,7 +155,8 @@ def load(path) -> LoihiConfig:
                           expected=TARGET, found=target)
     try:
         pops = [Population(d["name"], tuple(int(s) for s in d["shape"]), d["model"],
-                           *(_int_array(f, f"pop{i}.{k}", path) for k in POP_ARRAYS))
+                           *(_int_array(f, f"pop{i}.{k}", path) for k in POP_ARRAYS),
+                           sd=dict(d.get("sd", {})))
                 for i, d in enumerate(f["populations"])]
         projs = [Projection(**{k: d[k] for k in PROJ_SCALARS},
                             weight=_int_array(f, f"proj{i}.weight", path),
@@ -179,12 +188,26 @@ def _check(ok: bool, path, where, fld, expected, found) -> None:
                           expected=expected, found=found)
 
 
+def _check_sd(p: Population, path) -> None:
+    sd = p.sd
+    _check(sd.get("stage") in SD_STAGES, path, p.name, "sd.stage", "|".join(SD_STAGES),
+           sd.get("stage"))
+    _check(isinstance(sd.get("relu"), bool), path, p.name, "sd.relu", "true|false",
+           sd.get("relu"))
+    for k, hi in (("spike_exp", SD_EXP_MAX), ("state_exp", SD_EXP_MAX), ("message_bits", 32)):
+        v = sd.get(k)
+        _check(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= hi, path, p.name,
+               f"sd.{k}", f"0..{hi}", v)
+
+
 def validate(cfg: LoihiConfig, path=None) -> None:
     """Check shapes, ranges and references of a config. Raises FormatError naming the field."""
     names = set(cfg.inputs)
     for p in cfg.populations:
         n = p.size
-        _check(p.model in ("cuba", "li"), path, p.name, "model", "cuba|li", p.model)
+        _check(p.model in MODELS, path, p.name, "model", "|".join(MODELS), p.model)
+        if p.model == "sigma_delta":
+            _check_sd(p, path)
         _check(p.i_decay.ndim == 2 and p.i_decay.shape[1] == n, path, p.name, "i_decay",
                f"(n_syn, {n})", p.i_decay.shape)
         for k in ("v_decay", "vth", "bias_mant", "bias_exp"):

@@ -58,8 +58,27 @@ def _per_neuron(x, n: int) -> np.ndarray:
     return np.broadcast_to(a.reshape(-1) if a.size == n else a, (n,)).copy()
 
 
+def quantize_sigma_delta(name: str, d: dict) -> tuple[Population, dict]:
+    """One ``sigma_delta`` node -> (Population, report dict): threshold (truncated, as slayer
+    exports it) and bias (rounded) in 1/64 units, the exponent ``spike_exp + state_exp``."""
+    n = G.size(d["shape"])
+    th, bias = _per_neuron(d["threshold"], n), _per_neuron(d["bias"], n)
+    vth, bias_mant = threshold_to_int(th), np.rint(bias * WEIGHT_UNIT).astype(np.int64)
+    sd = {"stage": d["stage"], "relu": d["activation"] == "relu", "spike_exp": d["spike_exp"],
+          "state_exp": d["state_exp"], "message_bits": d["message_bits"]}
+    zero = np.zeros(n, np.int64)
+    pop = Population(name, tuple(d["shape"]), "sigma_delta", zero[None], zero, vth, bias_mant,
+                     np.full(n, d["spike_exp"] + d["state_exp"], np.int64), sd)
+    rep = {"name": name, "threshold_error": float(np.max(np.abs(vth / WEIGHT_UNIT - th))),
+           "decay_error": 0.0,
+           "bias_error": float(np.max(np.abs(bias_mant / WEIGHT_UNIT - bias)))}
+    return pop, rep
+
+
 def quantize_population(name: str, d: dict) -> tuple[Population, dict]:
     """One ``neuron`` node -> (Population, report dict). ``d`` are the node's attributes."""
+    if d["model"] == "sigma_delta":
+        return quantize_sigma_delta(name, d)
     n = G.size(d["shape"])
     cd = np.asarray(d["current_decay"], np.float64)
     cd = np.broadcast_to(cd.reshape(cd.shape + (1,) * (2 - cd.ndim)) if cd.ndim < 2 else cd,
@@ -165,8 +184,8 @@ def quantize_projection(g, src, dst, d: dict, limits: LoihiLimits,
         fmt = weight_format(w_int, limits.max_weight_bits,
                             implicit_zero=d["op"] == "identity" and wf.size > 1)
         mant, bits, exp, eff = fmt.mantissa, fmt.num_weight_bits, fmt.weight_exp, fmt.effective
-    src_kind = g.nodes[src]["kind"]
-    mbits = input_message_bits if src_kind == "input" else 0
+    s = g.nodes[src]
+    mbits = input_message_bits if s["kind"] == "input" else s.get("message_bits", 0)
     proj = Projection(src, dst, d["op"], mant, bits, exp, int(d.get("syn", 0)),
                       _delay(d, w_int.shape), mbits, conv)
     err = eff / WEIGHT_UNIT - wf
@@ -181,8 +200,8 @@ def quantize(g, limits: LoihiLimits = LoihiLimits(), input_message_bits: int = 8
     """Float Graph -> ``({"populations", "projections"}, QuantReport)``.
 
     Populations come in topological order, projections in lowered-edge order. Projections
-    from inputs carry ``input_message_bits`` (> 0: inputs are graded counts), from neurons 0
-    (binary spikes).
+    from inputs carry ``input_message_bits`` (> 0: inputs are graded counts), from sigma-delta
+    populations their ``message_bits``, from other neurons 0 (binary spikes).
     """
     order = G.topological_order(g)
     report = QuantReport()

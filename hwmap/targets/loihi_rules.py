@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, VTH_MAX, WEIGHT_UNIT, LoihiLimits,
-                                         threshold_to_int, weight_to_int)
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, ACTIVATION_SHIFT, SD_EXP_MAX, VTH_MAX,
+                                         WEIGHT_UNIT, LoihiLimits, threshold_to_int,
+                                         weight_to_int)
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import CapacityError, GraphError, QuantizationError, SnnpipeError
 
@@ -20,11 +21,11 @@ def _neurons(g):
 
 
 def rule_neuron_model(g, limits: LoihiLimits) -> None:
-    """Only ``cuba`` and ``li`` populations exist on the chip."""
+    """Only ``cuba``, ``li`` and ``sigma_delta`` populations exist on the chip."""
     for n, d in _neurons(g):
-        if d.get("model") not in ("cuba", "li"):
+        if d.get("model") not in ("cuba", "li", "sigma_delta"):
             raise GraphError("unsupported neuron model", where=n, field="model",
-                             expected="cuba|li", found=d.get("model"))
+                             expected="cuba|li|sigma_delta", found=d.get("model"))
 
 
 def rule_custom_features(g, limits: LoihiLimits) -> None:
@@ -46,13 +47,14 @@ def rule_custom_features(g, limits: LoihiLimits) -> None:
 def rule_synaptic_currents(g, limits: LoihiLimits) -> None:
     """At most ``limits.max_n_syn`` synaptic currents per neuron; edges address existing ones."""
     for n, d in _neurons(g):
-        if not 1 <= int(d["n_syn"]) <= limits.max_n_syn:
+        if not 1 <= int(d.get("n_syn", 1)) <= limits.max_n_syn:
             raise CapacityError("too many synaptic currents", where=n, field="n_syn",
                                 expected=f"1..{limits.max_n_syn}", found=d["n_syn"])
     for s, t, d in g.edges(data=True):
-        if g.nodes[t].get("kind") == "neuron" and not 0 <= d.get("syn", 0) < g.nodes[t]["n_syn"]:
+        n_syn = g.nodes[t].get("n_syn", 1)
+        if g.nodes[t].get("kind") == "neuron" and not 0 <= d.get("syn", 0) < n_syn:
             raise GraphError("synaptic current index out of range", where=f"{s} -> {t}",
-                             field="syn", expected=f"0..{g.nodes[t]['n_syn'] - 1}", found=d["syn"])
+                             field="syn", expected=f"0..{n_syn - 1}", found=d["syn"])
 
 
 def rule_edge_ops(g, limits: LoihiLimits) -> None:
@@ -69,6 +71,8 @@ def rule_edge_ops(g, limits: LoihiLimits) -> None:
 def rule_decays(g, limits: LoihiLimits) -> None:
     """Decays are fractions in [0, 1] (12-bit integers 0..4096 on the chip)."""
     for n, d in _neurons(g):
+        if d["model"] == "sigma_delta":
+            continue
         for f in ("current_decay", "voltage_decay"):
             a = np.asarray(d[f], np.float64)
             if not np.all(np.isfinite(a)) or a.min(initial=0) < 0 or a.max(initial=0) > 1:
@@ -143,9 +147,63 @@ def rule_fan_in(g, limits: LoihiLimits) -> None:
                                 expected=f"<= {limits.max_fan_in}", found=fan)
 
 
+def _sd_error(where, field, message, expected, found) -> GraphError:
+    return GraphError(message, where=where, field=field, expected=expected, found=found)
+
+
+def _sigma_delta_node(n, d) -> None:
+    """What Lava's Delta, SigmaDelta and Sigma hold: 3-bit exponents; a Delta without
+    activation, a Sigma without activation or bias."""
+    for f in ("spike_exp", "state_exp"):
+        if not 0 <= d[f] <= SD_EXP_MAX:
+            raise QuantizationError("sigma-delta exponent outside 3 bits", where=n, field=f,
+                                    expected=f"0..{SD_EXP_MAX}", found=d[f])
+    if d["stage"] != "sigma_delta" and d["activation"] != "none":
+        raise _sd_error(n, "activation", f"Lava's {d['stage'].title()} has no activation",
+                        "none", d["activation"])
+    if d["stage"] == "sigma" and np.any(d["bias"]):
+        raise _sd_error(n, "bias", "Lava's Sigma has no bias", 0, "a bias")
+
+
+def _sigma_delta_edge(g, s, t, e) -> None:
+    """A Delta takes the input (1/64 units) through an identity projection; the other stages
+    take the messages of a delta-encoding population whose format meets theirs (messages in
+    2^-(6 + spike_exp) float units times weights in 1/64 are the receiver's state units:
+    ``spike_exp_src + 6 == spike_exp + state_exp``); spiking populations take no messages."""
+    src, dst, where = g.nodes[s], g.nodes[t], f"{s} -> {t}"
+    sd_src, sd_dst = src.get("model") == "sigma_delta", dst.get("model") == "sigma_delta"
+    if not (sd_src or sd_dst):
+        return
+    if sd_dst and dst["stage"] == "delta":
+        if src["kind"] != "input" or e["op"] != "identity":
+            raise _sd_error(where, "op", "a delta stage takes the network input through an "
+                            "identity projection", "input -identity->", f"{src['kind']} "
+                            f"-{e['op']}->")
+        return
+    if not (sd_src and sd_dst) or src["stage"] == "sigma":
+        raise _sd_error(where, "model", "sigma-delta messages go from a delta-encoding "
+                        "sigma-delta population to a sigma-delta population only",
+                        "sigma_delta (delta or sigma_delta stage) -> sigma_delta",
+                        f"{src.get('model', src['kind'])} -> {dst.get('model')}")
+    units = (src["spike_exp"] + ACTIVATION_SHIFT, dst["spike_exp"] + dst["state_exp"])
+    if units[0] != units[1]:
+        raise _sd_error(where, "spike_exp", "the sender's messages are not in the receiver's "
+                        "state units", "spike_exp(src) + 6 == spike_exp + state_exp", units)
+
+
+def rule_sigma_delta(g, limits: LoihiLimits) -> None:
+    """Sigma-delta populations as Lava's Delta, SigmaDelta and Sigma hold them, joined as
+    their units allow (:func:`_sigma_delta_node`, :func:`_sigma_delta_edge`)."""
+    for n, d in _neurons(g):
+        if d["model"] == "sigma_delta":
+            _sigma_delta_node(n, d)
+    for s, t, e in g.edges(data=True):
+        _sigma_delta_edge(g, s, t, e)
+
+
 RULES = [rule_neuron_model, rule_custom_features, rule_synaptic_currents, rule_edge_ops,
          rule_decays, rule_threshold, rule_weight_bits, rule_delays, rule_activation_range,
-         rule_fan_in]
+         rule_fan_in, rule_sigma_delta]
 
 
 # The rules that take a Graph (all of them on this target): what snnpipe.pipeline.ir.validate runs.

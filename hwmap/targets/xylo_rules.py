@@ -24,6 +24,10 @@ def structure_errors(g, limits: XyloLimits) -> list:
     outputs = set(g.graph.get("outputs", []))
     for node, d in g.nodes(data=True):
         kind = d.get("kind")
+        if kind == "neuron" and d.get("model") not in ("cuba", "li"):
+            errors.append(GraphError("Xylo has LIF neurons only", where=node, field="model",
+                                     expected="cuba|li", found=d.get("model")))
+            continue
         if kind == "neuron" and d.get("model") == "cuba" and d.get("n_syn", 1) > limits.n_syn:
             errors.append(CapacityError("too many synaptic currents", where=node, field="n_syn",
                                         expected=f"<= {limits.n_syn}", found=d["n_syn"]))

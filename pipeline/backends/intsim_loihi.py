@@ -10,17 +10,19 @@ from snnpipe.hwmap.targets.loihi import DECAY_UNIT
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
 
+STATES = ("spikes", "u", "v", "sigma", "act", "residue")
+
 
 def run(c: Compiled, x, record: bool = False) -> Run:
-    """Every population's spikes (and ``u``, ``v`` with ``record``; an ``li`` output's ``v``
-    always), in Loihi integers."""
+    """Every population's spikes (sigma-delta messages) and with ``record`` its states (``u``,
+    ``v``; ``sigma``, ``act``, ``residue``); an ``li`` output's ``v`` always; Loihi integers."""
     cfg = c.artifact
     readouts = [p.name for p in cfg.populations if p.model == "li" and p.name in cfg.outputs]
-    wanted = ("spikes", "u", "v") if record else ("spikes",) + tuple(f"{o}/v" for o in readouts)
+    wanted = STATES if record else ("spikes",) + tuple(f"{o}/v" for o in readouts)
     res = simulate(cfg, x, record=wanted)
     pops = {}
     for p in cfg.populations:
-        d = {k: res.states[f"{p.name}/{k}"] for k in ("u", "v") if f"{p.name}/{k}" in res.states}
+        d = {k: res.states[f"{p.name}/{k}"] for k in STATES if f"{p.name}/{k}" in res.states}
         if p.model != "li":
             d["spikes"] = res.spikes[p.name].astype(np.int64)
         pops[p.name] = d

@@ -1,0 +1,63 @@
+"""Sigma-delta populations in the Loihi-style integer simulator (:mod:`snnpipe.hwmap.intsim.loihi`).
+
+Each ``sigma_delta`` population of a config keeps its own states, ``sigma``, ``act`` and
+``residue`` (B, N) int64 in state units, and updates them every step with
+:func:`snnpipe.hwmap.targets.loihi.sigma_delta_step` (Lava's fixed-point Delta, SigmaDelta and
+Sigma). Its input is the Dense/Conv output of the step, which the simulator keeps shifted
+left by 6 for LIF currents (``a << 6``): shifted back here, exactly. What it emits are graded
+messages (integers), which the projections out of it multiply by their weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, bias_array, sigma_delta_step
+
+# the states of each stage (the Var names of Lava's Delta, SigmaDelta and Sigma)
+STATES = {"delta": ("act", "residue"), "sigma_delta": ("sigma", "act", "residue"),
+          "sigma": ("sigma",)}
+
+
+def state_names(pop) -> tuple:
+    """The states a population records: ``u``, ``v`` or its stage's :data:`STATES`."""
+    return STATES[pop.sd["stage"]] if pop.model == "sigma_delta" else ("u", "v")
+
+
+class SigmaDeltaPops:
+    """The sigma-delta populations of a config for a batch of ``B`` samples, placed at
+    ``slices`` of the simulator's neuron vector."""
+
+    def __init__(self, cfg, B: int, slices: dict):
+        self.pops = []
+        for p in cfg.populations:
+            if p.model != "sigma_delta":
+                continue
+            exp = np.asarray(p.bias_exp, np.int64)
+            zero = np.zeros((B, p.size), np.int64)
+            self.pops.append({
+                "name": p.name, "slice": slices[p.name], "sd": p.sd,
+                "bias": bias_array(p.bias_mant, exp),
+                "theta": np.asarray(p.vth, np.int64) << exp,
+                "sigma": zero, "act": zero.copy(), "residue": zero.copy()})
+        self.by_name = {q["name"]: q for q in self.pops}
+
+    def __bool__(self) -> bool:
+        return bool(self.pops)
+
+    def step(self, a_shifted: np.ndarray, spikes: np.ndarray) -> np.ndarray:
+        """One step: ``a_shifted`` (B, N) the inputs of every neuron, shifted left by 6;
+        ``spikes`` (B, N) what the LIF neurons emitted. Returns (B, N) int64: the spikes, with
+        each sigma-delta population's messages in its slice."""
+        out = spikes.astype(np.int64)
+        for q in self.pops:
+            sd, sl = q["sd"], q["slice"]
+            msg, q["sigma"], q["act"], q["residue"] = sigma_delta_step(
+                a_shifted[:, sl] >> ACTIVATION_SHIFT, q["sigma"], q["act"], q["residue"],
+                q["bias"], q["theta"], stage=sd["stage"], relu=sd["relu"],
+                in_shift=sd["spike_exp"] + sd["state_exp"], state_exp=sd["state_exp"])
+            out[:, sl] = msg
+        return out
+
+    def state(self, pop: str, var: str) -> np.ndarray:
+        """``sigma``, ``act`` or ``residue`` (B, N) of one population, now."""
+        return self.by_name[pop][var]
