@@ -210,7 +210,11 @@ def test_the_framework_runs_our_export_as_we_do(name, tmp_path):
         assert np.array_equal(got, want), (int(got.sum()), int(want.sum()))
 
 
-@pytest.mark.parametrize("name", list(KINDS))
+READ_BACK = ("snntorch-cuba", "norse-recurrent", "sinabs-readout", "rockpool-recurrent")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n in READ_BACK else CROSSCHECK)
+                                  for n in KINDS])
 def test_read_nir_reads_an_export_back_as_the_graph(name, tmp_path):
     """The metadata names the conventions: our own reader runs the file as the graph."""
     fw = KINDS[name][0]
@@ -356,7 +360,7 @@ def test_an_unknown_producer_is_refused():
 BACK = ["snntorch-zero", "norse-lif", "norse-lifbox", "norse-iaf", "sinabs-lif",
         "sinabs-lif-explk", "rockpool-lif", "rockpool-lif-bias"]
 NOT_BACK = {"snntorch-leaky": "reset", "snntorch-synaptic": "n_syn", "snntorch-rleaky": "reset",
-            "sinabs-iaf": "voltage_decay", "sinabs-conv": "shape", "rockpool-lif-explk": "model"}
+            "sinabs-iaf": "voltage_decay", "rockpool-lif-explk": "model"}
 
 
 def back_and_forth(name: str, seed: int, tmp_path):
