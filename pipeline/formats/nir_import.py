@@ -94,11 +94,21 @@ def resolve(flat, nir_graph, dt, producer) -> tuple[Conventions, NirInfo]:
     return c, info
 
 
+def _ints(a) -> np.ndarray | None:
+    """A declared shape as a flat int array; None when it is not one (strings, NaN, ...)."""
+    a = np.asarray(a).reshape(-1)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+        return a.astype(np.int64)
+    return None
+
+
 def _shape_of(node) -> tuple | None:
     t = getattr(node, "output_type", None) or {}
     s = t.get("output") if isinstance(t, dict) else None
-    s = np.asarray(s).reshape(-1) if s is not None else np.zeros(0)
-    return tuple(int(v) for v in s) if s.size and np.all(s > 0) else None
+    s = _ints(s) if s is not None else None
+    return tuple(int(v) for v in s) if s is not None and s.size and np.all(s > 0) else None
 
 
 def _input_shape(flat, name: str, notes: list) -> tuple | None:
@@ -111,7 +121,8 @@ def _input_shape(flat, name: str, notes: list) -> tuple | None:
         node = flat.nodes[b] if a == name else None
         t = getattr(node, "input_type", None) or {}
         t = t.get("input") if isinstance(t, dict) else None
-        t = tuple(int(v) for v in np.asarray(t).reshape(-1)) if t is not None else ()
+        t = _ints(t) if t is not None else None
+        t = tuple(int(v) for v in t) if t is not None else ()
         conv = isinstance(node, (nir.Conv1d, nir.Conv2d)) and len(s) == node.weight.ndim
         if t == s[1:] or conv or isinstance(node, (nir.Linear, nir.Affine)):
             notes.append(f"Input {name} of shape {s} read as {s[1:]} (a batch dimension)")

@@ -160,5 +160,5 @@ PROPERTIES = {
 @pytest.mark.parametrize("prop", sorted(PROPERTIES))
 def test_a_damaged_nir_file_is_read_or_refused_with_a_typed_error(prop, budget):
     fn, strategies = PROPERTIES[prop]
-    settings(max_examples=budget, deadline=None,
+    settings(max_examples=budget, deadline=None, derandomize=budget < 100,   # the suite: fixed
              suppress_health_check=[HealthCheck.too_slow])(given(**strategies)(fn))()
