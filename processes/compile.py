@@ -3,7 +3,8 @@
 Populations: a ``cuba`` node with one current, uniform decays and threshold, zero reset and
 binary spikes becomes lava-nc's ``LIF``; other ``cuba`` nodes become :class:`MultiSynCuba`
 (one port per current, per-neuron decays and thresholds, subtractive reset); ``li`` nodes become
-:class:`LeakyReadout` (graded output ``v``). Projections (see :mod:`snnpipe.processes.lowering`) become
+:class:`LeakyReadout` (graded output ``v``); ``sigma_delta`` nodes lava-nc's ``Delta``,
+``SigmaDelta`` or ``Sigma`` (:mod:`snnpipe.processes.sdnn`), sending graded messages. Projections (see :mod:`snnpipe.processes.lowering`) become
 ``Dense`` (or ``DelayDense`` when any delay is non-zero) or ``Conv`` into the target's synapse
 port, graded (``num_message_bits = 24``) when the source sends counts or values. Fan-in adds
 at the port; merges are folded into their consumers. Inputs and outputs are left open:
@@ -27,6 +28,7 @@ from snnpipe.pipeline.ir.graph import size, topological_order
 from snnpipe.pipeline.ir.validate import check
 from snnpipe.processes.lowering import Projection, Tap, latencies, lower, output_taps
 from snnpipe.processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
+from snnpipe.processes import sdnn
 from snnpipe.processes.params import PRECISIONS, neuron_params, projection_weights
 
 GRADED_BITS = 24
@@ -56,7 +58,8 @@ class LavaNetwork:
     def syn_port(self, node: str, syn: int):
         """The input port of synaptic current ``syn`` of population ``node``."""
         proc = self.populations[node]
-        return proc.a_in if isinstance(proc, LIF) else getattr(proc, syn_port_name(syn))
+        single = isinstance(proc, (LIF,) + sdnn.PROCESSES)
+        return proc.a_in if single else getattr(proc, syn_port_name(syn))
 
 
 def connect_source(out_port, in_port, chw=None) -> None:
@@ -74,6 +77,8 @@ def _uniform(a) -> bool:
 
 def _population(node: str, attrs: dict, precision: str):
     """The Lava process of neuron node ``node``."""
+    if attrs["model"] == "sigma_delta":
+        return sdnn.population(node, attrs, precision)
     n = size(attrs["shape"])
     p = neuron_params(node, attrs, precision)
     if attrs.get("refractory", 0) or attrs.get("spike", "binary") != "binary":
@@ -142,10 +147,7 @@ def compile(graph, precision: str = "fixed") -> LavaNetwork:  # noqa: A001 - the
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, found {precision!r}")
     check(graph)
-    for node in (n for n, d in graph.nodes(data=True) if d.get("model") == "sigma_delta"):
-        raise GraphError("our Lava compile builds LIF populations only (sigma-delta: the netx "
-                         "and intsim-loihi backends)", where=node, field="model",
-                         expected="cuba|li", found="sigma_delta")
+    sdnn.check(graph)
     net = LavaNetwork(graph=graph, precision=precision)
     for node in topological_order(graph):
         attrs = graph.nodes[node]

@@ -106,7 +106,8 @@ def _sources(g, node, weight, delay, seen=()) -> list[tuple[str, np.ndarray, int
 
 def _is_graded(g, node) -> bool:
     d = g.nodes[node]
-    return d["kind"] == "input" or d.get("model") == "li" or d.get("spike", "binary") != "binary"
+    return (d["kind"] == "input" or d.get("model") == "li" or d.get("spike", "binary") != "binary"
+            or d.get("message_bits", 0) > 0)
 
 
 def _lower_conv(g, src, dst, key, d) -> list[Projection]:

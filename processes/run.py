@@ -30,7 +30,7 @@ from snnpipe.processes.lavaguard import run_steps, shutdown
 from snnpipe.processes.lowering import Tap
 from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
-VARIABLES = ("u", "v")
+VARIABLES = ("u", "v", "sigma", "act", "residue")   # LIF; Lava's sigma-delta processes
 TAGS = {"fixed": "fixed_pt", "float": "floating_pt"}
 
 
@@ -114,7 +114,8 @@ def _combine(taps: list[Tap], emitted: dict) -> np.ndarray:
 def _reset(net: LavaNetwork) -> None:
     """Set every state of the network back to zero (between the samples of a batch)."""
     for proc in list(net.populations.values()) + list(net.synapses.values()):
-        for var in (getattr(proc, n, None) for n in ("u", "v", "a_buff", "a_buf")):
+        for var in (getattr(proc, n, None) for n in ("u", "v", "a_buff", "a_buf", "sigma",
+                                                     "act", "residue", "error")):
             if var is not None:
                 var.set(np.zeros(var.shape))
 
@@ -141,8 +142,10 @@ def _execute(net: LavaNetwork, sources: dict, probes, batch: int, steps: int, fo
                 pop.s_out.connect(rec.a_in)
     for probe in probes:
         node, _, var = str(probe).rpartition("/")
-        if node not in net.populations or var not in VARIABLES:
-            raise GraphError("probe must name a population and u or v", field="probes",
+        if node not in net.populations or var not in VARIABLES or \
+                not hasattr(net.populations[node], var):
+            raise GraphError("probe must name a population and one of its states",
+                             field="probes",
                              expected=f"<node>/{'|'.join(VARIABLES)}", found=probe)
         target = getattr(net.populations[node], var)
         files[probe] = (os.path.join(folder, f"probe{len(files)}.npy"), target.shape)

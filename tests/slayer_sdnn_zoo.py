@@ -21,7 +21,7 @@ from slayer_zoo import Net
 def _params(rng, norm: bool) -> dict:
     from lava.lib.dl import slayer
 
-    p = {"threshold": float(rng.uniform(0.02, 0.4)), "activation": torch.nn.functional.relu,
+    p = {"threshold": float(rng.uniform(0.02, 0.25)), "activation": torch.nn.functional.relu,
          "requires_grad": False}
     if norm:
         p["norm"] = slayer.neuron.norm.MeanOnlyBatchNorm
@@ -34,8 +34,8 @@ def _set(param: torch.nn.Parameter, w: np.ndarray) -> None:
 
 
 def _weights(rng, shape, fan_in: int) -> np.ndarray:
-    """Small float weights of both signs around a small positive mean."""
-    return rng.normal(0.2 / np.sqrt(fan_in), 0.6 / np.sqrt(fan_in), size=shape)
+    """Small float weights of both signs around a positive mean."""
+    return rng.normal(0.5 / np.sqrt(fan_in), 0.8 / np.sqrt(fan_in), size=shape)
 
 
 def _conv_geometry(rng, shape):
@@ -67,7 +67,9 @@ def network(seed: int):
              if image else (int(rng.integers(3, 9)),))
     transform = {}
     if rng.random() < 0.4:
-        transform = {"weight": float(rng.uniform(0.5, 2.0)), "bias": float(rng.uniform(-0.3, 0.3))}
+        transform["weight"] = float(rng.uniform(0.5, 2.0))
+    if rng.random() < 0.3:
+        transform["bias"] = float(rng.uniform(-0.3, 0.3))
     blocks, size = [sd.Input(_params(rng, False), **transform)], shape
     if image:
         for _ in range(int(rng.integers(1, 3))):
@@ -97,7 +99,7 @@ def network(seed: int):
     for block in net.blocks:
         norm = getattr(getattr(block, "neuron", None), "norm", None)
         if norm is not None:
-            norm.running_mean = torch.tensor(rng.uniform(-0.3, 0.2, norm.num_features),
+            norm.running_mean = torch.tensor(rng.uniform(-0.2, 0.2, norm.num_features),
                                              dtype=torch.float32)
     return net, shape
 

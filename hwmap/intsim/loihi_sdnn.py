@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, bias_array, sigma_delta_step
-
-# the states of each stage (the Var names of Lava's Delta, SigmaDelta and Sigma)
-STATES = {"delta": ("act", "residue"), "sigma_delta": ("sigma", "act", "residue"),
-          "sigma": ("sigma",)}
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, SD_STATES, bias_array,
+                                         sigma_delta_step)
 
 
 def state_names(pop) -> tuple:
-    """The states a population records: ``u``, ``v`` or its stage's :data:`STATES`."""
-    return STATES[pop.sd["stage"]] if pop.model == "sigma_delta" else ("u", "v")
+    """The states a population records: ``u``, ``v`` or its stage's ``SD_STATES``."""
+    return SD_STATES[pop.sd["stage"]] if pop.model == "sigma_delta" else ("u", "v")
 
 
 class SigmaDeltaPops:

@@ -42,6 +42,9 @@ SD_SPIKE_EXP = 6                      # sigma-delta (netx SDNN): messages in 2^-
 SD_STATE_EXP = 6                      # ... states in 2^-(6 + spike_exp + state_exp) float units
 SD_EXP_MAX = 7                        # Lava: spike_exp and state_exp are 3-bit
 SD_MESSAGE_BITS = 16                  # netx's default messageBits of an SDNN layer
+# the states of each sigma-delta stage (the Var names of Lava's SigmaDelta, Delta and Sigma)
+SD_STATES = {"sigma_delta": ("sigma", "act", "residue"), "delta": ("act", "residue"),
+             "sigma": ("sigma",)}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ Lava's CPU simulator, in fixed point (``lava-fixed``: Loihi integers, bit-accura
 point (``lava-float``). A batch runs sample after sample in one Lava runtime.
 
 Outputs are Lava's raw emissions (index t is Lava step t + 1, offset 0 to the torch model);
-with ``record`` every population's ``u``, ``v`` and spikes are probed.
+with ``record`` every population's ``u``, ``v`` (sigma-delta: ``sigma``, ``act``, ``residue``)
+and spikes (graded messages) are probed.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import copy
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import DECAY_UNIT
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT, SD_STATES
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
 from snnpipe.pipeline.ir.graph import topological_order
@@ -27,7 +28,7 @@ def _run(c: Compiled, x, precision: str, record: bool, progress: bool = False) -
     if record:                       # every population is recorded as an output (spikes)
         g = copy.deepcopy(g)
         g.graph["outputs"] = pops
-    probes = [f"{n}/{v}" for n in pops for v in ("u", "v")] if record else ()
+    probes = [f"{n}/{v}" for n in pops for v in _states(g.nodes[n])] if record else ()
     rec = lava_execute(lava_compile(g, precision), x, steps=steps, probes=probes,
                        progress=progress)
     dtype = np.int64 if precision == "fixed" else np.float64
@@ -37,14 +38,20 @@ def _run(c: Compiled, x, precision: str, record: bool, progress: bool = False) -
                               for o in c.artifact.graph["outputs"]})
     recorded = {}
     for n in pops:
-        d = {"u": rec.states[f"{n}/u"], "v": rec.states[f"{n}/v"]}
-        if d["u"].ndim == 3:
+        d = {v: rec.states[f"{n}/{v}"] for v in _states(g.nodes[n])}
+        if "u" in d and d["u"].ndim == 3:
             d["u"] = d["u"][:, None]
+        messages = g.nodes[n]["model"] == "sigma_delta" and precision == "float"
         if g.nodes[n]["model"] != "li":
-            d["spikes"] = np.rint(rec.raw[n]).astype(np.int64)
-        recorded[n] = {k: np.asarray(v)[..., :steps].astype(np.int64 if k == "spikes" else dtype)
-                       for k, v in d.items()}
+            d["spikes"] = rec.raw[n] if messages else np.rint(rec.raw[n]).astype(np.int64)
+        recorded[n] = {k: np.asarray(v)[..., :steps].astype(
+            np.int64 if k == "spikes" and not messages else dtype) for k, v in d.items()}
     return Run(name, recorded, outputs_of(c.artifact, recorded, steps))
+
+
+def _states(d: dict) -> tuple:
+    """The states recorded of a population: ``u``, ``v``, or a sigma-delta stage's."""
+    return SD_STATES[d["stage"]] if d["model"] == "sigma_delta" else ("u", "v")
 
 
 def run_fixed(c: Compiled, x, record: bool = False, progress: bool = False) -> Run:
