@@ -108,6 +108,10 @@ def run(chain: list, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
     for name, node in chain:
         try:
             x = apply(node, x, bias)
+        except TypeError as e:                     # a parameter of the wrong kind or size
+            raise GraphError("a projection's parameters are malformed", where=name,
+                             field="parameters", expected="NIR's types for the node",
+                             found=str(e).splitlines()[0][:120]) from None
         except (RuntimeError, ValueError, IndexError) as e:
             raise GraphError("a projection does not fit its input", where=name, field="shape",
                              expected=f"an input of shape {tuple(x.shape[1:])}",
