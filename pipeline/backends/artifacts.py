@@ -15,6 +15,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
+from h5py import is_hdf5
 
 from snnpipe.hwmap.mappers.configio import load_config
 from snnpipe.hwmap.mappers.loihi_config import load as load_loihi
@@ -60,7 +61,7 @@ def load(path, options: ReadOptions = ReadOptions()) -> Compiled:
     or Xylo-style target, with the options of its ``mapping.json``."""
     path = Path(path)
     if (path.is_dir() and (path / "manifest.json").exists()) \
-            or path.suffix in (".h5", ".hdf5", ".nir") or is_nir(path):
+            or path.suffix in (".h5", ".hdf5", ".nir") or (path.is_file() and is_hdf5(path)):
         g = load_graph(network_file(path), options)
         return Compiled("graph", g, g)
     target, _ = load_config(path)
@@ -104,6 +105,13 @@ def load_mapping(out_dir) -> dict:
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise FormatError(f"not a mapping file ({e})", file=path) from None
     return doc
+
+
+def graded_input(c: Compiled) -> bool:
+    """Whether ``c`` takes signed, graded input: a sigma-delta (SDNN) network."""
+    if c.graph is not None:
+        return any(d.get("model") == "sigma_delta" for _, d in c.graph.nodes(data=True))
+    return c.target == "loihi" and any(p.sd for p in c.artifact.populations)
 
 
 def input_layout(c: Compiled) -> tuple[int, tuple | None, float]:

@@ -122,12 +122,13 @@ def add_simulate(sub, parent) -> None:
 
 def cmd_simulate(args) -> int:
     from snnpipe.pipeline import backends
-    from snnpipe.pipeline.backends.artifacts import input_layout, load
+    from snnpipe.pipeline.backends.artifacts import graded_input, input_layout, load
     from snnpipe.pipeline.formats.spikes import load_raster, save_result
 
     compiled = load(args.network, read_options(args))
     channels, shape, dt_ms = input_layout(compiled)
-    raster = load_raster(args.input, channels=channels, shape=shape, dt_ms=dt_ms)
+    raster = load_raster(args.input, channels=channels, shape=shape, dt_ms=dt_ms,
+                         signed=graded_input(compiled))
     result = backends.run(compiled, args.backend, raster, record=args.record)
     squeeze = not str(args.input).endswith(".npy") or str(args.input).endswith(".events.npy") \
         or np.load(args.input, mmap_mode="r").ndim == 2        # keep the input's leading shape

@@ -20,8 +20,10 @@ from snnpipe.pipeline.ir.errors import FormatError
 EVENT_SUFFIXES = (".bs1", ".bs2", ".events.npy")
 
 
-def load_raster(path, *, channels: int | None = None, shape=None, dt_ms: float = 1.0) -> np.ndarray:
+def load_raster(path, *, channels: int | None = None, shape=None, dt_ms: float = 1.0,
+                signed: bool = False) -> np.ndarray:
     """Read an input raster as int64 (batch, channels, time); a 2-D file gets batch 1.
+    ``signed``: negative values are allowed (graded input of a sigma-delta network).
 
     ``.npy``: a raster (channels, time) or (batch, channels, time) of event counts. Event files
     (:mod:`snnpipe.pipeline.formats.events`): ``.bs1``, ``.bs2`` and slayer's ``xypt`` numpy arrays named
@@ -60,8 +62,9 @@ def load_raster(path, *, channels: int | None = None, shape=None, dt_ms: float =
     if a.dtype.kind == "f" and not np.array_equal(counts, a):
         raise FormatError("raster must hold integer event counts", file=path, field="values",
                           found="non-integer values")
-    if (counts < 0).any():
-        raise FormatError("event counts must be >= 0", file=path, field="values",
+    if not signed and (counts < 0).any():
+        raise FormatError("event counts must be >= 0 (signed values are the graded input of "
+                          "a sigma-delta network only)", file=path, field="values",
                           found=int(counts.min()))
     if counts.ndim == 2:
         counts = counts[None]
