@@ -48,6 +48,7 @@ def run(c: Compiled, x, record: bool = False) -> Run:
     pops = [n for n in topological_order(g) if g.nodes[n]["kind"] == "neuron"]
     with tempfile.TemporaryDirectory(prefix="snnpipe-netx-") as folder:
         path = netx_file(g, folder)
+        _check_runnable(path)
         layers = netx_run(path, channels(g.graph["inputs"], x),
                           g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record)
     if len(layers) != len(pops):
@@ -63,6 +64,25 @@ def run(c: Compiled, x, record: bool = False) -> Run:
     out = g.graph["outputs"][0]
     emitted = recorded[out]["v"] if g.nodes[out]["model"] == "li" else recorded[out]["spikes"]
     return Run("netx", recorded if record else {}, {out: emitted})
+
+
+def _check_runnable(path: Path) -> None:
+    """Refuse a file netx 0.6.0 loads but cannot run: an SDNN layer with ``neuron/messageBits``
+    (netx hands its NetDict wrapper on as the next synapse's ``num_message_bits``; Lava fails
+    to build it, and its runtime can then hang on shutdown)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        for key in sorted(f.get("layer", {}), key=lambda k: int(k) if k.isdigit() else -1):
+            neuron = f["layer"][key].get("neuron")
+            if neuron is None or "messageBits" not in neuron or "type" not in neuron:
+                continue
+            kind = neuron["type"][()]
+            if (kind.decode() if isinstance(kind, bytes) else str(kind)) == "SDNN":
+                raise BackendError("lava-dl netx 0.6.0 cannot run an SDNN layer that states its "
+                                   "message bits (a netx defect; intsim-loihi and lava-fixed "
+                                   "run it)", file=path, where=f"layer/{key}/neuron",
+                                   field="messageBits")
 
 
 BACKEND = Backend("netx", "graph", 0, run, float(DECAY_UNIT),
