@@ -8,86 +8,32 @@ step, all populations update together from one state vector; input projections a
 block of steps at a time (one matrix product), projections between populations every step (a
 gather of the active rows for one sample, a matrix product for a batch). Networks of Dense and
 identity projections run instead in the compiled loop of :mod:`snnpipe.hwmap.intsim.loihi_kernel`
-(numba, compiled on first use), which gives the same integers; ``KERNEL`` picks the path.
+(numba, compiled on first use), and other feed-forward networks population by population
+over all steps (:mod:`snnpipe.hwmap.intsim.loihi_layered`): the same integers either way;
+``KERNEL`` picks the path.
 Sigma-delta populations (netx's SDNN: Lava's Delta, SigmaDelta, Sigma) keep their own states
 and send graded messages (:mod:`snnpipe.hwmap.intsim.loihi_sdnn`; numpy path).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
+from snnpipe.hwmap.intsim import loihi_layered as layered
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 from snnpipe.hwmap.intsim.loihi_events import count_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
+from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, split_by_delay
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
-from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, neuron_step_inplace,
-                                         threshold_value, wrap_activation)
+from snnpipe.hwmap.targets.loihi import neuron_step_inplace
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-from snnpipe.hwmap.mappers.loihi_conv import conv_int
-from snnpipe.hwmap.mappers.loihi_map import effective
-from snnpipe.hwmap.targets.loihi_weights import shift_exp
 from snnpipe.pipeline.ir.errors import FormatError
 
 BLOCK_ELEMENTS = 1 << 22  # time block: steps * batch * neurons of the largest population
-SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
-SPARSE_MIN_ROWS = 1024    # ... for blocks of at least this many (step, sample) rows
-KERNEL = "auto"           # "auto": numba loop when it applies and numba imports; "numpy"; "numba"
-
-
-def _split_by_delay(q) -> list:
-    """[(delay, int64 weights)] of a projection: Dense (N_src, N_dst), identity (N,), conv
-    kernel (delay 0)."""
-    if q.op == "conv":
-        return [(0, np.asarray(q.weight, np.int64))]
-    eff = effective(q)
-    dl = np.broadcast_to(np.asarray(q.delay), eff.shape)
-    if dl.size == 0 or dl.min() == dl.max():                     # one delay: no split
-        return [(int(dl.flat[0]) if dl.size else 0, eff.T.copy())]
-    return [(int(d), np.where(dl == d, eff, 0).T.copy()) for d in np.unique(dl)]
-
-
-class _Synapses:
-    """One projection prepared for evaluation: effective weights split by delay."""
-
-    def __init__(self, cfg: LoihiConfig, q):
-        self.q, self.src_shape = q, tuple(cfg.node_shape(q.src))
-        self.n_dst = cfg.population(q.dst).size
-        mats = _split_by_delay(q)
-        # float32 products are exact while every partial sum stays below 2^24 (binary inputs)
-        small = q.op == "dense" and q.message_bits == 0 and all(
-            np.abs(w).sum(axis=0).max(initial=0) < 2 ** 24 for _, w in mats)
-        ft = np.float32 if small else np.float64
-        self.terms = [(d, w.astype(ft), w) for d, w in mats]   # (delay, float, int64)
-        self.max_delay = max(d for d, _, _ in self.terms)
-
-    def apply(self, x: np.ndarray):
-        """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) int64)].
-
-        Dense sums are exact: sparse int64 products when few sources are active, else BLAS in
-        float64 (float32 when every partial sum stays below 2^24).
-        """
-        if len(x) == 1 and self.q.op == "dense":           # one sample, one step: gather rows
-            idx = np.flatnonzero(x[0])
-            return [(d, shift_exp((x[0, idx].astype(np.int64) @ wi[idx] if self.q.message_bits
-                                   else np.add.reduce(wi[idx], axis=0))[None], self.q.weight_exp))
-                    for d, _, wi in self.terms]
-        x = x if self.q.message_bits > 0 else (x != 0)
-        out = []
-        for d, wf, wi in self.terms:
-            if self.q.op == "conv":
-                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
-                out.append((d, wrap_activation(acc.reshape(len(x), -1).astype(np.int64))))
-                continue
-            if self.q.op == "identity":
-                acc = x * wi
-            elif len(x) >= SPARSE_MIN_ROWS and np.count_nonzero(x) < SPARSE_DENSITY * x.size:
-                acc = np.asarray(sparse.csr_matrix(x.astype(np.int64)) @ wi)
-            else:
-                acc = (x.astype(wf.dtype) @ wf).astype(np.int64)
-            out.append((d, shift_exp(acc, self.q.weight_exp)))
-        return out
+# "auto": the numba loop when it applies and numba imports, else the layer-by-layer path for
+# feed-forward networks (:mod:`snnpipe.hwmap.intsim.loihi_layered`), else step by step;
+# "numpy": step by step; "numba"; "layered"
+KERNEL = "auto"
 
 
 def _inputs(cfg: LoihiConfig, inputs) -> tuple[dict, int, int]:
@@ -140,9 +86,15 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
     """
     _check_record(cfg, record)
     x_in, T, B = _inputs(cfg, inputs)
-    kernel = _kernel(cfg)
-    run = _run_kernel if kernel is not None else _run_numpy
-    spikes, states, ev_b, ev_t = run(cfg, x_in, T, B, record, kernel)
+    kernel = None if KERNEL == "layered" else _kernel(cfg)
+    if KERNEL == "layered" and layered.order(cfg) is None:
+        raise ValueError("the layer-by-layer path runs feed-forward LIF networks only")
+    if KERNEL == "layered" or (kernel is None and KERNEL == "auto"
+                               and layered.order(cfg) is not None):
+        spikes, states, ev_b, ev_t = layered.run(cfg, x_in, T, B, record, _wanted)
+    else:
+        run = _run_kernel if kernel is not None else _run_numpy
+        spikes, states, ev_b, ev_t = run(cfg, x_in, T, B, record, kernel)
     counts = count_events(cfg, ev_b, ev_t, T, B)
     return LoihiResult(spikes, states, counts, estimate(counts, costs))
 
@@ -201,7 +153,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
 
 def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     """The numba path (:mod:`snnpipe.hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`."""
-    n_syn, n, slices, keep, bias, theta = _neurons(cfg)
+    n_syn, n, slices, keep, bias, theta = neuron_constants(cfg)
     names = list(cfg.inputs)
     sizes = [x_in[k].shape[1] for k in names]
     in_sl = {k: slice(int(a), int(a) + m) for k, a, m in zip(names, np.cumsum([0] + sizes), sizes)}
@@ -209,7 +161,7 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     terms, ws, w_off, d_max = [], [], 0, 0
     for q in cfg.projections:
         src = in_sl[q.src].start if q.src in cfg.inputs else slices[q.src].start
-        for d, wi in _split_by_delay(q):
+        for d, wi in split_by_delay(q):
             exp = int(q.weight_exp)
             if exp >= 0:
                 wi = wi << (exp + ACT)
@@ -254,27 +206,6 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     return spk, states, per_sample, per_step
 
 
-def _neurons(cfg: LoihiConfig):
-    """Every population in one state vector: n_syn, N_total, slices, ``keep`` (n_syn + 1, 1,
-    N) = 4096 - decay (currents, then voltage), ``bias``, ``theta`` (N,) in state units."""
-    pops = cfg.populations
-    n_syn = max([p.n_syn for p in pops] + [1])
-    offs = np.cumsum([0] + [p.size for p in pops])
-    n, slices = int(offs[-1]), {p.name: slice(int(a), int(b))
-                                for p, a, b in zip(pops, offs[:-1], offs[1:])}
-    keep = np.full((n_syn + 1, 1, n), DECAY_UNIT, np.int64)
-    bias = np.zeros(n, np.int64)
-    theta = np.full(n, V_MAX, np.int64)          # li: v never exceeds V_MAX
-    for p in pops:
-        sl = slices[p.name]
-        keep[:p.n_syn, 0, sl] -= np.asarray(p.i_decay, np.int64)
-        keep[-1, 0, sl] -= np.asarray(p.v_decay, np.int64)
-        bias[sl] = bias_array(p.bias_mant, p.bias_exp)
-        if p.model == "cuba":
-            theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
-    return n_syn, n, slices, keep, bias, theta
-
-
 class _FlatNet:
     """Every population in one state vector: ``x`` (n_syn + 1, B, N_total) holds the currents
     and the voltage; inputs wait in ``pending`` (n_syn, block + max delay + 1, B, N_total),
@@ -282,9 +213,9 @@ class _FlatNet:
     projections between populations every step."""
 
     def __init__(self, cfg: LoihiConfig, B: int, T: int):
-        self.n_syn, self.n, self.slice, self.keep, self.bias, self.theta = _neurons(cfg)
+        self.n_syn, self.n, self.slice, self.keep, self.bias, self.theta = neuron_constants(cfg)
         self.pops = {p.name: p for p in cfg.populations}
-        self.synapses = [_Synapses(cfg, q) for q in cfg.projections]
+        self.synapses = [Synapses(cfg, q) for q in cfg.projections]
         self.external = [s for s in self.synapses if s.q.src in cfg.inputs]
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
@@ -294,14 +225,14 @@ class _FlatNet:
         d_max = max([s.max_delay for s in self.synapses] + [0])
         self.pending = np.zeros((self.n_syn, self.tb + d_max + 1, B, self.n), np.int64)
 
-    def add_block(self, s: _Synapses, x: np.ndarray) -> None:
+    def add_block(self, s: Synapses, x: np.ndarray) -> None:
         """Input projection over a block: x (Tb, B, N_src) -> arrivals at t + 1 + delay."""
         tb, b = x.shape[:2]
         sl = self.slice[s.q.dst]
         for d, acc in s.apply(x.reshape(tb * b, -1)):
             self.pending[s.q.syn, 1 + d:1 + d + tb, :, sl] += acc.reshape(tb, b, -1) << ACT
 
-    def add_step(self, s: _Synapses, x: np.ndarray, k: int) -> None:
+    def add_step(self, s: Synapses, x: np.ndarray, k: int) -> None:
         """Spikes (B, N_src) a population emits at block position k -> arrivals k + 1 + delay."""
         sl = self.slice[s.q.dst]
         for d, acc in s.apply(x):

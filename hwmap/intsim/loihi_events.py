@@ -21,12 +21,13 @@ MESSAGE_KINDS = ("local", "core", "chip")   # to the source's own core, another 
 
 @dataclass
 class ProjectionCost:
-    """Per source neuron of one projection: ``fan`` (N_src, n_cores) synapses into each core;
+    """Per source neuron of one projection: ``fan`` (N_src, n_cores) synapses into each core
+    (sparse: a neuron reaches few cores);
     ``messages``: kind -> (N_src,) messages per spike (populations) or, for an input,
     ``{"input": (N_src,)}`` cores reached."""
 
     src: str
-    fan: np.ndarray
+    fan: csr_matrix
     messages: dict
 
 
@@ -59,7 +60,8 @@ def projection_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
         fan = _fan(connectivity(cfg, q), core_of.get(q.dst, []), nc)
         reach = fan > 0
         if q.src in cfg.inputs:
-            out.append(ProjectionCost(q.src, fan, {"input": reach.sum(axis=1).astype(float)}))
+            out.append(ProjectionCost(q.src, csr_matrix(fan),
+                                      {"input": reach.sum(axis=1).astype(float)}))
             continue
         msgs = {k: np.zeros(fan.shape[0]) for k in MESSAGE_KINDS}
         for c in core_of[q.src]:
@@ -68,7 +70,7 @@ def projection_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
             sel = {"local": own, "chip": chips != c["chip"], "core": ~own & (chips == c["chip"])}
             for k in MESSAGE_KINDS:
                 msgs[k][c["start"]:c["stop"]] = reach[c["start"]:c["stop"]][:, sel[k]].sum(axis=1)
-        out.append(ProjectionCost(q.src, fan, msgs))
+        out.append(ProjectionCost(q.src, csr_matrix(fan), msgs))
     return out
 
 
@@ -99,8 +101,9 @@ def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, T: int,
         core_index.setdefault(c["pop"], []).append(c)
     for cost in _cached_costs(cfg):
         ev_b, ev_t = per_sample[cost.src], per_step[cost.src]
-        z["synops"] += ev_b @ cost.fan
-        z["step_synops"] += ev_t @ cost.fan
+        both = np.asarray(cost.fan.T @ np.concatenate([ev_b, ev_t]).T).T   # one sparse product
+        z["synops"] += both[:B]
+        z["step_synops"] += both[B:]
         for k, per_neuron in cost.messages.items():
             z[k] += ev_b @ per_neuron
         for c in core_index.get(cost.src, []) if "input" not in cost.messages else []:

@@ -154,3 +154,28 @@ def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_
                 tm = terms[q]
                 dest = (t + 1 + tm[T_DELAY]) % ring_len
                 _project(xt if tm[T_INPUT] else s, tm, w, ring, dest, acc)
+
+
+@njit(cache=True, nogil=True)
+def scan(arrivals, keep, bias, theta, spikes, rec_u, rec_v):
+    """One population over a whole run (the layer-by-layer path,
+    :mod:`snnpipe.hwmap.intsim.loihi_layered`): ``arrivals`` (n_syn, T, B, N) int64 input
+    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta`` (N,); writes ``spikes``
+    (T, B, N) uint8 and, when they have T rows, ``rec_u`` (T, n_syn, B, N) and ``rec_v``
+    (T, B, N). Each step is :func:`neuron_step`."""
+    n_syn, n_t, n_b, n = arrivals.shape
+    x = np.zeros((n_b, n_syn + 1, n), np.int64)
+    a = np.empty((n_syn, n), np.int64)
+    s = np.empty(n, np.int64)
+    for t in range(n_t):
+        for b in range(n_b):
+            for k in range(n_syn):
+                a[k] = arrivals[k, t, b]
+            neuron_step(x[b], a, keep, bias, theta, s)
+            for i in range(n):
+                spikes[t, b, i] = s[i]
+            if rec_u.shape[0] == n_t:
+                for k in range(n_syn):
+                    rec_u[t, k, b] = x[b, k]
+            if rec_v.shape[0] == n_t:
+                rec_v[t, b] = x[b, n_syn]

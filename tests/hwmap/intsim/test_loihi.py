@@ -2,10 +2,13 @@
 loop against the numpy path and the neuron rule; and netx's weight defects against real Lava."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import snnpipe.hwmap.intsim.loihi as intsim
+import snnpipe.hwmap.intsim.loihi_prepare as prepare
 from snnpipe.hwmap.intsim.energy import LoihiCosts
 from snnpipe.hwmap.intsim.loihi import simulate
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, U_HALF, V_MAX, VTH_MAX, LoihiLimits,
@@ -43,8 +46,8 @@ def test_batch_equals_samples_and_blocks_equal_whole(monkeypatch):
         assert np.array_equal(one.states["o/v"][0], full.states["o/v"][b])
     monkeypatch.setattr(intsim, "KERNEL", "numpy")                   # the numpy path, ...
     monkeypatch.setattr(intsim, "BLOCK_ELEMENTS", 7 * 3 * 16)       # blocks of 7 steps
-    monkeypatch.setattr(intsim, "SPARSE_DENSITY", 1.1)               # force the sparse path
-    monkeypatch.setattr(intsim, "SPARSE_MIN_ROWS", 1)
+    monkeypatch.setattr(prepare, "SPARSE_DENSITY", 1.1)              # force the sparse path
+    monkeypatch.setattr(prepare, "SPARSE_MIN_ROWS", 1)
     blocked = simulate(cfg, x, record=("v",))
     assert np.array_equal(blocked.spikes["h"], full.spikes["h"])
     assert np.array_equal(blocked.states["o/v"], full.states["o/v"])
@@ -144,6 +147,45 @@ def test_numba_path_equals_numpy_path(monkeypatch):
             assert all(np.array_equal(pa[k], pb[k]) for k in pa), part
         for f in a.counts.__dataclass_fields__:
             assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), f
+        spikes += sum(int(v.sum()) for v in a.spikes.values())
+    assert spikes > 0
+
+
+def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
+    """Feed-forward networks (conv, dense, identity; delays, several currents, merges, li
+    readouts, several inputs, a batch) run population by population over all steps give the
+    spikes, u, v and event counts of the step-by-step path; recurrent ones are not taken."""
+    import zoo
+    from snnpipe.hwmap.intsim import loihi_layered
+
+    rng = np.random.default_rng(8)
+    cases = []
+    for name in ("sequential_dense", "sequential_conv", "branches_merge", "residual",
+                 "wavesense", "synnet", "li_readout"):
+        cfg = map_graph(zoo.ZOO[name](1))
+        x = {k: (rng.random((3, int(np.prod(shape)), 30)) < 0.4).astype(int)
+             for k, shape in cfg.inputs.items()}
+        cases.append((name, cfg, x))
+    for i in range(4):
+        x = {"i1": rng.integers(-2, 4, (2, 5, 40)) * (rng.random((2, 5, 40)) < 0.4),
+             "i2": (rng.random((2, 3, 40)) < 0.5).astype(int)}
+        cfg = _multi_net(rng)                       # without its projections back from c
+        cfg = dataclasses.replace(cfg, projections=[q for q in cfg.projections if q.src != "c"])
+        cases.append((f"multi{i}", place(cfg, LoihiLimits(neurons_per_core=4)), x))
+    assert loihi_layered.order(map_graph(recurrent_graph())) is None
+    spikes = 0
+    for name, cfg, x in cases:
+        runs = {}
+        for path in ("layered", "numpy"):
+            monkeypatch.setattr(intsim, "KERNEL", path)
+            runs[path] = simulate(cfg, x, record=("u", "v"))
+        a, b = runs["layered"], runs["numpy"]
+        for part in ("spikes", "states", "energy"):
+            pa, pb = getattr(a, part), getattr(b, part)
+            assert pa.keys() == pb.keys(), (name, part)
+            assert all(np.array_equal(pa[k], pb[k]) for k in pa), (name, part)
+        for f in a.counts.__dataclass_fields__:
+            assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), (name, f)
         spikes += sum(int(v.sum()) for v in a.spikes.values())
     assert spikes > 0
 

@@ -1,0 +1,90 @@
+"""The integer simulator's layer-by-layer path for feed-forward networks.
+
+Every projection adds a step (spikes emitted at step t arrive at t + 1 + delay), so in a network
+without a cycle of projections a population's input over the whole run is known once its
+sources have run: populations run one after another in dependency order, each over all T steps
+(the compiled neuron rule of :func:`snnpipe.hwmap.intsim.loihi_kernel.scan`, step by step),
+and each projection turns its source's T x B spike vectors into input sums in one convolution
+or matrix product. Same integers as the step-by-step path of
+:mod:`snnpipe.hwmap.intsim.loihi`, far fewer and larger array operations.
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants
+from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, neuron_step_inplace
+
+
+def order(cfg: LoihiConfig) -> list | None:
+    """Population names in dependency order, or None when the path does not apply: a cycle of
+    projections (recurrence) or a population that is not LIF (``cuba`` / ``li``)."""
+    if any(p.model not in ("cuba", "li") for p in cfg.populations):
+        return None
+    h = nx.DiGraph()
+    h.add_nodes_from(p.name for p in cfg.populations)
+    h.add_edges_from((q.src, q.dst) for q in cfg.projections if q.src not in cfg.inputs)
+    if not nx.is_directed_acyclic_graph(h):
+        return None
+    return list(nx.lexicographical_topological_sort(h, key=str))
+
+
+def scan_numpy(arrivals, keep, bias, theta, spikes, rec_u, rec_v) -> None:
+    """:func:`snnpipe.hwmap.intsim.loihi_kernel.scan` in numpy (when numba is missing)."""
+    n_syn, n_t, n_b, n = arrivals.shape
+    x = np.zeros((n_syn + 1, n_b, n), np.int64)
+    tmp = np.empty_like(x)
+    for t in range(n_t):
+        spikes[t] = neuron_step_inplace(x, arrivals[:, t], keep[:, None], bias, theta, tmp)
+        if len(rec_u):
+            rec_u[t] = x[:-1]
+        if len(rec_v):
+            rec_v[t] = x[-1]
+
+
+def _scan():
+    try:
+        from snnpipe.hwmap.intsim.loihi_kernel import scan
+    except ImportError:                       # numba missing
+        return scan_numpy
+    return scan
+
+
+def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
+    """Run ``cfg`` on ``x_in`` {input: (B, N, T) int64}; ``wanted(record, pop, var)`` says which
+    states to keep. Returns as :func:`snnpipe.hwmap.intsim.loihi._run_numpy`: spikes {pop: (B,
+    N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}, and the non-zero
+    events per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
+    _, _, slices, keep, bias, theta = neuron_constants(cfg)
+    pops = {p.name: p for p in cfg.populations}
+    events = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
+    incoming: dict = {name: [] for name in pops}
+    for q in cfg.projections:
+        incoming[q.dst].append(Synapses(cfg, q))
+    spikes, states, scan = {}, {}, _scan()
+    for name in order(cfg):
+        p, sl = pops[name], slices[name]
+        arrivals = np.zeros((p.n_syn, T + 1, B, p.size), np.int64)
+        for s in incoming[name]:
+            x = events[s.q.src]
+            for d, acc in s.apply(x.reshape(T * B, -1)):
+                if 1 + d < T:
+                    arrivals[s.q.syn, 1 + d:T] += acc.reshape(T, B, -1)[:T - 1 - d] \
+                        << ACTIVATION_SHIFT
+        k_keep = np.ascontiguousarray(keep[list(range(p.n_syn)) + [-1], 0, sl])
+        out = np.empty((T, B, p.size), np.uint8)
+        rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
+        rec_v = np.empty((T if wanted(record, name, "v") else 0, B, p.size), np.int64)
+        scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
+             np.ascontiguousarray(theta[sl]), out, rec_u, rec_v)
+        events[name] = out
+        spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0))
+        if len(rec_u):
+            states[f"{name}/u"] = np.ascontiguousarray(rec_u.transpose(2, 1, 3, 0))
+        if len(rec_v):
+            states[f"{name}/v"] = np.ascontiguousarray(rec_v.transpose(1, 2, 0))
+    ev = {k: v != 0 for k, v in events.items()}
+    return (spikes, states, {k: v.sum(axis=0, dtype=np.float64) for k, v in ev.items()},
+            {k: v.sum(axis=1, dtype=np.float64) for k, v in ev.items()})

@@ -1,0 +1,92 @@
+"""A Loihi-style config prepared for the integer simulator: projections as effective integer
+weights split by delay (:class:`Synapses`, which computes a projection's exact input sums) and
+every population's constants in one neuron vector (:func:`neuron_constants`)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+from snnpipe.hwmap.mappers.loihi_conv import conv_int
+from snnpipe.hwmap.mappers.loihi_map import effective
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, threshold_value,
+                                         wrap_activation)
+from snnpipe.hwmap.targets.loihi_weights import shift_exp
+
+SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
+SPARSE_MIN_ROWS = 1024    # ... for blocks of at least this many (step, sample) rows
+
+
+def split_by_delay(q) -> list:
+    """[(delay, int64 weights)] of a projection: Dense (N_src, N_dst), identity (N,), conv
+    kernel (delay 0)."""
+    if q.op == "conv":
+        return [(0, np.asarray(q.weight, np.int64))]
+    eff = effective(q)
+    dl = np.broadcast_to(np.asarray(q.delay), eff.shape)
+    if dl.size == 0 or dl.min() == dl.max():                     # one delay: no split
+        return [(int(dl.flat[0]) if dl.size else 0, eff.T.copy())]
+    return [(int(d), np.where(dl == d, eff, 0).T.copy()) for d in np.unique(dl)]
+
+
+class Synapses:
+    """One projection prepared for evaluation: effective weights split by delay."""
+
+    def __init__(self, cfg: LoihiConfig, q):
+        self.q, self.src_shape = q, tuple(cfg.node_shape(q.src))
+        self.n_dst = cfg.population(q.dst).size
+        mats = split_by_delay(q)
+        # float32 products are exact while every partial sum stays below 2^24 (binary inputs)
+        small = q.op == "dense" and q.message_bits == 0 and all(
+            np.abs(w).sum(axis=0).max(initial=0) < 2 ** 24 for _, w in mats)
+        ft = np.float32 if small else np.float64
+        self.terms = [(d, w.astype(ft), w) for d, w in mats]   # (delay, float, int64)
+        self.max_delay = max(d for d, _, _ in self.terms)
+
+    def apply(self, x: np.ndarray):
+        """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) int64)].
+
+        Dense sums are exact: sparse int64 products when few sources are active, else BLAS in
+        float64 (float32 when every partial sum stays below 2^24).
+        """
+        if len(x) == 1 and self.q.op == "dense":           # one sample, one step: gather rows
+            idx = np.flatnonzero(x[0])
+            return [(d, shift_exp((x[0, idx].astype(np.int64) @ wi[idx] if self.q.message_bits
+                                   else np.add.reduce(wi[idx], axis=0))[None], self.q.weight_exp))
+                    for d, _, wi in self.terms]
+        x = x if self.q.message_bits > 0 else (x != 0)
+        out = []
+        for d, wf, wi in self.terms:
+            if self.q.op == "conv":
+                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
+                out.append((d, wrap_activation(acc.reshape(len(x), -1).astype(np.int64))))
+                continue
+            if self.q.op == "identity":
+                acc = x * wi
+            elif len(x) >= SPARSE_MIN_ROWS and np.count_nonzero(x) < SPARSE_DENSITY * x.size:
+                acc = np.asarray(sparse.csr_matrix(x.astype(np.int64)) @ wi)
+            else:
+                acc = (x.astype(wf.dtype) @ wf).astype(np.int64)
+            out.append((d, shift_exp(acc, self.q.weight_exp)))
+        return out
+
+
+def neuron_constants(cfg: LoihiConfig):
+    """Every population in one state vector: n_syn, N_total, slices, ``keep`` (n_syn + 1, 1,
+    N) = 4096 - decay (currents, then voltage), ``bias``, ``theta`` (N,) in state units."""
+    pops = cfg.populations
+    n_syn = max([p.n_syn for p in pops] + [1])
+    offs = np.cumsum([0] + [p.size for p in pops])
+    n, slices = int(offs[-1]), {p.name: slice(int(a), int(b))
+                                for p, a, b in zip(pops, offs[:-1], offs[1:])}
+    keep = np.full((n_syn + 1, 1, n), DECAY_UNIT, np.int64)
+    bias = np.zeros(n, np.int64)
+    theta = np.full(n, V_MAX, np.int64)          # li: v never exceeds V_MAX
+    for p in pops:
+        sl = slices[p.name]
+        keep[:p.n_syn, 0, sl] -= np.asarray(p.i_decay, np.int64)
+        keep[-1, 0, sl] -= np.asarray(p.v_decay, np.int64)
+        bias[sl] = bias_array(p.bias_mant, p.bias_exp)
+        if p.model == "cuba":
+            theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
+    return n_syn, n, slices, keep, bias, theta
