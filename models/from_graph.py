@@ -2,7 +2,9 @@
 
 ``build(graph, precision) -> GraphModel``: dense / conv / identity edges, merges, recurrent
 edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
-precisions of :mod:`snnpipe.models.neurons.registry` (``loihi``, ``float``, ``xylo``).
+precisions of :mod:`snnpipe.models.neurons.registry` (``loihi``, ``float``, ``xylo``), and
+``sigma_delta`` populations (lava-dl's SDNN, :mod:`snnpipe.models.neurons.sigma_delta`: graded
+messages) in ``loihi`` and ``float``.
 
 Timing (one convention for every backend; index t of every array is one time step):
     * an input node emits column t of its raster at index t;
@@ -39,15 +41,19 @@ import torch
 import torch.nn.functional as F
 
 from snnpipe.hwmap.targets import loihi, xylo
-from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
 from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo
+from snnpipe.models.xylo_order import xylo_ordered
 from snnpipe.models.neurons.registry import PRECISIONS as NEURON_PRECISIONS
+from snnpipe.models.neurons.sigma_delta import STEPS as SD_STEPS
+from snnpipe.models.neurons.sigma_delta import initial_sigma_delta, sigma_delta_params
 from snnpipe.models.neurons.state import CubaParams, initial_state
 from snnpipe.pipeline.ir.errors import GraphError
 from snnpipe.pipeline.ir.graph import edges, size, topological_order
 
 PRECISIONS = ("loihi", "float", "xylo")
 MAX_CONV_MATRIX = 1 << 22    # convolutions up to this N_dst * N_src run as one matrix product
+CUBA_RECORD = ("u", "v", "x", "spikes", "ordered")
+SD_RECORD = ("sigma", "act", "residue", "spikes")     # sigma-delta: spikes are the messages
 
 
 @dataclass
@@ -200,46 +206,6 @@ def _params(attrs: dict, dtype) -> CubaParams:
                            int(attrs.get("refractory", 0)))
 
 
-def _matrix(h: Hop, w: torch.Tensor) -> torch.Tensor | None:
-    """The (N_dst, N_src) matrix of one term of a hop (None for a conv too large for one)."""
-    if h.op == "dense":
-        return w
-    if h.op == "identity":
-        return torch.diag(w)
-    m = h.conv.get("matrix")
-    return None if m is None else m * h.in_scale[None, :]
-
-
-def _xylo_ordered(u: torch.Tensor, z: torch.Tensor, events: list):
-    """Xylo's event-ordered saturating input (DESIGN.md 6.2, step 1) for one population.
-
-    ``u`` (B, n_syn, N) currents before the step, ``z`` (B, n_syn, N) the summed input, both
-    float units; ``events``: [(rank, hop, weight term, source counts (B, N_src))]. Where
-    ``|I| + sum |w| * count`` can leave 16 bits, the counts of each source neuron are added in
-    (rank, neuron) order with saturation (``count * w`` at once saturates as ``count`` additions
-    of ``w``). Returns the input that makes ``sat16(I + x)`` equal the ordered result, and the
-    mask of the currents so treated. Convolutions above ``MAX_CONV_MATRIX`` stay summed.
-    """
-    unit = XYLO_UNIT
-    i0 = torch.round(u * unit).long()
-    bound = i0.abs().double()
-    events = [(r, h, _matrix(h, w), src) for r, h, w, src in events]
-    events = [e for e in events if e[2] is not None]
-    for _, h, w, src in events:
-        bound[:, h.syn] += src.abs() @ w.abs().T * unit
-    mask = bound > xylo.STATE_MAX
-    if not mask.any():
-        return z, mask
-    acc = i0.clone()
-    for _, h, w, src in sorted(events, key=lambda e: e[0]):
-        wi = torch.round(w * unit).long()
-        counts = torch.round(src).long()
-        for j in torch.nonzero(counts.any(0)).flatten().tolist():
-            acc[:, h.syn] = xylo.sat16(acc[:, h.syn] + counts[:, j:j + 1] * wi[:, j])
-    z = torch.where(mask, (acc - i0).to(z.dtype) / unit, z)
-    return z, mask
-
-
 class GraphModel(torch.nn.Module):
     """A Graph as a torch module (built by :func:`build`; inference only, no gradients).
 
@@ -259,12 +225,14 @@ class GraphModel(torch.nn.Module):
         self.graph, self.precision, self.dtype = graph, precision, dtype
         self.order = topological_order(graph)
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
-        for n in (n for n in self.pops if graph.nodes[n]["model"] not in ("cuba", "li")):
-            raise GraphError("the torch models run cuba and li populations (sigma-delta: the "
-                             "netx and intsim-loihi backends)", where=n, field="model",
-                             expected="cuba|li", found=graph.nodes[n]["model"])
+        self.sd = {n: sigma_delta_params(graph.nodes[n], dtype) for n in self.pops
+                   if graph.nodes[n]["model"] == "sigma_delta"}
+        if self.sd and precision not in SD_STEPS:
+            raise GraphError("sigma-delta populations run in the float and loihi precisions",
+                             where=next(iter(self.sd)), field="precision",
+                             expected=sorted(SD_STEPS), found=precision)
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
-        self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops}
+        self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops if n not in self.sd}
         self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}
         self.hops = lower(graph, precision, quantize, input_latency, dtype)
         self.latency = latencies(graph, self.hops)
@@ -304,8 +272,9 @@ class GraphModel(torch.nn.Module):
             x = (src * h.in_scale).reshape((src.shape[0],) + c["in_shape"])
             y = F.conv2d(x, w, None, c["stride"], c["padding"], c["dilation"], c["groups"])
             y = y.reshape(src.shape[0], -1)
-        if self.precision == "loihi":   # Lava's Conv wraps its output at 24 bits (1/64 units)
-            y = loihi.wrap_activation(torch.round(y * loihi.WEIGHT_UNIT).long()) / loihi.WEIGHT_UNIT
+        if self.precision == "loihi":   # Lava's Conv wraps its output at 24 bits (integers)
+            unit = loihi.WEIGHT_UNIT * (self.sd[h.src].message_unit if h.src in self.sd else 1)
+            y = loihi.wrap_activation(torch.round(y * unit).long()) / unit
         return y.to(self.dtype)
 
     @torch.no_grad()
@@ -322,7 +291,8 @@ class GraphModel(torch.nn.Module):
             ``{node: {"u": (B, n_syn, N, T), "v": (B, N, T) after reset, "x": (B, n_syn, N, T)
             weighted input, "spikes": (B, N, T), "ordered": (B, n_syn, N, T) bool}}`` in float
             units (loihi: integer / 4096, xylo: integer / 1024, exact in float64), and for
-            merges ``{"spikes": ...}``. ``ordered`` marks the xylo currents whose step sum could
+            merges ``{"spikes": ...}``; sigma-delta populations ``{"sigma", "act", "residue",
+            "spikes": the messages}`` (B, N, T), float units. ``ordered`` marks the xylo currents whose step sum could
             saturate and was added event by event, as the chip does.
         """
         xs = self._inputs(x)
@@ -332,13 +302,17 @@ class GraphModel(torch.nn.Module):
             emitted[n] = []
         states = {n: initial_state(batch, p.n_syn, size(self.graph.nodes[n]["shape"]),
                                    self.dtype) for n, p in self.params.items()}
-        rec = {n: {"u": [], "v": [], "x": [], "spikes": [], "ordered": []} for n in self.pops}
+        states.update({n: initial_sigma_delta(batch, size(self.graph.nodes[n]["shape"]),
+                                              self.dtype) for n in self.sd})
+        rec = {n: {k: [] for k in (SD_RECORD if n in self.sd else CUBA_RECORD)}
+               for n in self.pops}
         by_dst = {n: [h for h in self.hops if h.dst == n] for n in self.pops}
         step = NEURON_PRECISIONS[self.precision].step
         for t in range(steps):
             for n in self.pops:
                 st = states[n]
-                z = torch.zeros_like(st.u)
+                z = torch.zeros((batch, 1) + st.act.shape[1:], dtype=self.dtype) \
+                    if n in self.sd else torch.zeros_like(st.u)
                 events = []
                 for h in by_dst[n]:
                     for d, w in h.terms:
@@ -347,9 +321,15 @@ class GraphModel(torch.nn.Module):
                             z[:, h.syn] += self._apply(h, emitted[h.src][i], w)
                             if self.precision == "xylo":
                                 events.append((self.rank.get(h.src, 0), h, w, emitted[h.src][i]))
+                if n in self.sd:
+                    msg, states[n] = SD_STEPS[self.precision](z[:, 0], st, self.sd[n])
+                    emitted[n].append(msg)
+                    for k, val in zip(SD_RECORD, (*states[n], msg)) if record else ():
+                        rec[n][k].append(val)
+                    continue
                 ordered = torch.zeros(st.u.shape, dtype=torch.bool)
                 if self.precision == "xylo" and events:
-                    z, ordered = _xylo_ordered(st.u, z, events)
+                    z, ordered = xylo_ordered(st.u, z, events)
                 s, u, v_pre, states[n] = step(z, st, self.params[n], *self.extras[n])
                 out = v_pre if s is None else s
                 emitted[n].append(out)

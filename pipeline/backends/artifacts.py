@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 from h5py import is_hdf5
 
@@ -107,10 +108,12 @@ def load_mapping(out_dir) -> dict:
     return doc
 
 
-def graded_input(c: Compiled) -> bool:
-    """Whether ``c`` takes signed, graded input: a sigma-delta (SDNN) network."""
-    if c.graph is not None:
-        return any(d.get("model") == "sigma_delta" for _, d in c.graph.nodes(data=True))
+def graded_input(c) -> bool:
+    """Whether ``c`` (a Compiled or a Graph) takes signed, graded input: a sigma-delta (SDNN)
+    network."""
+    graph = c if isinstance(c, nx.MultiDiGraph) else c.graph
+    if graph is not None:
+        return any(d.get("model") == "sigma_delta" for _, d in graph.nodes(data=True))
     return c.target == "loihi" and any(p.sd for p in c.artifact.populations)
 
 

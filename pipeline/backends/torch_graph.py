@@ -16,6 +16,7 @@ import numpy as np
 from snnpipe.hwmap.mappers.loihi_quant import quantize
 from snnpipe.hwmap.mappers.xylo_graph import mapped_graph
 from snnpipe.hwmap.targets import loihi
+from snnpipe.hwmap.targets.loihi import SD_STATES
 from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
@@ -36,6 +37,12 @@ def _record(graph, x, precision: str, unit: float | None, name: str, **build_kw)
 
     pops = {}
     for n in model.pops:
+        if n in model.sd:                   # sigma-delta: the chip's integers of its formats
+            sd = model.sd[n]
+            p = {k: conv(rec[n][k], unit and sd.state_unit) for k in ("sigma", "act", "residue")
+                 if k in SD_STATES[sd.stage]}
+            pops[n] = dict(p, spikes=conv(rec[n]["spikes"], unit and sd.message_unit))
+            continue
         p = {"u": conv(rec[n]["u"], unit), "v": conv(rec[n]["v"], unit)}
         if graph.nodes[n]["model"] != "li":
             p["spikes"] = np.rint(rec[n]["spikes"].numpy()).astype(np.int64)
@@ -53,6 +60,8 @@ def loihi_saturation(populations: list, rec: dict) -> dict:
     unit = loihi.DECAY_UNIT
     wraps = sats = 0
     for p in populations:
+        if p.model == "sigma_delta":        # no u, v: Lava's int32 states are not modelled
+            continue
         r = rec[p.name]
         u = np.rint(r["u"].numpy() * unit).astype(np.int64)            # (B, S, N, T)
         v = np.rint(r["v"].numpy() * unit).astype(np.int64)

@@ -176,6 +176,7 @@ def add_verify(sub, parent) -> None:
 
 
 def cmd_verify(args) -> int:
+    from snnpipe.pipeline.backends.artifacts import graded_input
     from snnpipe.pipeline.formats.network_file import load
     from snnpipe.pipeline.formats.spikes import load_raster
     from snnpipe.pipeline.verify.chain import random_inputs, verify
@@ -186,7 +187,7 @@ def cmd_verify(args) -> int:
         width = sum(int(np.prod(g.nodes[n]["shape"])) for n in ins)
         inputs = load_raster(args.input, channels=width,
                              shape=g.nodes[ins[0]]["shape"] if len(ins) == 1 else None,
-                             dt_ms=float(g.graph.get("dt", 1e-3)) * 1e3)
+                             dt_ms=float(g.graph.get("dt", 1e-3)) * 1e3, signed=graded_input(g))
     else:
         inputs = random_inputs(g, args.random, args.seed, steps=args.steps)
     recipe = recipe_of(args.file)

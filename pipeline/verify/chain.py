@@ -31,7 +31,7 @@ import numpy as np
 from snnpipe.models.from_graph import build
 from snnpipe.pipeline import backends
 from snnpipe.pipeline.backends.artifacts import compile as compile_for
-from snnpipe.pipeline.ir.errors import SnnpipeError
+from snnpipe.pipeline.ir.errors import BackendError, GraphError, SnnpipeError
 from snnpipe.pipeline.ir.graph import size
 from snnpipe.pipeline.verify.compare import VerifyReport, compare
 
@@ -90,7 +90,9 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
         implementations: subset of ("torch", "lava", "intsim", "xylosim") or of the backend
             names of :data:`snnpipe.pipeline.backends.CHAINS`, default all of the target's;
             its torch backend is always first, the reference. A backend whose package is
-            not installed is left out with a note (an error when asked for by name).
+            not installed, or that refuses the network (a typed GraphError or BackendError
+            naming node and field), is left out with a note (an error when asked for by
+            name, or when it is the reference).
         alter: ``callable(config) -> config | None``, applied to a copy of the mapped
             LoihiConfig / XyloConfig before the integer simulators run (a fault injection
             hook: torch and Lava keep the unaltered network).
@@ -142,7 +144,13 @@ def verify(graph, target: str = "loihi", inputs=None, *, implementations=None, a
             notes.append(f"{name} skipped: {b.requires} is not installed")
             continue
         c = graph_c if b.target == "graph" else (hw_c if i == 0 else altered)
-        runs.append(b.run(c, x, record=True))
+        try:
+            runs.append(b.run(c, x, record=True))
+        except (GraphError, BackendError) as e:       # a typed refusal of the network
+            if i == 0 or (implementations is not None and (name in wanted
+                                                           or _short(name) in wanted)):
+                raise
+            notes.append(f"{name} skipped: it cannot run this network: {e}")
     return compare(runs, target, notes)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from snnpipe.pipeline.ir.errors import SnnpipeError, VerificationError
 
-VARS = ("u", "v", "spikes")          # causal order within a step
+VARS = ("u", "v", "sigma", "act", "residue", "spikes")   # causal order within a step
 
 
 @dataclass
@@ -116,7 +116,7 @@ def compare(runs: list, target: str = "", notes=()) -> VerifyReport:
     Arrays must have equal shapes (B, ..., T); a run lacking an item is left out of its row.
     """
     ref = runs[0]
-    some = next(iter(ref.pops.values()))["v"]
+    some = next(a for d in ref.pops.values() for a in d.values())
     rep = VerifyReport(target, [r.name for r in runs], int(some.shape[0]), int(some.shape[-1]),
                        saturation={r.name: dict(r.saturation) for r in runs}, notes=list(notes))
     items = [("output", o, "out", a, {r.name: r.outputs.get(o) for r in runs[1:]})
