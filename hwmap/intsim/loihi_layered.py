@@ -14,14 +14,16 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants
+from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, neuron_step_inplace
 
 
 def order(cfg: LoihiConfig) -> list | None:
     """Population names in dependency order, or None when the path does not apply: a cycle of
-    projections (recurrence) or a population that is not LIF (``cuba`` / ``li``)."""
-    if any(p.model not in ("cuba", "li") for p in cfg.populations):
+    projections (recurrence) or a population that is neither LIF (``cuba`` / ``li``) nor
+    sigma-delta."""
+    if any(p.model not in ("cuba", "li", "sigma_delta") for p in cfg.populations):
         return None
     h = nx.DiGraph()
     h.add_nodes_from(p.name for p in cfg.populations)
@@ -64,6 +66,8 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     for q in cfg.projections:
         incoming[q.dst].append(Synapses(cfg, q))
     spikes, states, scan = {}, {}, _scan()
+    sd = SigmaDeltaPops(cfg, B, slices)
+    spike_type = np.int64 if sd else np.uint8      # as the step-by-step path
     for name in order(cfg):
         p, sl = pops[name], slices[name]
         arrivals = np.zeros((p.n_syn, T + 1, B, p.size), np.int64)
@@ -73,6 +77,12 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
                 if 1 + d < T:
                     arrivals[s.q.syn, 1 + d:T] += acc.reshape(T, B, -1)[:T - 1 - d] \
                         << ACTIVATION_SHIFT
+        if p.model == "sigma_delta":
+            events[name], rec = _sigma_delta(sd, name, arrivals[0, :T],
+                                             [v for v in state_names(p) if wanted(record, name, v)])
+            spikes[name] = np.ascontiguousarray(events[name].transpose(1, 2, 0))
+            states.update((f"{name}/{v}", a) for v, a in rec.items())
+            continue
         k_keep = np.ascontiguousarray(keep[list(range(p.n_syn)) + [-1], 0, sl])
         out = np.empty((T, B, p.size), np.uint8)
         rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
@@ -80,7 +90,7 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
              np.ascontiguousarray(theta[sl]), out, rec_u, rec_v)
         events[name] = out
-        spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0))
+        spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0), dtype=spike_type)
         if len(rec_u):
             states[f"{name}/u"] = np.ascontiguousarray(rec_u.transpose(2, 1, 3, 0))
         if len(rec_v):
@@ -88,3 +98,15 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     ev = {k: v != 0 for k, v in events.items()}
     return (spikes, states, {k: v.sum(axis=0, dtype=np.float64) for k, v in ev.items()},
             {k: v.sum(axis=1, dtype=np.float64) for k, v in ev.items()})
+
+
+def _sigma_delta(sd: SigmaDeltaPops, name: str, arrivals: np.ndarray, keep: list):
+    """A sigma-delta population over all steps: ``arrivals`` (T, B, N) shifted input ->
+    messages (T, B, N) int64 and the states in ``keep`` {var: (B, N, T)}."""
+    out = np.empty(arrivals.shape, np.int64)
+    rec = {v: np.empty(arrivals.shape, np.int64) for v in keep}
+    for t in range(len(arrivals)):
+        out[t] = sd.step_one(name, arrivals[t])
+        for v, a in rec.items():
+            a[t] = sd.state(name, v)
+    return out, {v: np.ascontiguousarray(a.transpose(1, 2, 0)) for v, a in rec.items()}

@@ -47,13 +47,19 @@ class SigmaDeltaPops:
         each sigma-delta population's messages in its slice."""
         out = spikes.astype(np.int64)
         for q in self.pops:
-            sd, sl = q["sd"], q["slice"]
-            msg, q["sigma"], q["act"], q["residue"] = sigma_delta_step(
-                a_shifted[:, sl] >> ACTIVATION_SHIFT, q["sigma"], q["act"], q["residue"],
-                q["bias"], q["theta"], stage=sd["stage"], relu=sd["relu"],
-                in_shift=sd["spike_exp"] + sd["state_exp"], state_exp=sd["state_exp"])
-            out[:, sl] = msg
+            out[:, q["slice"]] = self.step_one(q["name"], a_shifted[:, q["slice"]])
         return out
+
+    def step_one(self, pop: str, a_shifted: np.ndarray) -> np.ndarray:
+        """One step of the population ``pop`` alone: its input (B, N_pop) shifted left by 6
+        -> its messages (B, N_pop) int64."""
+        q = self.by_name[pop]
+        sd = q["sd"]
+        msg, q["sigma"], q["act"], q["residue"] = sigma_delta_step(
+            a_shifted >> ACTIVATION_SHIFT, q["sigma"], q["act"], q["residue"], q["bias"],
+            q["theta"], stage=sd["stage"], relu=sd["relu"],
+            in_shift=sd["spike_exp"] + sd["state_exp"], state_exp=sd["state_exp"])
+        return msg
 
     def state(self, pop: str, var: str) -> np.ndarray:
         """``sigma``, ``act`` or ``residue`` (B, N) of one population, now."""

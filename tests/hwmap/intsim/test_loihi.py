@@ -151,9 +151,23 @@ def test_numba_path_equals_numpy_path(monkeypatch):
     assert spikes > 0
 
 
+def _sdnn_graph(rng):
+    """input (2, 3, 3) -> Delta -> conv -> SigmaDelta (bias) -> dense -> Sigma."""
+    g = G.new_graph("sdnn")
+    G.add_input(g, "in", (2, 3, 3))
+    G.add_sigma_delta(g, "d", (2, 3, 3), stage="delta", activation="none", threshold=0.1)
+    G.add_sigma_delta(g, "h", (4, 2, 2), threshold=0.2, bias=rng.uniform(-0.2, 0.2, 16).round(2))
+    G.add_sigma_delta(g, "o", (3,), stage="sigma", activation="none")
+    G.add_identity(g, "in", "d")
+    G.add_conv(g, "d", "h", rng.normal(0, 1, (4, 2, 2, 2)).round(1))
+    G.add_dense(g, "h", "o", rng.normal(0, 1, (3, 16)).round(1))
+    G.set_outputs(g, ["o"])
+    return g
+
+
 def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
     """Feed-forward networks (conv, dense, identity; delays, several currents, merges, li
-    readouts, several inputs, a batch) run population by population over all steps give the
+    readouts, sigma-delta populations, several inputs, a batch) run population by population over all steps give the
     spikes, u, v and event counts of the step-by-step path; recurrent ones are not taken."""
     import zoo
     from snnpipe.hwmap.intsim import loihi_layered
@@ -172,6 +186,7 @@ def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
         cfg = _multi_net(rng)                       # without its projections back from c
         cfg = dataclasses.replace(cfg, projections=[q for q in cfg.projections if q.src != "c"])
         cases.append((f"multi{i}", place(cfg, LoihiLimits(neurons_per_core=4)), x))
+    cases.append(("sdnn", map_graph(_sdnn_graph(rng)), rng.integers(-3, 4, (2, 18, 30))))
     assert loihi_layered.order(map_graph(recurrent_graph())) is None
     spikes = 0
     for name, cfg, x in cases:
