@@ -1,9 +1,13 @@
-"""Benchmark: lava-dl's own PilotNet SNN file on the Loihi-style integer simulator against
-lava-dl's netx on Lava fixed point (the implementation that defines the file), in one run.
+"""Benchmark: lava-dl's own PilotNet SNN and SDNN files on the Loihi-style integer simulator
+against lava-dl's netx on Lava fixed point (the implementation that defines the files), in one
+run.
 
-Network: ``gts/pilotnet_lif/network.net`` from lava-dl 0.6.0's netx tests (LOIHI neurons, input
-3x66x200 with a neuron, 5 conv layers, flatten, 3 dense, one output: 158,509 neurons), read
-with ``snnpipe.load``. Input: Bernoulli spikes at ``--rate`` per channel per step. Measures
+Networks: ``gts/pilotnet_lif/network.net`` from lava-dl 0.6.0's netx tests (LOIHI neurons,
+input 3x66x200 with a neuron, 5 conv layers, flatten, 3 dense, one output: 158,509 neurons) and
+``gts/pilotnet_sdnn/network.net`` (sigma-delta: a Delta input over 3x33x100, 4 conv layers,
+flatten, 3 dense, a Sigma output), read with ``snnpipe.load``. Input: Bernoulli spikes at
+``--rate`` per channel per step (SNN); graded values in {-1, 0, 1}, each held for a few steps
+(SDNN). Measures, per network,
 
 1. the Loihi compile (mapping onto cores), reported apart;
 2. one sample: netx (build, compile, run, read every layer back) against
@@ -11,7 +15,8 @@ with ``snnpipe.load``. Input: Bernoulli spikes at ``--rate`` per channel per ste
    spikes are equal (``--all-states``: every layer's spikes, u and v);
 3. intsim throughput at ``--batch`` (samples per second, sample-steps per second).
 
-Usage: ``python bench/intsim_pilotnet.py [--steps 16] [--batch 64] [--rate 0.05] [--seed 0]``
+Usage: ``python bench/intsim_pilotnet.py [--network snn|sdnn] [--steps 16] [--batch 64]
+[--rate 0.05] [--seed 0]``
 (part of ``python bench/intsim.py``; needs lava-dl with its test files).
 """
 from __future__ import annotations
@@ -29,13 +34,16 @@ import numpy as np  # noqa: E402
 import snnpipe  # noqa: E402
 
 
-def pilotnet_file() -> Path:
-    """lava-dl's PilotNet SNN file (installed with lava-dl, beside ``lava``)."""
+FILES = {"snn": "pilotnet_lif", "sdnn": "pilotnet_sdnn"}
+
+
+def pilotnet_file(network: str = "snn") -> Path:
+    """lava-dl's PilotNet SNN or SDNN file (installed with lava-dl, beside ``lava``)."""
     spec = importlib.util.find_spec("lava.lib.dl.netx")
     if spec is None or spec.origin is None:
         raise SystemExit("lava-dl is not installed: this benchmark runs its own PilotNet file")
     path = (Path(spec.origin).parents[4] / "tests" / "lava" / "lib" / "dl" / "netx" / "gts"
-            / "pilotnet_lif" / "network.net")
+            / FILES[network] / "network.net")
     if not path.is_file():
         raise SystemExit(f"lava-dl's netx test files are not installed ({path} is missing)")
     return path
@@ -57,16 +65,32 @@ def main(argv=None) -> dict:
     ap.add_argument("--rate", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--all-states", action="store_true")
+    ap.add_argument("--network", choices=tuple(FILES))
     a = ap.parse_args(argv)
-    g = snnpipe.load(pilotnet_file())
+    return {net: one(net, a) for net in ([a.network] if a.network else FILES)}
+
+
+def _input(g, network: str, a) -> np.ndarray:
+    size = int(np.prod(g.nodes[g.graph["inputs"][0]]["shape"]))
+    rng = np.random.default_rng(a.seed)
+    if network == "snn":
+        return (rng.random((a.batch, size, a.steps)) < a.rate).astype(np.int64)
+    x = rng.integers(-1, 2, (a.batch, size, a.steps))
+    hold = rng.random(x.shape) < 0.6
+    for t in range(1, a.steps):
+        x[..., t] = np.where(hold[..., t], x[..., t - 1], x[..., t])
+    return x
+
+
+def one(network: str, a) -> dict:
+    """The figures of one network (``snn`` or ``sdnn``)."""
+    g = snnpipe.load(pilotnet_file(network))
     n = sum(int(np.prod(d["shape"])) for _, d in g.nodes(data=True) if d["kind"] == "neuron")
     out: dict = {"neurons": n}
     out["compile_s"], chip = _timed(lambda: snnpipe.compile(g, "loihi"))
-    print(f"PilotNet SNN: {n} neurons; loihi compile {out['compile_s']:.1f} s "
+    print(f"PilotNet {network.upper()}: {n} neurons; loihi compile {out['compile_s']:.1f} s "
           f"({len(chip.artifact.cores) if hasattr(chip.artifact, 'cores') else '?'} cores)")
-    size = int(np.prod(g.nodes[g.graph["inputs"][0]]["shape"]))
-    rng = np.random.default_rng(a.seed)
-    x = (rng.random((a.batch, size, a.steps)) < a.rate).astype(np.int64)
+    x = _input(g, network, a)
     rec = a.all_states
     snnpipe.simulate(chip, x[:1, :, :2], "intsim-loihi")                     # warm-up
     out["intsim_1_s"], ours = _timed(lambda: snnpipe.simulate(chip, x[:1], "intsim-loihi",
