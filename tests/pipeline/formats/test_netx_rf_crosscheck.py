@@ -69,8 +69,9 @@ def test_our_export_of_a_slayer_rf_network_runs_on_netx_as_slayers_file(tmp_path
 DECAY_ROUND_TRIP_DEFECT = (
     "netx defect: netx turns an RF layer's sinDecay/cosDecay into period and decay "
     "(slayer.neuron.rf.neuron_params) and Lava's RF turns them back with np.int32(x * 4096), "
-    "which truncates: the decays netx runs are one below the file's for some integers, so netx "
-    "does not run the neuron slayer trained and exported. Reproduction: "
+    "which truncates: the decays netx runs are one below the file's for 39% of the integer pairs "
+    "slayer can export (sin 1..4095, cos 0..4095, magnitude < 4096), so netx does not run the "
+    "neuron slayer trained and exported. Reproduction: "
     "p = rf.neuron_params({'sinDecay': 2882, 'cosDecay': 2298, 'vThMant': 19}); "
     "RF(shape=(1,), period=p['period'], alpha=p['decay'], state_exp=6, decay_bits=12)"
     ".sin_decay.init == 2881, not 2882")
