@@ -80,7 +80,8 @@ def quantize_rf(name: str, d: dict) -> tuple[Population, dict]:
     period and decay (:func:`rf_decays_to_int`) and the threshold mantissa (1/64, truncated as
     slayer exports it); two currents (real, imaginary), no LIF decays or bias."""
     n = G.size(d["shape"])
-    sin, cos = (_per_neuron(a, n) for a in rf_decays_to_int(d["period"], d["decay"]))
+    sin, cos = (_per_neuron(a, n).astype(np.int64) for a in rf_decays_to_int(d["period"],
+                                                                              d["decay"]))
     th = _per_neuron(d["threshold"], n)
     vth, zero = threshold_to_int(th), np.zeros(n, np.int64)
     rf = {"variant": d["variant"], "sin_decay": sin.tolist(), "cos_decay": cos.tolist()}
