@@ -260,8 +260,9 @@ class GraphModel(torch.nn.Module):
         self.order = topological_order(graph)
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
         for n in (n for n in self.pops if graph.nodes[n]["model"] not in ("cuba", "li")):
-            raise GraphError("the torch models run cuba and li populations (sigma-delta: the "
-                             "netx and intsim-loihi backends)", where=n, field="model",
+            raise GraphError("the torch models run cuba and li populations (sigma-delta, rf: "
+                             "the netx, intsim-loihi and Lava backends; rf's step functions: "
+                             "models/neurons/rf_loihi.py, rf_float.py)", where=n, field="model",
                              expected="cuba|li", found=graph.nodes[n]["model"])
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops}

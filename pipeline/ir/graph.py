@@ -136,7 +136,8 @@ def add_rf(g: nx.MultiDiGraph, node: str, shape, *, variant: str = "phase", peri
     - ``variant = "phase"``: spike when ``Re z[t] >= threshold`` and ``Im z`` crosses zero
       upwards (``Im z[t] >= 0 > Im z[t-1]``); no reset;
     - ``variant = "izhikevich"``: spike when ``Im z[t] >= threshold``, then ``Re z = 0`` and
-      ``Im z`` just below the threshold (one state unit of a chip).
+      ``Im z`` just below the threshold (one state unit of a chip; 1e-5 in float, as Lava's
+      floating-point RF_IZ).
 
     ``period``, ``decay`` and ``threshold`` are 0-d or (N,). A chip holds
     ``(1 - decay) sin(phi)`` and ``(1 - decay) cos(phi)`` in 12 bits

@@ -70,3 +70,28 @@ def test_a_per_neuron_threshold_is_refused_by_node_and_field():
     with pytest.raises(GraphError) as e:
         snnpipe.simulate(snnpipe.compile(g, "graph"), X, "lava-fixed")
     assert (e.value.where, e.value.field) == ("r", "threshold")
+
+
+def test_lava_floating_point_rf_iz_is_the_float_precision_of_models():
+    """The Izhikevich population in float: models/neurons/rf_float.py (reset 1e-5 below the
+    threshold, as Lava's float RF_IZ), fed the same complex input a step late."""
+    import torch
+
+    from snnpipe.models.neurons.rf_float import rf_float, rf_float_params
+
+    g = G.new_graph("iz")
+    G.add_input(g, "x", (2,))
+    G.add_rf(g, "z", (2,), variant="izhikevich", period=[7.0, 11.0], decay=0.05, threshold=0.4)
+    wr, wi = np.array([[0.5, -0.25], [0.25, 0.5]]), np.array([[0.5, 0.5], [-0.25, 0.75]])
+    G.add_dense(g, "x", "z", wr, syn=G.RF_REAL)
+    G.add_dense(g, "x", "z", wi, syn=G.RF_IMAG)
+    G.set_outputs(g, ["z"])
+    lava = snnpipe.simulate(snnpipe.compile(g, "graph"), X, "lava-float", record=True)
+    late = np.concatenate([np.zeros((1, 2, 1)), X[..., :-1]], axis=-1)
+    xr, xi = (torch.tensor(np.einsum("oi,bit->bot", w, late)) for w in (wr, wi))
+    d = g.nodes["z"]
+    s, re, im = rf_float(xr, xi, rf_float_params(0.4, d["period"], d["decay"], "izhikevich"))
+    assert np.count_nonzero(s.numpy()) > 2
+    assert np.array_equal(lava.pops["z"]["spikes"], s.numpy())
+    assert np.allclose(lava.pops["z"]["real"], re.numpy())
+    assert np.allclose(lava.pops["z"]["imag"], im.numpy())
