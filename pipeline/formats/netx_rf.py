@@ -171,10 +171,17 @@ def edge_pair(edges) -> tuple | None:
 
 
 def lossless(d: dict) -> bool:
-    """Whether the node's threshold is a whole netx integer (period and decay are written as
-    the integers netx builds: what the targets run)."""
+    """Whether the layer we write reads back as the node: a whole netx threshold (1/64 units),
+    and the very period and decay (netx's of the integers we write)."""
     th = np.asarray(d["threshold"], np.float64)
-    return bool(np.array_equal(loihi.threshold_to_int(th) / loihi.WEIGHT_UNIT, th))
+    if not np.array_equal(loihi.threshold_to_int(th) / loihi.WEIGHT_UNIT, th):
+        return False
+    ints = file_decays(d["period"], d["decay"])
+    if ints is None:
+        return False
+    period, decay = loihi.rf_decays_from_int(*ints)
+    return bool(np.array_equal(np.broadcast_to(d["period"], period.shape), period)
+                and np.array_equal(np.broadcast_to(d["decay"], decay.shape), decay))
 
 
 def write_dense(lay: h5py.Group, edge: dict, d: dict) -> None:

@@ -147,6 +147,26 @@ def test_decays_no_netx_file_expresses_go_to_our_graph_layout(tmp_path):
     assert np.array_equal(back.nodes["a"]["period"], g.nodes["a"]["period"])
 
 
+def test_decays_netx_expresses_only_as_integers_are_written_both_ways(tmp_path):
+    """period 9, decay 0.05: netx builds the same integers from the layer we write, but reads
+    another period and decay from it; the file holds graph/ too, which we read back exactly."""
+    g = G.new_graph("mine")
+    G.add_input(g, "x", (2,))
+    G.add_rf(g, "a", (1,), period=9.0, decay=0.05, threshold=0.25)
+    G.add_dense(g, "x", "a", np.full((1, 2), 0.5), syn=G.RF_REAL)
+    G.add_dense(g, "x", "a", np.full((1, 2), 0.25), syn=G.RF_IMAG)
+    G.set_outputs(g, ["a"])
+    hdf5.export(g, tmp_path / "ours.h5")
+    with h5py.File(tmp_path / "ours.h5") as f:
+        assert "graph" in f and "layer" in f
+        sin, cos = f["layer/1/neuron/sinDecay"][()], f["layer/1/neuron/cosDecay"][()]
+    netx_reads = loihi.rf_decays_from_int(sin, cos)
+    _same_rf({**g.nodes["a"], "period": netx_reads[0], "decay": netx_reads[1]}, g.nodes["a"])
+    assert float(netx_reads[0]) != 9.0
+    back = hdf5.load(tmp_path / "ours.h5")
+    assert (float(back.nodes["a"]["period"]), float(back.nodes["a"]["decay"])) == (9.0, 0.05)
+
+
 @pytest.mark.parametrize("seed", [0, 5])
 def test_slayers_rf_files_load(seed, tmp_path):
     slayer_rf_zoo.write(seed, tmp_path / "z.net")
