@@ -225,6 +225,11 @@ class GraphModel(torch.nn.Module):
         self.graph, self.precision, self.dtype = graph, precision, dtype
         self.order = topological_order(graph)
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
+        for n in (n for n in self.pops if graph.nodes[n]["model"] == "rf"):
+            raise GraphError("the torch graph runner runs cuba, li and sigma_delta populations "
+                             "(rf: the netx, intsim-loihi and Lava backends; rf's step "
+                             "functions: models/neurons/rf_loihi.py, rf_float.py)", where=n,
+                             field="model", expected="cuba|li|sigma_delta", found="rf")
         self.sd = {n: sigma_delta_params(graph.nodes[n], dtype) for n in self.pops
                    if graph.nodes[n]["model"] == "sigma_delta"}
         if self.sd and precision not in SD_STEPS:

@@ -4,7 +4,8 @@ Populations: a ``cuba`` node with one current, uniform decays and threshold, zer
 binary spikes becomes lava-nc's ``LIF``; other ``cuba`` nodes become :class:`MultiSynCuba`
 (one port per current, per-neuron decays and thresholds, subtractive reset); ``li`` nodes become
 :class:`LeakyReadout` (graded output ``v``); ``sigma_delta`` nodes lava-nc's ``Delta``,
-``SigmaDelta`` or ``Sigma`` (:mod:`snnpipe.processes.sdnn`), sending graded messages. Projections (see :mod:`snnpipe.processes.lowering`) become
+``SigmaDelta`` or ``Sigma`` (:mod:`snnpipe.processes.sdnn`), sending graded messages; ``rf``
+nodes lava-nc's ``RF`` or ``RF_IZ`` (:mod:`snnpipe.processes.rf`), current 0 the real input. Projections (see :mod:`snnpipe.processes.lowering`) become
 ``Dense`` (or ``DelayDense`` when any delay is non-zero) or ``Conv`` into the target's synapse
 port, graded (``num_message_bits = 24``) when the source sends counts or values. Fan-in adds
 at the port; merges are folded into their consumers. Inputs and outputs are left open:
@@ -28,7 +29,7 @@ from snnpipe.pipeline.ir.graph import size, topological_order
 from snnpipe.pipeline.ir.validate import check
 from snnpipe.processes.lowering import Projection, Tap, latencies, lower, output_taps
 from snnpipe.processes.multisyn.process import MAX_SYN, LeakyReadout, MultiSynCuba, syn_port_name
-from snnpipe.processes import sdnn
+from snnpipe.processes import rf, sdnn
 from snnpipe.processes.params import PRECISIONS, neuron_params, projection_weights
 
 GRADED_BITS = 24
@@ -58,6 +59,8 @@ class LavaNetwork:
     def syn_port(self, node: str, syn: int):
         """The input port of synaptic current ``syn`` of population ``node``."""
         proc = self.populations[node]
+        if isinstance(proc, rf.PROCESSES):
+            return rf.port(proc, syn)
         single = isinstance(proc, (LIF,) + sdnn.PROCESSES)
         return proc.a_in if single else getattr(proc, syn_port_name(syn))
 
@@ -79,6 +82,8 @@ def _population(node: str, attrs: dict, precision: str):
     """The Lava process of neuron node ``node``."""
     if attrs["model"] == "sigma_delta":
         return sdnn.population(node, attrs, precision)
+    if attrs["model"] == "rf":
+        return rf.population(node, attrs, precision)
     n = size(attrs["shape"])
     p = neuron_params(node, attrs, precision)
     if attrs.get("refractory", 0) or attrs.get("spike", "binary") != "binary":
@@ -148,6 +153,7 @@ def compile(graph, precision: str = "fixed") -> LavaNetwork:  # noqa: A001 - the
         raise ValueError(f"precision must be one of {PRECISIONS}, found {precision!r}")
     check(graph)
     sdnn.check(graph)
+    rf.check(graph)
     net = LavaNetwork(graph=graph, precision=precision)
     for node in topological_order(graph):
         attrs = graph.nodes[node]

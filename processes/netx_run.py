@@ -31,10 +31,11 @@ from snnpipe.pipeline.ir.errors import BackendError
 from snnpipe.processes.lavaguard import run_steps, shutdown
 from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
-STATES = ("u", "v", "a_buff", "a_buf", "s_buf", "sigma", "act", "residue", "error")
+STATES = ("u", "v", "a_buff", "a_buf", "s_buf", "sigma", "act", "residue", "error", "real",
+          "imag")
 # the states recorded of each kind of netx neuron (Lava's Var names)
 RECORDED = {"Delta": ("act", "residue"), "SigmaDelta": ("sigma", "act", "residue"),
-            "Sigma": ("sigma",)}
+            "Sigma": ("sigma",), "RF": ("real", "imag"), "RF_IZ": ("real", "imag")}
 
 
 def _whc(a: np.ndarray, shape: tuple) -> np.ndarray:
@@ -68,7 +69,8 @@ def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False
     Returns one dict per netx layer (block), in order: ``"spikes"`` (B, N, steps: the values
     the layer sends, graded messages of SDNN layers), and its states after each step for the
     last layer, or for every layer with ``record``: ``"u"``, ``"v"`` (LIF; Lava integers,
-    4096 per float unit) or :data:`RECORDED` (SDNN: Delta, SigmaDelta, Sigma; state units).
+    4096 per float unit) or :data:`RECORDED` (SDNN: Delta, SigmaDelta, Sigma; RF, RF_IZ:
+    ``real``, ``imag``; state units).
 
     Raises:
         BackendError: netx or Lava failed (the message says which).

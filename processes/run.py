@@ -30,7 +30,7 @@ from snnpipe.processes.lavaguard import run_steps, shutdown
 from snnpipe.processes.lowering import Tap
 from snnpipe.processes.recorder.process import PortRecorder, VarRecorder, open_record
 
-VARIABLES = ("u", "v", "sigma", "act", "residue")   # LIF; Lava's sigma-delta processes
+VARIABLES = ("u", "v", "sigma", "act", "residue", "real", "imag")   # LIF; sigma-delta; RF
 TAGS = {"fixed": "fixed_pt", "float": "floating_pt"}
 
 
@@ -115,7 +115,8 @@ def _reset(net: LavaNetwork) -> None:
     """Set every state of the network back to zero (between the samples of a batch)."""
     for proc in list(net.populations.values()) + list(net.synapses.values()):
         for var in (getattr(proc, n, None) for n in ("u", "v", "a_buff", "a_buf", "sigma",
-                                                     "act", "residue", "error")):
+                                                     "act", "residue", "error", "real",
+                                                     "imag")):
             if var is not None:
                 var.set(np.zeros(var.shape))
 

@@ -12,7 +12,9 @@ identity projections run instead in the compiled loop of :mod:`snnpipe.hwmap.int
 over all steps (:mod:`snnpipe.hwmap.intsim.loihi_layered`): the same integers either way;
 ``KERNEL`` picks the path.
 Sigma-delta populations (netx's SDNN: Lava's Delta, SigmaDelta, Sigma) keep their own states
-and send graded messages (:mod:`snnpipe.hwmap.intsim.loihi_sdnn`; numpy path).
+and send graded messages (:mod:`snnpipe.hwmap.intsim.loihi_sdnn`; numpy path), and so do
+resonate-and-fire populations (Lava's RF, RF_IZ; :mod:`snnpipe.hwmap.intsim.loihi_rf`), which
+send spikes.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 from snnpipe.hwmap.intsim.loihi_events import count_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
 from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, split_by_delay
+from snnpipe.hwmap.intsim.loihi_rf import ResonatorPops
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
 from snnpipe.hwmap.targets.loihi import neuron_step_inplace
@@ -72,11 +75,11 @@ def _check_record(cfg: LoihiConfig, record) -> None:
     names = {p.name for p in cfg.populations}
     for r in record:
         pop, _, var = r.rpartition("/")
-        if var not in ("spikes", "u", "v", "sigma", "act", "residue") or \
+        if var not in ("spikes", "u", "v", "sigma", "act", "residue", "real", "imag") or \
                 (pop and pop not in names):
             raise FormatError("unknown state to record", field="record",
-                              expected="spikes | u | v | sigma | act | residue | "
-                                       "<population>/<var>", found=r)
+                              expected="spikes | u | v | sigma | act | residue | real | "
+                                       "imag | <population>/<var>", found=r)
 
 
 def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = LoihiCosts()):
@@ -103,7 +106,7 @@ def _kernel(cfg: LoihiConfig):
     """The numba module when ``KERNEL`` and the network allow it (Dense and identity
     projections only), else None."""
     if KERNEL == "numpy" or any(q.op not in ("dense", "identity") for q in cfg.projections) \
-            or any(p.model == "sigma_delta" for p in cfg.populations):
+            or any(p.model in ("sigma_delta", "rf") for p in cfg.populations):
         if KERNEL == "numba":
             raise ValueError("the numba loop runs LIF neurons and Dense and identity "
                              "projections only")
@@ -220,6 +223,7 @@ class _FlatNet:
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
         self.sd = SigmaDeltaPops(cfg, B, self.slice)
+        self.rf = ResonatorPops(cfg, B, self.slice)
         self.tmp = np.empty_like(self.x)
         self.tb = int(max(1, min(T, BLOCK_ELEMENTS // max(1, B * self.n))))
         d_max = max([s.max_delay for s in self.synapses] + [0])
@@ -243,10 +247,13 @@ class _FlatNet:
         with the messages of sigma-delta populations, which update after the LIF rule)."""
         s = neuron_step_inplace(self.x, self.pending[:, k], self.keep, self.bias, self.theta,
                                 self.tmp)
-        return self.sd.step(self.pending[0, k], s) if self.sd else s
+        s = self.sd.step(self.pending[0, k], s) if self.sd else s
+        return self.rf.step(self.pending[:, k], s) if self.rf else s
 
     def state(self, pop: str, var: str) -> np.ndarray:
         """u (n_syn, B, N), v (B, N) or a sigma-delta state (B, N) of one population, now."""
+        if var in ("real", "imag"):
+            return self.rf.state(pop, var)
         if var not in ("u", "v"):
             return self.sd.state(pop, var)
         sl = self.slice[pop]

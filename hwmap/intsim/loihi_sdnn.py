@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, SD_STATES, bias_array,
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, RF_STATES, SD_STATES, bias_array,
                                          sigma_delta_step)
 
 
 def state_names(pop) -> tuple:
-    """The states a population records: ``u``, ``v`` or its stage's ``SD_STATES``."""
+    """The states a population records: ``u``, ``v``, its stage's ``SD_STATES`` or ``RF_STATES``."""
+    if pop.model == "rf":
+        return RF_STATES
     return SD_STATES[pop.sd["stage"]] if pop.model == "sigma_delta" else ("u", "v")
 
 

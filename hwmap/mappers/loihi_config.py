@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnpipe.hwmap.mappers.configio import load_config, save_config
-from snnpipe.hwmap.targets.loihi import DECAY_UNIT, SD_EXP_MAX, VTH_MAX
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT, RF_DECAY_MAX, SD_EXP_MAX, VTH_MAX
 from snnpipe.pipeline.ir.errors import FormatError
 
 TARGET = "loihi"
 OPS = ("dense", "conv", "identity")
-MODELS = ("cuba", "li", "sigma_delta")
+MODELS = ("cuba", "li", "sigma_delta", "rf")
+RF_VARIANTS = ("phase", "izhikevich")
 SD_STAGES = ("sigma_delta", "delta", "sigma")
 
 
@@ -34,6 +35,11 @@ class Population:
     ``spike_exp``, ``state_exp``, ``message_bits``; ``vth`` and ``bias_mant`` are in 1/64 of
     the float unit and ``bias_exp = spike_exp + state_exp``: threshold and bias in state units
     are ``vth << bias_exp`` and ``bias_mant << bias_exp``; the decays are zero (unused).
+
+    ``rf`` (Lava's RF, RF_IZ): ``rf`` holds ``variant`` (phase | izhikevich) and per neuron
+    ``sin_decay``, ``cos_decay`` (lists of 12-bit integers); ``vth`` is in 1/64 (theta =
+    ``vth << 6``); ``i_decay`` (2, N) names its two currents, real and imaginary, and with
+    ``v_decay`` and the bias is zero (unused).
     """
 
     name: str
@@ -45,6 +51,7 @@ class Population:
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     sd: dict = field(default_factory=dict)
+    rf: dict = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -130,7 +137,8 @@ def save(config: LoihiConfig, path):
               "cores": config.cores, "routes": config.routes, "limits": config.limits,
               "quant": config.quant,
               "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model,
-                               **({"sd": p.sd} if p.sd else {})} for p in config.populations],
+                               **({"sd": p.sd} if p.sd else {}),
+                               **({"rf": p.rf} if p.rf else {})} for p in config.populations],
               "projections": [{k: getattr(q, k) for k in PROJ_SCALARS}
                               for q in config.projections]}
     for i, p in enumerate(config.populations):
@@ -156,7 +164,7 @@ def load(path) -> LoihiConfig:
     try:
         pops = [Population(d["name"], tuple(int(s) for s in d["shape"]), d["model"],
                            *(_int_array(f, f"pop{i}.{k}", path) for k in POP_ARRAYS),
-                           sd=dict(d.get("sd", {})))
+                           sd=dict(d.get("sd", {})), rf=dict(d.get("rf", {})))
                 for i, d in enumerate(f["populations"])]
         projs = [Projection(**{k: d[k] for k in PROJ_SCALARS},
                             weight=_int_array(f, f"proj{i}.weight", path),
@@ -200,6 +208,19 @@ def _check_sd(p: Population, path) -> None:
                f"sd.{k}", f"0..{hi}", v)
 
 
+def _check_rf(p: Population, path) -> None:
+    rf = p.rf
+    _check(rf.get("variant") in RF_VARIANTS, path, p.name, "rf.variant", "|".join(RF_VARIANTS),
+           rf.get("variant"))
+    for k in ("sin_decay", "cos_decay"):
+        v = rf.get(k)
+        _check(isinstance(v, list) and len(v) == p.size and all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= RF_DECAY_MAX
+            for x in v), path, p.name, f"rf.{k}", f"{p.size} ints in 0..{RF_DECAY_MAX}", v)
+    _check(p.n_syn == 2, path, p.name, "i_decay", "(2, N): real and imaginary currents",
+           p.i_decay.shape)
+
+
 def validate(cfg: LoihiConfig, path=None) -> None:
     """Check shapes, ranges and references of a config. Raises FormatError naming the field."""
     names = set(cfg.inputs)
@@ -208,6 +229,8 @@ def validate(cfg: LoihiConfig, path=None) -> None:
         _check(p.model in MODELS, path, p.name, "model", "|".join(MODELS), p.model)
         if p.model == "sigma_delta":
             _check_sd(p, path)
+        if p.model == "rf":
+            _check_rf(p, path)
         _check(p.i_decay.ndim == 2 and p.i_decay.shape[1] == n, path, p.name, "i_decay",
                f"(n_syn, {n})", p.i_decay.shape)
         for k in ("v_decay", "vth", "bias_mant", "bias_exp"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, rf_decays_to_int, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
                                          LoihiLimits, bias_to_int, decay_to_int, threshold_to_int,
                                          weight_to_int)
 from snnpipe.hwmap.mappers.loihi_config import Population, Projection
@@ -75,10 +75,33 @@ def quantize_sigma_delta(name: str, d: dict) -> tuple[Population, dict]:
     return pop, rep
 
 
+def quantize_rf(name: str, d: dict) -> tuple[Population, dict]:
+    """One ``rf`` node -> (Population, report dict): the 12-bit decays Lava's RF computes from
+    period and decay (:func:`rf_decays_to_int`) and the threshold mantissa (1/64, truncated as
+    slayer exports it); two currents (real, imaginary), no LIF decays or bias."""
+    n = G.size(d["shape"])
+    sin, cos = (_per_neuron(a, n).astype(np.int64) for a in rf_decays_to_int(d["period"],
+                                                                              d["decay"]))
+    th = _per_neuron(d["threshold"], n)
+    vth, zero = threshold_to_int(th), np.zeros(n, np.int64)
+    rf = {"variant": d["variant"], "sin_decay": sin.tolist(), "cos_decay": cos.tolist()}
+    pop = Population(name, tuple(d["shape"]), "rf", np.zeros((2, n), np.int64), zero, vth,
+                     zero, zero, rf=rf)
+    gain = 1 - _per_neuron(d["decay"], n)
+    phi = 2 * np.pi / _per_neuron(d["period"], n)
+    err = max(np.max(np.abs(sin / DECAY_UNIT - gain * np.sin(phi))),
+              np.max(np.abs(cos / DECAY_UNIT - gain * np.cos(phi))))
+    rep = {"name": name, "threshold_error": float(np.max(np.abs(vth / WEIGHT_UNIT - th))),
+           "decay_error": float(err), "bias_error": 0.0}
+    return pop, rep
+
+
 def quantize_population(name: str, d: dict) -> tuple[Population, dict]:
     """One ``neuron`` node -> (Population, report dict). ``d`` are the node's attributes."""
     if d["model"] == "sigma_delta":
         return quantize_sigma_delta(name, d)
+    if d["model"] == "rf":
+        return quantize_rf(name, d)
     n = G.size(d["shape"])
     cd = np.asarray(d["current_decay"], np.float64)
     cd = np.broadcast_to(cd.reshape(cd.shape + (1,) * (2 - cd.ndim)) if cd.ndim < 2 else cd,

@@ -45,6 +45,9 @@ SD_MESSAGE_BITS = 16                  # netx's default messageBits of an SDNN la
 # the states of each sigma-delta stage (the Var names of Lava's SigmaDelta, Delta and Sigma)
 SD_STATES = {"sigma_delta": ("sigma", "act", "residue"), "delta": ("act", "residue"),
              "sigma": ("sigma",)}
+RF_DECAY_BITS = 12                    # resonate-and-fire: (1 - decay) sin/cos(phi) in 1/4096
+RF_DECAY_MAX = (1 << RF_DECAY_BITS) - 1   # ... unsigned 12 bit (Lava's RF: uint16, precision 12)
+RF_STATES = ("real", "imag")          # the states of Lava's RF and RF_IZ
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,54 @@ def sigma_delta_step(a, sigma, act, residue, bias, theta, *, stage: str, relu: b
     d = new - act + residue
     s = d * (abs(d) >= theta)
     return s >> state_exp, sigma, new, d - s
+
+
+def rf_decays_to_int(period, decay):
+    """Float ``period`` (steps) and ``decay`` (fraction of the magnitude lost per step) ->
+    ``(sin_decay, cos_decay)`` int64, ``int32((1 - decay) * sin|cos(2 pi / period) * 4096)``
+    (truncation), with the float operations of Lava's ``RF`` process, which netx builds."""
+    alpha, period = np.asarray(decay, np.float64), np.asarray(period, np.float64)
+    sin_decay = (1 - alpha) * np.sin(np.pi * 2 * 1 / period)
+    cos_decay = (1 - alpha) * np.cos(np.pi * 2 * 1 / period)
+    return (np.int32(sin_decay * (1 << RF_DECAY_BITS)).astype(np.int64),
+            np.int32(cos_decay * (1 << RF_DECAY_BITS)).astype(np.int64))
+
+
+def rf_decays_from_int(sin_decay, cos_decay) -> tuple[np.ndarray, np.ndarray]:
+    """``(period, decay)`` float64 of integer ``sin_decay``, ``cos_decay`` (1/4096), as lava-dl
+    computes them (``slayer.neuron.rf.neuron_params``, which netx calls)."""
+    s = np.asarray(sin_decay, np.float64) / (1 << RF_DECAY_BITS)
+    c = np.asarray(cos_decay, np.float64) / (1 << RF_DECAY_BITS)
+    decay = 1 - np.sqrt(s ** 2 + c ** 2)
+    frequency = np.arctan2(s, c) / 2 / np.pi
+    with np.errstate(divide="ignore"):
+        return 1 / frequency, decay
+
+
+def rf_step(x_real, x_imag, real, imag, sin_decay, cos_decay, theta, *, izhikevich: bool):
+    """One step of a resonate-and-fire population as Lava's fixed-point ``RF`` (phase) and
+    ``RF_IZ`` (``izhikevich``) (numpy or torch integers, element-wise).
+
+    ``x_real``, ``x_imag``: the input of the step in state units (the Dense output shifted left
+    by 6, Lava's ``state_exp``); ``real``, ``imag``: last step's state; ``sin_decay``,
+    ``cos_decay``: 12-bit integers (:func:`rf_decays_to_int`); ``theta = vth << 6``. Then,
+    with ``t(p) = trunc0(p / 4096)`` and a 24-bit saturation ``clip``::
+
+        re = clip(t(cos * real) - t(sin * imag) + x_real)
+        im = clip(t(sin * real) + t(cos * imag) + x_imag)
+        phase:       s = re >= theta and im >= 0 and imag < 0
+        izhikevich:  s = im >= theta;  where s: re = 0, im = theta - 1
+
+    Returns ``(spikes, real, imag)``; spikes boolean.
+    """
+    re = (trunc_shift(cos_decay * real, RF_DECAY_BITS) - trunc_shift(sin_decay * imag, RF_DECAY_BITS)
+          + x_real).clip(-V_MAX, V_MAX)
+    im = (trunc_shift(sin_decay * real, RF_DECAY_BITS) + trunc_shift(cos_decay * imag, RF_DECAY_BITS)
+          + x_imag).clip(-V_MAX, V_MAX)
+    if not izhikevich:
+        return (re >= theta) & (im >= 0) & (imag < 0), re, im
+    s = im >= theta
+    return s, re * ~s, s * (theta - 1) + ~s * im
 
 
 def _trunc12_inplace(p, tmp) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, ACTIVATION_SHIFT, SD_EXP_MAX, VTH_MAX,
-                                         WEIGHT_UNIT, LoihiLimits, threshold_to_int,
-                                         weight_to_int)
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, ACTIVATION_SHIFT, RF_DECAY_MAX,
+                                         SD_EXP_MAX, VTH_MAX, WEIGHT_UNIT, LoihiLimits,
+                                         rf_decays_to_int, threshold_to_int, weight_to_int)
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import CapacityError, GraphError, QuantizationError, SnnpipeError
 
@@ -21,11 +21,11 @@ def _neurons(g):
 
 
 def rule_neuron_model(g, limits: LoihiLimits) -> None:
-    """Only ``cuba``, ``li`` and ``sigma_delta`` populations exist on the chip."""
+    """Only ``cuba``, ``li``, ``sigma_delta`` and ``rf`` populations exist on the chip."""
     for n, d in _neurons(g):
-        if d.get("model") not in ("cuba", "li", "sigma_delta"):
+        if d.get("model") not in ("cuba", "li", "sigma_delta", "rf"):
             raise GraphError("unsupported neuron model", where=n, field="model",
-                             expected="cuba|li|sigma_delta", found=d.get("model"))
+                             expected="cuba|li|sigma_delta|rf", found=d.get("model"))
 
 
 def rule_custom_features(g, limits: LoihiLimits) -> None:
@@ -71,7 +71,7 @@ def rule_edge_ops(g, limits: LoihiLimits) -> None:
 def rule_decays(g, limits: LoihiLimits) -> None:
     """Decays are fractions in [0, 1] (12-bit integers 0..4096 on the chip)."""
     for n, d in _neurons(g):
-        if d["model"] == "sigma_delta":
+        if d["model"] in ("sigma_delta", "rf"):
             continue
         for f in ("current_decay", "voltage_decay"):
             a = np.asarray(d[f], np.float64)
@@ -201,9 +201,26 @@ def rule_sigma_delta(g, limits: LoihiLimits) -> None:
         _sigma_delta_edge(g, s, t, e)
 
 
+def rule_rf(g, limits: LoihiLimits) -> None:
+    """Resonate-and-fire decays as Lava's RF holds them: ``(1 - decay) sin|cos(2 pi / period)``
+    unsigned 12-bit (sin >= 1, cos >= 0: a period of at least 4 steps, as slayer clamps); its
+    two currents take spikes or raw input, not sigma-delta messages (``rule_sigma_delta``)."""
+    for n, d in _neurons(g):
+        if d["model"] != "rf":
+            continue
+        sin, cos = rf_decays_to_int(d["period"], d["decay"])
+        for field, a, lo in (("period", sin, 1), ("period", cos, 0)):
+            if a.min(initial=lo) < lo or a.max(initial=0) > RF_DECAY_MAX:
+                raise QuantizationError("resonator decays outside unsigned 12 bits (Lava's RF: "
+                                        "(1 - decay) sin and cos of 2 pi / period)", where=n,
+                                        field=field, expected=">= 4 steps, decay in [0, 1]",
+                                        found=(float(np.min(d["period"])),
+                                               float(np.min(d["decay"]))))
+
+
 RULES = [rule_neuron_model, rule_custom_features, rule_synaptic_currents, rule_edge_ops,
          rule_decays, rule_threshold, rule_weight_bits, rule_delays, rule_activation_range,
-         rule_fan_in, rule_sigma_delta]
+         rule_fan_in, rule_sigma_delta, rule_rf]
 
 
 # The rules that take a Graph (all of them on this target): what snnpipe.pipeline.ir.validate runs.

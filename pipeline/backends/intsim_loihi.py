@@ -10,12 +10,12 @@ from snnpipe.hwmap.targets.loihi import DECAY_UNIT
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
 
-STATES = ("spikes", "u", "v", "sigma", "act", "residue")
+STATES = ("spikes", "u", "v", "sigma", "act", "residue", "real", "imag")
 
 
 def run(c: Compiled, x, record: bool = False) -> Run:
     """Every population's spikes (sigma-delta messages) and with ``record`` its states (``u``,
-    ``v``; ``sigma``, ``act``, ``residue``); an ``li`` output's ``v`` always; Loihi integers."""
+    ``v``; ``sigma``, ``act``, ``residue``; ``real``, ``imag``); an ``li`` output's ``v`` always; Loihi integers."""
     cfg = c.artifact
     readouts = [p.name for p in cfg.populations if p.model == "li" and p.name in cfg.outputs]
     wanted = STATES if record else ("spikes",) + tuple(f"{o}/v" for o in readouts)

@@ -3,7 +3,8 @@ Lava's CPU simulator, in fixed point (``lava-fixed``: Loihi integers, bit-accura
 point (``lava-float``). A batch runs sample after sample in one Lava runtime.
 
 Outputs are Lava's raw emissions (index t is Lava step t + 1, offset 0 to the torch model);
-with ``record`` every population's ``u``, ``v`` (sigma-delta: ``sigma``, ``act``, ``residue``)
+with ``record`` every population's ``u``, ``v`` (sigma-delta: ``sigma``, ``act``, ``residue``;
+resonate-and-fire: ``real``, ``imag``)
 and spikes (graded messages) are probed.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import copy
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import DECAY_UNIT, SD_STATES
+from snnpipe.hwmap.targets.loihi import DECAY_UNIT, RF_STATES, SD_STATES
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
 from snnpipe.pipeline.ir.graph import topological_order
@@ -50,7 +51,10 @@ def _run(c: Compiled, x, precision: str, record: bool, progress: bool = False) -
 
 
 def _states(d: dict) -> tuple:
-    """The states recorded of a population: ``u``, ``v``, or a sigma-delta stage's."""
+    """The states recorded of a population: ``u``, ``v``, a sigma-delta stage's or ``real``,
+    ``imag``."""
+    if d["model"] == "rf":
+        return RF_STATES
     return SD_STATES[d["stage"]] if d["model"] == "sigma_delta" else ("u", "v")
 
 

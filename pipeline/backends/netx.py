@@ -29,7 +29,7 @@ def netx_file(graph, folder: str) -> Path:
         return Path(source)
     if netx_layout.chain(graph) is None:
         raise BackendError("lava-dl netx cannot express this graph (not a sequential CUBA "
-                           "or SDNN Dense/Conv chain): there is no netx file to run",
+                           "SDNN or RF Dense/Conv chain): there is no netx file to run",
                            where=graph.graph.get("name"), field="netx")
     path = Path(folder) / "network.net"
     hdf5.export(graph, path)

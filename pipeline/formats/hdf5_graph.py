@@ -29,7 +29,7 @@ RESERVED = ("id", "src", "dst", "key")
 # The type each known attribute must have once read: python scalar types, "tuple", or "array".
 SCHEMA = {"kind": str, "model": str, "reset": str, "spike": str, "op": str,
           "stage": str, "activation": str, "spike_exp": int, "state_exp": int,
-          "message_bits": int,
+          "message_bits": int, "variant": str, "period": "array", "decay": "array",
           "n_syn": int, "refractory": int, "syn": int, "groups": int, "recurrent": bool,
           "shape": "tuple", "stride": "tuple", "padding": "tuple", "dilation": "tuple",
           "current_decay": "array", "voltage_decay": "array", "threshold": "array",

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.hwmap.targets import loihi
-from snnpipe.pipeline.formats import netx_sdnn
+from snnpipe.pipeline.formats import netx_rf, netx_sdnn
 
 
 def _cuba(d) -> bool:
@@ -24,7 +24,7 @@ def _cuba(d) -> bool:
 
 
 def _netx_neuron(d) -> bool:
-    return _cuba(d) or netx_sdnn.expressible(d)
+    return _cuba(d) or netx_sdnn.expressible(d) or netx_rf.expressible(d)
 
 
 def _plain(e) -> bool:
@@ -43,6 +43,8 @@ def chain(graph: nx.MultiDiGraph):
 
     Returns ``[(node, in_edge_attrs, recurrent_self_edge_attrs | None), ...]`` from the first
     population to the output. An ``identity`` first edge (scalar weight) is netx's input neuron.
+    An ``rf`` population has two dense in-edges: its step's edge is the real one, with the
+    imaginary one under ``"imag"``.
     """
     ins, outs = graph.graph["inputs"], graph.graph["outputs"]
     if len(ins) != 1 or len(outs) != 1 or len(graph.nodes[ins[0]]["shape"]) not in (1, 3):
@@ -52,6 +54,15 @@ def chain(graph: nx.MultiDiGraph):
         fwd = [(v, d) for _, v, d in graph.out_edges(node, data=True) if not d["recurrent"]]
         if not fwd:
             break
+        if graph.nodes[fwd[0][0]].get("model") == "rf":
+            pair = netx_rf.edge_pair([d for _, d in fwd])
+            nxt = fwd[0][0]
+            if (pair is None or any(v != nxt for v, _ in fwd) or graph.in_degree(nxt) != 2
+                    or not netx_rf.expressible(graph.nodes[nxt])):
+                return None
+            steps.append((nxt, dict(pair[0], imag=pair[1]), None))
+            node = nxt
+            continue
         if len(fwd) != 1:
             return None
         nxt, edge = fwd[0]
@@ -91,7 +102,11 @@ def lossless(graph: nx.MultiDiGraph, steps) -> bool:
     """True when quantising ``steps`` to netx integers and reading them back is exact."""
     for node, edge, rec in steps:
         d = graph.nodes[node]
-        if d["model"] == "sigma_delta":
+        if d["model"] == "rf":
+            if not (netx_rf.lossless(d) and _exact(edge["imag"]["weight"], loihi.weight_to_int,
+                                                   64)):
+                return False
+        elif d["model"] == "sigma_delta":
             if not netx_sdnn.lossless(d):
                 return False
         elif not (_exact(d["current_decay"], loihi.decay_to_int, 4096)

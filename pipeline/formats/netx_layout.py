@@ -1,6 +1,7 @@
-"""lava-dl netx's HDF5 layout (DESIGN.md 5.5): write sequential CUBA and SDNN graphs, read
-netx files (SDNN neurons: :mod:`snnpipe.pipeline.formats.netx_sdnn`; which graphs netx can
-express: :mod:`snnpipe.pipeline.formats.netx_express`).
+"""lava-dl netx's HDF5 layout (DESIGN.md 5.5): write sequential CUBA, SDNN and RF graphs, read
+netx files (SDNN neurons: :mod:`snnpipe.pipeline.formats.netx_sdnn`; resonate-and-fire layers
+with complex weights: :mod:`snnpipe.pipeline.formats.netx_rf`; which graphs netx can express:
+:mod:`snnpipe.pipeline.formats.netx_express`).
 
 Layout: ``layer/<i>/`` for i = 0..N-1, datasets only. ``input`` (``shape``, optional
 ``neuron/*``, ``weight``, ``bias``), ``flatten`` (``shape`` [C*H*W, 1, 1]), ``dense`` /
@@ -29,7 +30,7 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.hwmap.targets import loihi
-from snnpipe.pipeline.formats import netx_sdnn
+from snnpipe.pipeline.formats import netx_rf, netx_sdnn
 from snnpipe.pipeline.formats.h5util import fail, group, read_array, read_int, read_str
 from snnpipe.pipeline.formats.netx_express import chain, lossless
 from snnpipe.pipeline.ir import graph as G
@@ -90,6 +91,10 @@ def write(f: h5py.File, graph: nx.MultiDiGraph, steps) -> None:
             lay.create_dataset("shape", data=np.array([G.size(shape), 1, 1], dtype=np.int64))
         lay = layers.create_group(str(len(layers)))
         d = graph.nodes[node]
+        if d["model"] == "rf":
+            netx_rf.write_dense(lay, edge, d)
+            shape = d["shape"]
+            continue
         if edge["op"] == "dense":
             _write_dense(lay, edge, rec, d)
         else:
@@ -166,6 +171,9 @@ def _implicit_input(g, lay: h5py.Group, file):
     """netx infers the input of a file without an ``input`` layer from its first dense layer."""
     if read_str(lay, "type", file, "layer/0") not in ("dense", "dense_rec"):
         return None
+    width = netx_rf.input_width(lay, file, "layer/0")
+    if width is not None:
+        return G.add_input(g, "input", (width,))
     w = read_array(lay, "weight", file, "layer/0", "float")
     if w.ndim != 2 or w.shape[1] == 0:
         raise fail(file, "layer/0", "weight", "bad dense weight", "(n_out, n_in)", w.shape)
@@ -229,7 +237,8 @@ def _neuron_params(lay, n: int, file, where, first: bool = False) -> dict:
         if kind == netx_sdnn.TYPE:
             return netx_sdnn.read_neuron(nrn, file, w, first=first)
         if kind not in ("CUBA", "LOIHI"):
-            raise fail(file, w, "type", "unsupported neuron type", "CUBA | LOIHI | SDNN", kind)
+            raise fail(file, w, "type", "unsupported neuron type",
+                       "CUBA | LOIHI | SDNN | RF_PHASE | RF_IZHIKEVICH", kind)
         per = {(), (1,), (n,)}
         p = {k: read_array(nrn, k, file, w, "int", per) for k in ("iDecay", "vDecay", "vThMant")}
         graded = bool(read_array(nrn, "gradedSpike", file, w, "bool", {(), (1,)}).reshape(())
@@ -260,6 +269,8 @@ def _read_input(g, lay, i, file, where):
     G.add_input(g, "input", shape)
     if "neuron" not in lay:
         return "input"
+    if netx_rf.is_rf_layer(lay, file, where):
+        netx_rf.refuse_layer("input", file, where)
     node = _population(g, f"layer{i}", shape, lay, shape[0], None, file, where)
     w = read_array(lay, "weight", file, where, "float", {(), (1,)}) if "weight" in lay else 64
     G.add_identity(g, "input", node, float(np.reshape(w, ())) / 64.0)
@@ -267,6 +278,13 @@ def _read_input(g, lay, i, file, where):
 
 
 def _read_dense(g, lay, i, prev, file, where, rec: bool):
+    if netx_rf.is_rf_layer(lay, file, where):
+        shape = _shape(lay, file, where, (1,))
+        nrn = group(lay, "neuron", file, where) if "neuron" in lay else None
+        kind = read_str(nrn, "type", file, where + "/neuron") if nrn is not None else ""
+        rf = netx_rf.read_neuron(nrn, G.size(shape), file, where + "/neuron") \
+            if netx_rf.is_rf_type(kind) else None
+        return netx_rf.read_dense(g, lay, f"layer{i}", prev, shape, rf, file, where, rec)
     n_in = G.size(g.nodes[prev]["shape"])
     w = _rows(read_array(lay, "weight", file, where, "float"), lay, file, where)
     if w.ndim != 2 or w.shape[1] != n_in:
@@ -319,6 +337,8 @@ def _read_conv(g, lay, i, prev, file, where):
     in_shape = g.nodes[prev]["shape"]
     if len(in_shape) != 3:
         raise fail(file, where, "type", "conv needs a (C, H, W) input", "3-d input", in_shape)
+    if netx_rf.is_rf_layer(lay, file, where):
+        netx_rf.refuse_layer("conv", file, where)
     w = read_array(lay, "weight", file, where, "float")
     if w.ndim == 5 and w.shape[4] == 1:             # slayer's (out, in, kh, kw, 1)
         w = w[..., 0]

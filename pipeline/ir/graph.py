@@ -14,6 +14,8 @@ Nodes (``kind``):
                 ``sigma_delta`` (lava-dl's SDNN; :func:`add_sigma_delta`): ``stage``,
                 ``activation``, ``threshold``, ``bias``, ``spike_exp``, ``state_exp``,
                 ``message_bits``; no decays, no ``n_syn``.
+                ``rf`` (lava-dl's resonate-and-fire; :func:`add_rf`): ``variant``, ``period``,
+                ``decay``, ``threshold``; ``n_syn`` = 2 (real, imaginary input).
     ``merge``   ``shape``; sums the spike counts of its ``identity`` in-edges.
 
 Edges (``op``): ``dense`` (``weight`` (out, in)), ``conv`` (``weight`` (out_ch, in_ch/groups,
@@ -34,12 +36,14 @@ from snnpipe.pipeline.ir.errors import GraphError
 
 FORMAT_VERSION = 1
 NODE_KINDS = ("input", "neuron", "merge")
-NEURON_MODELS = ("cuba", "li", "sigma_delta")
+NEURON_MODELS = ("cuba", "li", "sigma_delta", "rf")
 EDGE_OPS = ("dense", "conv", "identity")
 RESETS = ("zero", "subtract")
 SPIKES = ("binary", "graded", "multi")
 SD_STAGES = ("sigma_delta", "delta", "sigma")
 SD_ACTIVATIONS = ("relu", "none")
+RF_VARIANTS = ("phase", "izhikevich")
+RF_REAL, RF_IMAG = 0, 1                # the synaptic currents of an rf population
 
 
 def _f64(x) -> np.ndarray:
@@ -114,6 +118,34 @@ def add_sigma_delta(g: nx.MultiDiGraph, node: str, shape, *, stage: str = "sigma
                model="sigma_delta", stage=stage, activation=activation,
                threshold=_f64(threshold), bias=_f64(bias), spike_exp=int(spike_exp),
                state_exp=int(state_exp), message_bits=int(message_bits))
+    return node
+
+
+def add_rf(g: nx.MultiDiGraph, node: str, shape, *, variant: str = "phase", period=8.0,
+           decay=0.0, threshold=1.0) -> str:
+    """Add a resonate-and-fire population (lava-dl's ``slayer.neuron.rf`` / ``rf_iz``; Lava's
+    ``RF`` / ``RF_IZ``). Its input is complex: edges with ``syn = RF_REAL`` (0) feed the real
+    part, ``syn = RF_IMAG`` (1) the imaginary part.
+
+    Per step t, in float units, with ``x`` the weighted input of the step and
+    ``phi = 2 pi / period`` (``period`` in steps, ``decay`` the fraction of the magnitude lost
+    per step, 0..1)::
+
+        z[t] = (1 - decay) * exp(i phi) * z[t-1] + x[t]
+
+    - ``variant = "phase"``: spike when ``Re z[t] >= threshold`` and ``Im z`` crosses zero
+      upwards (``Im z[t] >= 0 > Im z[t-1]``); no reset;
+    - ``variant = "izhikevich"``: spike when ``Im z[t] >= threshold``, then ``Re z = 0`` and
+      ``Im z`` just below the threshold (one state unit of a chip; 1e-5 in float, as Lava's
+      floating-point RF_IZ).
+
+    ``period``, ``decay`` and ``threshold`` are 0-d or (N,). A chip holds
+    ``(1 - decay) sin(phi)`` and ``(1 - decay) cos(phi)`` in 12 bits
+    (:func:`snnpipe.hwmap.targets.loihi.rf_decays_to_int`).
+    """
+    g.add_node(node, kind="neuron", shape=tuple(int(s) for s in np.atleast_1d(shape)),
+               model="rf", variant=variant, period=_f64(period), decay=_f64(decay),
+               threshold=_f64(threshold), n_syn=2)
     return node
 
 
@@ -230,13 +262,17 @@ def summary(g: nx.MultiDiGraph) -> str:
             line += f" model={d.get('model')}"
             if d.get("model") == "sigma_delta":
                 line += f" stage={d.get('stage')} activation={d.get('activation')}"
+            elif d.get("model") == "rf":
+                line += (f" variant={d.get('variant')} period={_range(d.get('period', []))}"
+                         f" decay={_range(d.get('decay', []))}")
             else:
                 line += (f" n_syn={d.get('n_syn')} cd={_range(d.get('current_decay', []))}"
                          f" vd={_range(d.get('voltage_decay', []))}")
             if "threshold" in d:
                 line += f" th={_range(d['threshold'])}"
-            line += f" bias={_range(d.get('bias', []))}"
-            if d.get("model") != "sigma_delta":
+            if "bias" in d:
+                line += f" bias={_range(d['bias'])}"
+            if d.get("model") in ("cuba", "li"):
                 line += f" reset={d.get('reset')} spike={d.get('spike')}"
         lines.append(line)
     lines.append("edges:")
@@ -308,10 +344,11 @@ def describe(g: nx.MultiDiGraph) -> dict:
     for n, d in g.nodes(data=True):
         item = {"id": str(n), "kind": d.get("kind"), "shape": list(d.get("shape", ()))}
         if d.get("kind") == "neuron":
-            keys = (("stage", "activation", "spike_exp", "state_exp", "message_bits")
-                    if d.get("model") == "sigma_delta" else ("n_syn", "reset", "spike", "refractory"))
+            keys = {"sigma_delta": ("stage", "activation", "spike_exp", "state_exp", "message_bits"),
+                    "rf": ("variant", "n_syn")}.get(d.get("model"),
+                                                  ("n_syn", "reset", "spike", "refractory"))
             item.update(model=d.get("model"), **{k: d.get(k) for k in keys})
-            for f in ("current_decay", "voltage_decay", "threshold", "bias"):
+            for f in ("current_decay", "voltage_decay", "threshold", "bias", "period", "decay"):
                 if f in d:
                     item[f] = _stats(d[f])
         nodes.append(item)

@@ -152,6 +152,8 @@ def _neuron_problems(node, attrs, n) -> list[SnnpipeError]:
         return [_err("unknown neuron model", node, "model", " | ".join(G.NEURON_MODELS), model)]
     if model == "sigma_delta":
         return _sigma_delta_problems(node, attrs, n)
+    if model == "rf":
+        return _rf_problems(node, attrs, n)
     n_syn = attrs.get("n_syn")
     if not isinstance(n_syn, (int, np.integer)) or n_syn < 1:
         return [_err("bad number of synaptic currents", node, "n_syn", "an int >= 1", n_syn)]
@@ -192,6 +194,25 @@ def _sigma_delta_problems(node, attrs, n) -> list[SnnpipeError]:
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
             problems.append(_err(f"bad {field}", node, field, "an int >= 0", v))
     return problems
+
+
+def _rf_problems(node, attrs, n) -> list[SnnpipeError]:
+    """An ``rf`` node (graph.add_rf): its variant, two currents (real, imaginary), a period
+    > 0 steps, a decay in [0, 1] and a threshold, each 0-d or (N,)."""
+    problems = []
+    if attrs.get("variant") not in G.RF_VARIANTS:
+        problems.append(_err("unknown variant", node, "variant", " | ".join(G.RF_VARIANTS),
+                             attrs.get("variant")))
+    if attrs.get("n_syn") != 2:
+        problems.append(_err("an rf population has two currents (real, imaginary)", node,
+                             "n_syn", 2, attrs.get("n_syn")))
+    per = {(), (n,)}
+    period = _array_problems(node, "period", attrs.get("period"), per)
+    if not period and np.min(attrs["period"]) <= 0:
+        period = [_err("non-positive period", node, "period", "> 0 steps",
+                       float(np.min(attrs["period"])))]
+    problems += period + _array_problems(node, "decay", attrs.get("decay"), per, True)
+    return problems + _array_problems(node, "threshold", attrs.get("threshold"), per)
 
 
 def _edge_problems(graph, src, dst, key, attrs) -> list[SnnpipeError]:
