@@ -4,7 +4,8 @@
 edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
 precisions of :mod:`snnpipe.models.neurons.registry` (``loihi``, ``float``, ``xylo``), and
 ``sigma_delta`` populations (lava-dl's SDNN, :mod:`snnpipe.models.neurons.sigma_delta`: graded
-messages) in ``loihi`` and ``float``.
+messages) and ``rf`` populations (resonate-and-fire, :mod:`snnpipe.models.neurons.rf`) in
+``loihi`` and ``float``.
 
 Timing (one convention for every backend; index t of every array is one time step):
     * an input node emits column t of its raster at index t;
@@ -44,6 +45,7 @@ from snnpipe.hwmap.targets import loihi, xylo
 from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo
 from snnpipe.models.xylo_order import xylo_ordered
 from snnpipe.models.neurons.registry import PRECISIONS as NEURON_PRECISIONS
+from snnpipe.models.neurons.rf import rf_node
 from snnpipe.models.neurons.sigma_delta import STEPS as SD_STEPS
 from snnpipe.models.neurons.sigma_delta import initial_sigma_delta, sigma_delta_params
 from snnpipe.models.neurons.state import CubaParams, initial_state
@@ -54,6 +56,7 @@ PRECISIONS = ("loihi", "float", "xylo")
 MAX_CONV_MATRIX = 1 << 22    # convolutions up to this N_dst * N_src run as one matrix product
 CUBA_RECORD = ("u", "v", "x", "spikes", "ordered")
 SD_RECORD = ("sigma", "act", "residue", "spikes")     # sigma-delta: spikes are the messages
+RF_RECORD = ("real", "imag", "spikes")
 
 
 @dataclass
@@ -225,11 +228,8 @@ class GraphModel(torch.nn.Module):
         self.graph, self.precision, self.dtype = graph, precision, dtype
         self.order = topological_order(graph)
         self.pops = [n for n in self.order if graph.nodes[n]["kind"] == "neuron"]
-        for n in (n for n in self.pops if graph.nodes[n]["model"] == "rf"):
-            raise GraphError("the torch graph runner runs cuba, li and sigma_delta populations "
-                             "(rf: the netx, intsim-loihi and Lava backends; rf's step "
-                             "functions: models/neurons/rf_loihi.py, rf_float.py)", where=n,
-                             field="model", expected="cuba|li|sigma_delta", found="rf")
+        self.rf = {n: rf_node(n, graph.nodes[n], precision) for n in self.pops
+                   if graph.nodes[n]["model"] == "rf"}
         self.sd = {n: sigma_delta_params(graph.nodes[n], dtype) for n in self.pops
                    if graph.nodes[n]["model"] == "sigma_delta"}
         if self.sd and precision not in SD_STEPS:
@@ -237,7 +237,8 @@ class GraphModel(torch.nn.Module):
                              where=next(iter(self.sd)), field="precision",
                              expected=sorted(SD_STEPS), found=precision)
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
-        self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops if n not in self.sd}
+        self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops
+                       if n not in self.sd and n not in self.rf}
         self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}
         self.hops = lower(graph, precision, quantize, input_latency, dtype)
         self.latency = latencies(graph, self.hops)
@@ -297,7 +298,8 @@ class GraphModel(torch.nn.Module):
             weighted input, "spikes": (B, N, T), "ordered": (B, n_syn, N, T) bool}}`` in float
             units (loihi: integer / 4096, xylo: integer / 1024, exact in float64), and for
             merges ``{"spikes": ...}``; sigma-delta populations ``{"sigma", "act", "residue",
-            "spikes": the messages}`` (B, N, T), float units. ``ordered`` marks the xylo currents whose step sum could
+            "spikes": the messages}`` (B, N, T), float units; rf populations ``{"real", "imag",
+            "spikes"}``. ``ordered`` marks the xylo currents whose step sum could
             saturate and was added event by event, as the chip does.
         """
         xs = self._inputs(x)
@@ -309,15 +311,18 @@ class GraphModel(torch.nn.Module):
                                    self.dtype) for n, p in self.params.items()}
         states.update({n: initial_sigma_delta(batch, size(self.graph.nodes[n]["shape"]),
                                               self.dtype) for n in self.sd})
-        rec = {n: {k: [] for k in (SD_RECORD if n in self.sd else CUBA_RECORD)}
-               for n in self.pops}
+        states.update({n: r.initial(batch, size(self.graph.nodes[n]["shape"]))
+                       for n, r in self.rf.items()})
+        rec = {n: {k: [] for k in (SD_RECORD if n in self.sd else RF_RECORD if n in self.rf
+                                   else CUBA_RECORD)} for n in self.pops}
         by_dst = {n: [h for h in self.hops if h.dst == n] for n in self.pops}
         step = NEURON_PRECISIONS[self.precision].step
         for t in range(steps):
             for n in self.pops:
                 st = states[n]
-                z = torch.zeros((batch, 1) + st.act.shape[1:], dtype=self.dtype) \
-                    if n in self.sd else torch.zeros_like(st.u)
+                n_syn = 1 if n in self.sd else 2 if n in self.rf else st.u.shape[1]
+                z = torch.zeros((batch, n_syn, size(self.graph.nodes[n]["shape"])),
+                                dtype=self.dtype)
                 events = []
                 for h in by_dst[n]:
                     for d, w in h.terms:
@@ -326,6 +331,12 @@ class GraphModel(torch.nn.Module):
                             z[:, h.syn] += self._apply(h, emitted[h.src][i], w)
                             if self.precision == "xylo":
                                 events.append((self.rank.get(h.src, 0), h, w, emitted[h.src][i]))
+                if n in self.rf:
+                    spk, states[n], (re, im) = self.rf[n].step(z, st)
+                    emitted[n].append(spk)
+                    for k, val in zip(RF_RECORD, (re, im, spk)) if record else ():
+                        rec[n][k].append(val)
+                    continue
                 if n in self.sd:
                     msg, states[n] = SD_STEPS[self.precision](z[:, 0], st, self.sd[n])
                     emitted[n].append(msg)

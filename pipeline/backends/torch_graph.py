@@ -43,6 +43,10 @@ def _record(graph, x, precision: str, unit: float | None, name: str, **build_kw)
                  if k in SD_STATES[sd.stage]}
             pops[n] = dict(p, spikes=conv(rec[n]["spikes"], unit and sd.message_unit))
             continue
+        if n in model.rf:                   # resonate-and-fire: real, imag in 1/4096
+            pops[n] = {k: conv(rec[n][k], unit) for k in ("real", "imag")}
+            pops[n]["spikes"] = np.rint(rec[n]["spikes"].numpy()).astype(np.int64)
+            continue
         p = {"u": conv(rec[n]["u"], unit), "v": conv(rec[n]["v"], unit)}
         if graph.nodes[n]["model"] != "li":
             p["spikes"] = np.rint(rec[n]["spikes"].numpy()).astype(np.int64)
@@ -60,8 +64,8 @@ def loihi_saturation(populations: list, rec: dict) -> dict:
     unit = loihi.DECAY_UNIT
     wraps = sats = 0
     for p in populations:
-        if p.model == "sigma_delta":        # no u, v: Lava's int32 states are not modelled
-            continue
+        if p.model in ("sigma_delta", "rf"):    # no u and v (Lava's int32 sigma-delta
+            continue                              # states are not modelled)
         r = rec[p.name]
         u = np.rint(r["u"].numpy() * unit).astype(np.int64)            # (B, S, N, T)
         v = np.rint(r["v"].numpy() * unit).astype(np.int64)

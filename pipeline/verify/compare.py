@@ -8,7 +8,7 @@ import numpy as np
 
 from snnpipe.pipeline.ir.errors import SnnpipeError, VerificationError
 
-VARS = ("u", "v", "sigma", "act", "residue", "spikes")   # causal order within a step
+VARS = ("u", "v", "real", "imag", "sigma", "act", "residue", "spikes")   # causal order in a step
 
 
 @dataclass
