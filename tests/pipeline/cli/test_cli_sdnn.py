@@ -48,6 +48,7 @@ def test_verify_an_sdnn_file_against_netx_with_signed_input(tmp_path, capsys):
     net = tmp_path / "sdnn.net"
     shape = slayer_sdnn_zoo.write(12, net)
     np.save(tmp_path / "x.npy", slayer_sdnn_zoo.raster(shape, 12, batch=1, steps=8))
+    capsys.readouterr()                   # what importing slayer printed
     assert main(["verify", str(net), "--target", "loihi", "--input", str(tmp_path / "x.npy"),
                  "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
