@@ -61,7 +61,7 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     events per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
     _, _, slices, keep, bias, theta = neuron_constants(cfg)
     pops = {p.name: p for p in cfg.populations}
-    events = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
+    events = {k: np.ascontiguousarray(_compact(v).transpose(2, 0, 1)) for k, v in x_in.items()}
     incoming: dict = {name: [] for name in pops}
     for q in cfg.projections:
         incoming[q.dst].append(Synapses(cfg, q))
@@ -110,3 +110,12 @@ def _sigma_delta(sd: SigmaDeltaPops, name: str, arrivals: np.ndarray, keep: list
         for v, a in rec.items():
             a[t] = sd.state(name, v)
     return out, {v: np.ascontiguousarray(a.transpose(1, 2, 0)) for v, a in rec.items()}
+
+
+def _compact(x: np.ndarray) -> np.ndarray:
+    """``x`` in the smallest signed integer type that holds its values (a cheaper transpose)."""
+    lo, hi = (int(x.min()), int(x.max())) if x.size else (0, 0)
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min < lo and hi <= np.iinfo(t).max:      # (abs() of min overflows)
+            return x.astype(t)
+    return x

@@ -58,8 +58,8 @@ class Synapses:
         out = []
         for d, wf, wi in self.terms:
             if self.q.op == "conv":
-                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
-                out.append((d, wrap_activation(acc.reshape(len(x), -1).astype(np.int64))))
+                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64)
+                out.append((d, wrap_activation(acc.reshape(len(x), -1))))
                 continue
             if self.q.op == "identity":
                 acc = x * wi

@@ -28,9 +28,10 @@ def conv_apply(x, weight, conv: dict) -> np.ndarray:
     return out.reshape(b, co, ho, wo)
 
 
-def conv_int(x, weight, conv: dict) -> np.ndarray:
+def conv_int(x, weight, conv: dict, out_dtype=np.float64) -> np.ndarray:
     """:func:`conv_apply` by torch's convolution (im2col and BLAS): the same exact sums for
-    integer operands, in float32 where every partial sum stays below 2^24, else float64."""
+    integer operands, in float32 where every partial sum stays below 2^24, else float64;
+    returned as ``out_dtype`` (exact for integer sums)."""
     import torch
 
     x, w = np.asarray(x), np.asarray(weight)
@@ -44,7 +45,7 @@ def conv_int(x, weight, conv: dict) -> np.ndarray:
                                      torch.from_numpy(w.astype(dtype)),
                                      stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
                                      groups=int(conv.get("groups", 1)))
-    return out.numpy().astype(np.float64)
+    return out.numpy().astype(out_dtype)
 
 
 def conv_connectivity(in_shape, weight, conv: dict):

@@ -106,8 +106,9 @@ def bias_array(bias_mant, bias_exp):
 
 
 def wrap_activation(a):
-    """Lava Conv's 24-bit wrap of its output: ``(a + 2^23) mod 2^24 - 2^23``."""
-    return (a + U_HALF) % U_WRAP - U_HALF
+    """Lava Conv's 24-bit wrap of its output: ``(a + 2^23) mod 2^24 - 2^23`` (numpy or torch
+    integers; the mod of a power of two is a bit mask in two's complement)."""
+    return ((a + U_HALF) & (U_WRAP - 1)) - U_HALF
 
 
 def current_step(u, a, i_decay):
