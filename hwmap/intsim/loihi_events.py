@@ -14,6 +14,7 @@ from scipy.sparse import csr_matrix
 
 from snnpipe.hwmap.intsim.loihi_result import EventCounts
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
+from snnpipe.hwmap.mappers.loihi_conv import conv_int
 from snnpipe.hwmap.mappers.loihi_map import connectivity
 
 MESSAGE_KINDS = ("local", "core", "chip")   # to the source's own core, another core, another chip
@@ -29,6 +30,17 @@ class ProjectionCost:
     src: str
     fan: csr_matrix
     messages: dict
+    conv: tuple | None = None   # a conv's (source shape, 0/1 kernel, geometry, dst -> core)
+
+    def synapse_events(self, events: np.ndarray) -> np.ndarray:
+        """Synaptic events per core (M, n_cores) of source events (M, N_src): ``events @ fan``,
+        for a convolution as the convolution of the events with its 0/1 kernel summed over
+        each core's neurons (the same integers, far cheaper than a sparse product)."""
+        if self.conv is None:
+            return np.asarray(self.fan.T @ events.T).T
+        shape, mask, geometry, onehot = self.conv
+        per_dst = conv_int(events.reshape((-1,) + shape), mask, geometry)
+        return np.asarray(onehot.T @ per_dst.reshape(len(events), -1).T).T
 
 
 def _fan(mask, dst_cores: list, nc: int) -> np.ndarray:
@@ -61,7 +73,8 @@ def projection_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
         reach = fan > 0
         if q.src in cfg.inputs:
             out.append(ProjectionCost(q.src, csr_matrix(fan),
-                                      {"input": reach.sum(axis=1).astype(float)}))
+                                      {"input": reach.sum(axis=1).astype(float)},
+                                      _conv(cfg, q, core_of, nc)))
             continue
         msgs = {k: np.zeros(fan.shape[0]) for k in MESSAGE_KINDS}
         for c in core_of[q.src]:
@@ -70,8 +83,21 @@ def projection_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
             sel = {"local": own, "chip": chips != c["chip"], "core": ~own & (chips == c["chip"])}
             for k in MESSAGE_KINDS:
                 msgs[k][c["start"]:c["stop"]] = reach[c["start"]:c["stop"]][:, sel[k]].sum(axis=1)
-        out.append(ProjectionCost(q.src, csr_matrix(fan), msgs))
+        out.append(ProjectionCost(q.src, csr_matrix(fan), msgs, _conv(cfg, q, core_of, nc)))
     return out
+
+
+def _conv(cfg: LoihiConfig, q, core_of: dict, nc: int) -> tuple | None:
+    """What :meth:`ProjectionCost.synapse_events` needs to count a conv's events by
+    convolution (None for other projections)."""
+    if q.op != "conv":
+        return None
+    n_dst = cfg.population(q.dst).size
+    rows = np.concatenate([np.arange(c["start"], c["stop"]) for c in core_of[q.dst]])
+    cols = np.concatenate([np.full(c["stop"] - c["start"], c["core"]) for c in core_of[q.dst]])
+    onehot = csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_dst, nc))
+    mask = (np.asarray(q.weight) != 0).astype(np.float64)
+    return tuple(cfg.node_shape(q.src)), mask, q.conv, onehot
 
 
 _CACHE: dict = {}
@@ -101,7 +127,7 @@ def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, T: int,
         core_index.setdefault(c["pop"], []).append(c)
     for cost in _cached_costs(cfg):
         ev_b, ev_t = per_sample[cost.src], per_step[cost.src]
-        both = np.asarray(cost.fan.T @ np.concatenate([ev_b, ev_t]).T).T   # one sparse product
+        both = cost.synapse_events(np.concatenate([ev_b, ev_t]))
         z["synops"] += both[:B]
         z["step_synops"] += both[B:]
         for k, per_neuron in cost.messages.items():

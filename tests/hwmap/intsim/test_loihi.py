@@ -205,6 +205,21 @@ def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
     assert spikes > 0
 
 
+def test_a_convs_synapse_events_per_core_are_its_events_times_its_fan():
+    """Counted by convolution with the 0/1 kernel (the fast way) = the sparse product with
+    the (source, core) synapse table, on a conv network split over many cores."""
+    import zoo
+    from snnpipe.hwmap.intsim.loihi_events import projection_costs
+
+    cfg = place(map_graph(zoo.ZOO["sequential_conv"](2)), LoihiLimits(neurons_per_core=5))
+    rng = np.random.default_rng(0)
+    convs = [c for c in projection_costs(cfg) if c.conv is not None]
+    assert len(convs) == 2 and len(cfg.cores) > 8
+    for c in convs:
+        events = rng.integers(0, 9, (7, c.fan.shape[0])).astype(np.float64)
+        assert np.array_equal(c.synapse_events(events), np.asarray(events @ c.fan.toarray()))
+
+
 def test_merge_equals_duplicated_projections():
     rng = np.random.default_rng(4)
     w1, w2, w3 = (rng.normal(0, 1, (6, 6)) for _ in range(3))
