@@ -63,6 +63,8 @@ def chain(graph: nx.MultiDiGraph):
         if rec and not (rec[0][0] == nxt and rec[0][1]["op"] == "dense" and _plain(rec[0][1])
                         and graph.nodes[nxt]["model"] == "cuba"):
             return None
+        if edge["op"] not in ("dense", "conv", "identity"):
+            return None                             # conv_transpose: no netx layer reads it
         if edge["op"] == "identity" and (steps or np.ndim(edge["weight"])):
             return None
         if edge["op"] == "conv" and not channel_bias(graph.nodes[nxt]):
