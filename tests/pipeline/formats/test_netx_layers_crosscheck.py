@@ -1,0 +1,85 @@
+"""The layers netx refuses (issue #17): random slayer networks with ``Pool``, ``ConvT`` and
+``Unpool`` blocks (mixed with Conv, Flatten, Dense; :mod:`slayer_layers_zoo`), exported by
+slayer's own ``export_hdf5``, loaded with ``snnpipe.load`` and run on random input by our torch
+model in the loihi precision (``torch-loihi``), our integer simulator (``intsim-loihi``) and our
+Lava fixed-point compile (``lava-fixed``). The oracle is slayer's own forward (its CUBA neuron
+computes in Loihi's fixed point): every population's spikes and current, and its voltage where
+it does not spike (slayer returns the voltage before the reset, we record it after: 0), are
+equal, value for value.
+
+One seed per kind runs in the suite (:data:`SUITE`); every kind with eight seeds (32 networks)
+under ``SNNPIPE_CROSSCHECK=full pytest -m crosscheck``. About a second per network.
+"""
+import numpy as np
+import pytest
+
+import slayer_layers_zoo as zoo
+import snnpipe
+from kernel_checks import CROSSCHECK
+from snnpipe.pipeline.ir import graph as G
+
+pytestmark = pytest.mark.lava
+
+STEPS = 14
+SEEDS = range(8)
+SUITE = {"pool": 0, "convT": 1, "unpool": 2, "mixed": 3}
+BACKENDS = (("torch-loihi", "graph"), ("intsim-loihi", "loihi"), ("lava-fixed", "graph"))
+UNIT = 4096                                     # our recorded states: integers in 1/4096
+
+
+def cases():
+    for kind in zoo.KINDS:
+        for seed in SEEDS:
+            yield pytest.param(kind, seed, id=f"{kind}-{seed}",
+                               marks=[] if SUITE[kind] == seed else CROSSCHECK)
+
+
+def ops(g) -> list:
+    return [d["op"] for _, _, d in g.edges(data=True)]
+
+
+HOLDS = {  # the loaded graph holds what the kind's network drew (pool: a grouped conv)
+    "pool": lambda g, net: any(d["op"] == "conv" and d["groups"] == g.nodes[u]["shape"][0]
+                               and d["weight"].shape[1] == 1 for u, _, d in g.edges(data=True)),
+    "convT": lambda g, net: "conv_transpose" in ops(g),
+    "unpool": lambda g, net: "conv_transpose" in ops(g),
+}
+HOLDS["mixed"] = lambda g, net: all(HOLDS[k](g, net) for k in ("pool", "convT"))
+
+
+def differing(ref: list, pops: list, run) -> dict:
+    """(population, state) -> number of values where ``run`` differs from slayer's forward."""
+    out = {}
+    for r, node in zip(ref, pops, strict=True):
+        rec = run.pops[node]
+        s, u, v = rec["spikes"], rec["u"][:, 0], rec["v"]
+        fired = r["spikes"][..., 1:] != 0           # slayer's dynamics at t = our index t + 1
+        out[(node, "spikes")] = int(np.sum(s != r["spikes"]))
+        out[(node, "u")] = int(np.sum(u[..., 1:] != r["current"][..., :-1] * UNIT)
+                               + np.sum(u[..., 0] != 0))
+        out[(node, "v")] = int(np.sum(np.where(fired, v[..., 1:] != 0,
+                                               v[..., 1:] != r["voltage"][..., :-1] * UNIT)))
+    return out
+
+
+@pytest.mark.parametrize("kind,seed", cases())
+def test_a_slayer_network_with_pool_convT_or_unpool_runs_as_slayer_in_every_state(kind, seed,
+                                                                                  tmp_path):
+    net, shape = zoo.network(kind, seed)
+    path = tmp_path / f"{kind}{seed}.net"
+    net.export_hdf5(path)
+    g = snnpipe.load(path)
+    assert g.nodes[g.graph["inputs"][0]]["shape"] == shape
+    assert HOLDS[kind](g, net), f"the {kind} network lost its {kind}"
+    rng = np.random.default_rng(seed)
+    x = (rng.random((1 + seed % 2, *shape, STEPS)) < 0.4).astype(np.int64)
+    ref = zoo.run(net, x)
+    pops = [n for n in G.topological_order(g) if g.nodes[n]["kind"] == "neuron"]
+    assert len(pops) == len(ref)
+    assert all(r["current"].any() for r in ref), "every layer should receive input"
+    assert all(r["spikes"].any() for r in ref[:-1]), "every layer but the last should spike"
+    for backend, target in BACKENDS:
+        run = snnpipe.simulate(snnpipe.compile(g, target), x.reshape(x.shape[0], -1, STEPS),
+                               backend, record=True)
+        diff = {k: n for k, n in differing(ref, pops, run).items() if n}
+        assert not diff, f"{backend} differs from slayer in (population, state): {diff}"
