@@ -151,8 +151,8 @@ def rule_fan_in(g, limits: LoihiLimits) -> None:
         fan = 0
         for s, _, e in g.in_edges(n, data=True):
             w = np.asarray(e["weight"])
-            if e["op"] == "conv_transpose":
-                fan += int(np.bincount(_transposed_rows(g, s, e)[0]).max(initial=0))
+            if e["op"] == "conv_transpose":     # mapped as its dense matrix (map_graph)
+                fan += G.size(g.nodes[s]["shape"])
                 continue
             fan += w.shape[1] if e["op"] == "dense" else (
                 int(np.prod(w.shape[1:])) if e["op"] == "conv" else 1)
