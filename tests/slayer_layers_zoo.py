@@ -8,10 +8,11 @@ values, every layer at most :data:`MAX_LAYER` neurons: our Lava compile costs ab
 per network.
 
 Geometries: ConvT and Conv draw kernel, stride, padding, dilation and groups freely. slayer's
-Pool and Unpool convolve the channels stacked along H (``synapse.layer.Pool.forward``), so for
-C > 1 the zoo keeps their H geometry to the ones where no window crosses a channel (what
-snnpipe reads: ``pipeline/formats/netx_layers.py``) and draws W freely; with one channel both
-draw freely (Pool: kernel dividing H and W, as slayer pads other sizes on one side only).
+Pool and Unpool convolve the channels stacked along H (``synapse.layer.Pool.forward``; Pool
+first pads sizes the kernel does not divide on one side): half of them keep to geometries
+where no window crosses a channel or meets that padding (snnpipe reads a grouped conv or
+conv_transpose: ``pipeline/formats/netx_layers.py``), the others are any geometry that slayer's
+forward runs (snnpipe reads the dense matrix of slayer's exact map).
 
 :func:`run` returns slayer's own forward, block by block: spikes and, from each neuron's
 ``dynamics``, current and voltage (float units; slayer computes them in Loihi's fixed point).
@@ -84,16 +85,32 @@ def _stacked_h(rng, n, transposed):
     return k, k, 0, 1
 
 
+def _slayer_shape(kind, geo, shape):
+    """The (C, H', W') of slayer's Pool/Unpool synapse on ``shape``; None where it fails."""
+    from lava.lib.dl import slayer
+
+    syn = (slayer.synapse.Pool if kind == "pool" else slayer.synapse.Unpool)(**geo)
+    try:
+        with torch.no_grad():
+            out = tuple(syn(torch.zeros((1, *shape, 1))).shape[1:4])
+    except RuntimeError:            # its stacked rows do not split into the channels
+        return None
+    return out if min(out) >= 1 else None
+
+
 def _geometry(rng, kind, shape):
-    """(block kwargs, output shape) for a ``kind`` block on (C, H, W), or (None, None)."""
+    """(block kwargs, output shape) for a ``kind`` block on (C, H, W), or (None, None).
+    Pool and Unpool draw, half of the time, a geometry where slayer's stacked channels do not
+    mix (snnpipe reads a grouped conv), else any geometry that slayer runs (a dense edge)."""
     c, h, w = shape
     for _ in range(30):
         transposed = kind in ("convT", "unpool")
-        if kind in ("pool", "unpool") and c > 1:
+        aligned = kind in ("pool", "unpool") and rng.random() < 0.5
+        if aligned and c > 1:
             gh = _stacked_h(rng, h, transposed)
         else:
-            gh = _free(rng, h, transposed, divides=kind == "pool")
-        gw = _free(rng, w, transposed, divides=kind == "pool")
+            gh = _free(rng, h, transposed, divides=aligned and kind == "pool")
+        gw = _free(rng, w, transposed, divides=aligned and kind == "pool")
         if gh is None or gw is None:
             continue
         geo = dict(zip(("kernel_size", "stride", "padding", "dilation"), zip(gh, gw)))
@@ -103,6 +120,11 @@ def _geometry(rng, kind, shape):
             groups = int(rng.choice([g for g in (1, 2, 3) if c % g == 0]))
             c_out = int(rng.integers(1, 4)) * groups
             geo.update(in_features=c, out_features=c_out, groups=groups)
+        else:
+            out = _slayer_shape(kind, geo, shape)
+            if out is None:
+                continue
+            out = out[1:]
         if min(out) >= 1 and c_out * out[0] * out[1] <= MAX_LAYER:
             return geo, (c_out, *out)
     return None, None

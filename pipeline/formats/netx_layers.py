@@ -9,28 +9,34 @@ Datasets (as ``slayer.block.base`` writes them; weights in 1/64, (H, W) pairs):
   ``padding``, ``dilation``, ``weight`` (1, 1, kh, kw), ``neuron/*``. slayer's ``Pool`` is one
   convolution over the channels stacked along H, (1, C*H, W), after padding an H (W) that the
   kernel does not divide with ``H % kh`` zero rows below each channel (``W % kw`` columns to the
-  right). Read as a ``conv`` edge with ``groups = C`` and the kernel repeated per channel, which
-  is the same map when no window crosses a channel: H and W multiples of the kernel, and for
-  C > 1 no H padding and ``H' * stride_h == H``. Other geometries are refused.
+  right) (:mod:`snnpipe.pipeline.formats.netx_stacked`). Where that is a per-channel conv (H
+  and W multiples of the kernel and, for C > 1, no H padding and ``H' * stride_h == H``: the
+  default stride = kernel on such sizes) it is read as a ``conv`` edge with ``groups = C`` and
+  the kernel repeated per channel; otherwise (windows that cross channels or meet the one-sided
+  padding) as the ``dense`` edge of slayer's exact map, up to ``MAX_DENSE`` entries.
 - ``convT``: ``shape``, ``inChannels``, ``outChannels``, ``kernelSize``, ``stride``,
   ``padding``, ``dilation``, ``groups``, ``weight`` (C_in, C_out/groups, kh, kw) (torch's
   ConvTranspose layout; slayer uses no output padding), optional ``bias`` per channel. Read as a
   ``conv_transpose`` edge.
-- ``unpool``: as ``pool``, a transposed convolution of the stacked channels. Read as a
-  ``conv_transpose`` edge with ``groups = C``, the same map when for C > 1 there is no H padding
-  and ``dilation_h * (kh - 1) + 1 == stride_h`` (the default: stride = kernel).
+- ``unpool``: as ``pool``, a transposed convolution of the stacked channels: a
+  ``conv_transpose`` edge with ``groups = C`` where for C > 1 there is no H padding and
+  ``dilation_h * (kh - 1) + 1 == stride_h`` (the default: stride = kernel), else the ``dense``
+  edge of slayer's exact map.
 
-Delays on these layers are refused (our conv-like edges carry one delay; slayer writes one per
-channel). Node ids are ``layer<i>`` as for the other netx layers.
+Geometries on which slayer's own forward fails (output rows that the channels do not divide)
+are refused, and so are delays on these layers (our conv-like edges carry one delay; slayer
+writes one per channel). Node ids are ``layer<i>`` as for the other netx layers.
 """
 from __future__ import annotations
 
 import h5py
 import numpy as np
 
+from snnpipe.pipeline.formats import netx_stacked
 from snnpipe.pipeline.formats.h5util import fail, read_array, read_int
 from snnpipe.pipeline.formats.netx_neurons import geometry, layer_shape, population
 from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir.transpose import MAX_DENSE
 
 READ = ("pool", "convT", "unpool")
 # netx layer type -> why we refuse it
@@ -119,30 +125,40 @@ def _pooling(g, lay, kind, i, prev, in_shape, file, where):
     (sh, _), (ph, _), (dh, _) = geo["stride"], geo["padding"], geo["dilation"]
     per_channel = np.repeat(w, c, axis=0)           # (C, 1, kh, kw), groups = C
     if kind == "pool":
-        if h % kh or wd % kw:
-            raise fail(file, where, "kernelSize", "slayer's Pool pads an input that the kernel "
-                       "does not divide with H % kh zero rows below each channel (W % kw "
-                       "columns right), a one-sided padding that a conv does not express",
-                       "input H, W multiples of the kernel", f"{(h, wd)} by {(kh, kw)}")
         out = G.conv_output_shape(in_shape, per_channel.shape, **geo)
-        if c > 1 and (ph or out[1] * sh != h):
-            raise _stacked(file, where, kind, "H padding 0 and H' * stride_h == H", geo)
-        shape = _check_shape(lay, out, file, where, kind)
-        node = population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
-        G.add_conv(g, prev, node, per_channel, groups=c, **geo)
+        if not (h % kh or wd % kw) and (c == 1 or (ph == 0 and out[1] * sh == h)):
+            node = _node(g, lay, i, prev, out, file, where, kind)
+            G.add_conv(g, prev, node, per_channel, groups=c, **geo)
+            return node
+    elif c == 1 or (ph == 0 and dh * (kh - 1) + 1 == sh):
+        out = G.conv_transpose_output_shape(in_shape, per_channel.shape, groups=c, **geo)
+        node = _node(g, lay, i, prev, out, file, where, kind)
+        G.add_conv_transpose(g, prev, node, per_channel, groups=c, **geo)
         return node
-    if c > 1 and (ph or dh * (kh - 1) + 1 != sh):
-        raise _stacked(file, where, kind, "H padding 0 and dilation_h * (kh - 1) + 1 == "
-                       "stride_h", geo)
-    out = G.conv_transpose_output_shape(in_shape, per_channel.shape, groups=c, **geo)
+    return _stacked(g, lay, kind, i, prev, in_shape, w[0, 0], geo, file, where)
+
+
+def _node(g, lay, i, prev, out, file, where, kind) -> str:
     shape = _check_shape(lay, out, file, where, kind)
-    node = population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
-    G.add_conv_transpose(g, prev, node, per_channel, groups=c, **geo)
-    return node
+    return population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
 
 
-def _stacked(file, where, kind, expected, geo):
+def _stacked(g, lay, kind, i, prev, in_shape, kernel, geo, file, where):
+    """A geometry where slayer's stacked-channel view mixes channels or pads one side: the
+    exact map as a dense edge (netx_stacked)."""
+    entries = (netx_stacked.pool_entries if kind == "pool" else netx_stacked.unpool_entries)(
+        in_shape, kernel, **geo)
     name = "Pool" if kind == "pool" else "Unpool"
-    return fail(file, where, "stride", f"slayer's {name} convolves the channels stacked along H "
-                "(synapse.layer." + name + ".forward): with this geometry its windows cross "
-                "channels, which no per-channel convolution expresses", expected, geo)
+    if entries[0] is None:
+        raise fail(file, where, "stride", f"slayer's {name} cannot run this geometry: its "
+                   "output rows of the channels stacked along H do not split into the channels "
+                   f"(synapse.layer.{name}.forward raises RuntimeError)",
+                   "a number of output rows that the channels divide", geo)
+    n = G.size(entries[3]) * G.size(in_shape)
+    if n > MAX_DENSE:
+        raise fail(file, where, "stride", f"slayer's {name} mixes channels (or pads one side) "
+                   "with this geometry; its exact map is too large for a dense projection",
+                   f"N_out * N_in <= {MAX_DENSE}", n)
+    node = _node(g, lay, i, prev, entries[3], file, where, kind)
+    G.add_dense(g, prev, node, netx_stacked.matrix(in_shape, entries))
+    return node

@@ -1,8 +1,9 @@
 """Reading the netx layer types that netx 0.6.0 refuses (pipeline/formats/netx_layers.py):
 what slayer writes loads as the graph slayer's forward computes, and writes back losslessly;
-geometries where slayer's stacked-channel Pool/Unpool mixes channels, layers we cannot hold and
-malformed datasets are FormatErrors naming the file, the layer and the field. slayer's own
-forward shows why each refused geometry is refused."""
+geometries slayer cannot run, layers we cannot hold and malformed datasets are FormatErrors
+naming the file, the layer and the field. Where slayer's
+stacked-channel Pool/Unpool mixes channels or pads one side, the file loads as the dense matrix
+of slayer's exact map, checked here against slayer's own synapse."""
 import h5py
 import numpy as np
 import pytest
@@ -59,48 +60,93 @@ def test_a_slayer_file_writes_back_and_loads_the_same(kind, seed, tmp_path):
     snnpipe.save(g, tmp_path / "ours.h5")
     back = snnpipe.load(tmp_path / "ours.h5")
     with h5py.File(tmp_path / "ours.h5") as f:
-        transposed = any(d["op"] == "conv_transpose" for *_, d in g.edges(data=True))
-        assert ("layer" in f) != transposed and ("graph" in f) == transposed
+        netx = all(d["op"] in ("conv", "identity") or len(g.nodes[v]["shape"]) == 1
+                   for _, v, d in g.edges(data=True))   # no conv_transpose, no dense to (C, H, W)
+        assert ("layer" in f) == netx and ("graph" in f) != netx
     assert sorted(back.nodes) == sorted(g.nodes)
     for u, v, d in g.edges(data=True):
         (e,) = [e for _, w, e in back.out_edges(u, data=True) if w == v]
         assert e["op"] == d["op"] and np.array_equal(e["weight"], d["weight"])
 
 
-def test_pool_whose_windows_cross_channels_is_refused_as_slayer_mixes_them(cuba, tmp_path):
+def dense_map(path, x: torch.Tensor) -> np.ndarray:
+    """The loaded file's layer1 as a map: its dense edge's matrix times ``x`` (1, C, H, W, 1)."""
+    g = snnpipe.load(path)
+    (e,) = [d for _, _, d in g.in_edges("layer1", data=True)]
+    assert e["op"] == "dense" and len(g.nodes["layer1"]["shape"]) == 3
+    return (e["weight"] @ x.double().numpy().reshape(-1)).reshape(g.nodes["layer1"]["shape"])
+
+
+def test_pool_whose_windows_cross_channels_loads_as_slayers_exact_map(cuba, tmp_path):
     block = cuba.Pool(dict(P), (3, 1), stride=1, weight_scale=1)
     path = export(tmp_path, (2, 6, 2), cuba.Input(dict(P)), block)
-    err = load_error(path)
-    assert (err.where, err.field) == ("layer/1", "stride") and "stacked" in str(err)
     x = torch.zeros((1, 2, 6, 2, 1))
     x[0, 1, 0] = 1                                  # channel 1, row 0
     theirs = block.synapse(x)[0, :, :, :, 0]        # (2, 5, 2): 10 of the 12 stacked rows
-    assert theirs.shape == (2, 5, 2)
     assert theirs[0, 4].tolist() == [1, 1]          # channel 0's last window sees channel 1
-    assert pool_per_channel(x[..., 0], (3, 1), 1).shape == (1, 2, 4, 2)
+    assert pool_per_channel(x[..., 0], (3, 1), 1).shape == (1, 2, 4, 2)   # not a grouped conv
+    assert np.array_equal(dense_map(path, x), theirs.double().numpy())
 
 
-def test_pool_of_an_odd_size_is_refused_as_slayer_pads_one_side(cuba, tmp_path):
+def test_pool_of_an_odd_size_loads_with_slayers_one_sided_padding(cuba, tmp_path):
     block = cuba.Pool(dict(P), 2, weight_scale=1)
     path = export(tmp_path, (1, 5, 4), cuba.Input(dict(P)), block)
-    err = load_error(path)
-    assert (err.where, err.field) == ("layer/1", "kernelSize") and "one-sided" in str(err)
     x = torch.ones((1, 1, 5, 4, 1))
-    theirs = block.synapse(x)[0, 0, :, :, 0]
-    assert theirs.shape == (3, 2) and theirs[2].tolist() == [2.0, 2.0]   # a half-zero window
+    theirs = block.synapse(x)[0, :, :, :, 0]
+    assert theirs.shape == (1, 3, 2) and theirs[0, 2].tolist() == [2.0, 2.0]   # half-zero window
+    assert np.array_equal(dense_map(path, x), theirs.double().numpy())
 
 
-def test_unpool_with_a_stride_other_than_its_kernel_is_refused_for_several_channels(cuba,
-                                                                                    tmp_path):
+def test_unpool_whose_stride_is_not_its_kernel_loads_as_slayers_exact_map(cuba, tmp_path):
     block = cuba.Unpool(dict(P), (3, 1), stride=1, weight_scale=1)
     path = export(tmp_path, (2, 3, 2), cuba.Input(dict(P)), block)
-    err = load_error(path)
-    assert (err.where, err.field) == ("layer/1", "stride") and "stacked" in str(err)
     x = torch.zeros((1, 2, 3, 2, 1))
     x[0, 0, 2] = 1                                  # channel 0, last row
     theirs = block.synapse(x)[0, :, :, :, 0]        # (2, 4, 2): 8 stacked rows, 4 a channel
-    assert theirs.shape == (2, 4, 2)
     assert theirs[1, 0].tolist() == [1, 1]          # ... reach channel 1's first row
+    assert np.array_equal(dense_map(path, x), theirs.double().numpy())
+
+
+def test_a_pool_that_slayer_cannot_run_is_refused(cuba, tmp_path):
+    path = export(tmp_path, (2, 4, 4), cuba.Input(dict(P)), cuba.Pool(dict(P), 2))
+
+    def stride_one(f):
+        del f["layer/1/stride"]
+        f["layer/1"].create_dataset("stride", data=np.array([1, 1]))
+    edit(path, stride_one)
+    err = load_error(path)
+    assert (err.where, err.field) == ("layer/1", "stride") and "cannot run" in str(err)
+    with pytest.raises(RuntimeError):               # 7 stacked rows for 2 channels
+        cuba.Pool(dict(P), 2, stride=1).synapse(torch.zeros((1, 2, 4, 4, 1)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_stacked_maps_are_slayers_pool_and_unpool(seed):
+    from lava.lib.dl import slayer
+
+    from snnpipe.pipeline.formats import netx_stacked
+
+    rng = np.random.default_rng(seed)
+    c, h, w = (int(v) for v in (rng.integers(1, 4), *rng.integers(1, 7, 2)))
+    geo = {k: tuple(int(v) for v in rng.integers(lo, hi, 2)) for k, lo, hi in
+           (("kernel_size", 1, 4), ("stride", 1, 4), ("padding", 0, 2), ("dilation", 1, 3))}
+    kernel = np.rint(rng.normal(size=geo["kernel_size"]) * 64) / 64
+    x = torch.tensor(rng.normal(size=(1, c, h, w, 1)), dtype=torch.float64)
+    for kind, make in (("pool", slayer.synapse.Pool), ("unpool", slayer.synapse.Unpool)):
+        syn = make(**geo).double()
+        syn.weight.data = torch.tensor(kernel).reshape(syn.weight.shape)
+        entries = getattr(netx_stacked, f"{kind}_entries")((c, h, w), kernel, geo["stride"],
+                                                          geo["padding"], geo["dilation"])
+        try:
+            theirs = syn(x)[0, ..., 0].detach().numpy()
+        except RuntimeError:
+            assert entries[0] is None
+            continue
+        if entries[0] is None:
+            assert theirs.size == 0
+            continue
+        mine = netx_stacked.matrix((c, h, w), entries) @ x.numpy().reshape(-1)
+        np.testing.assert_allclose(mine.reshape(entries[3]), theirs, atol=1e-12)
 
 
 def test_unpool_and_pool_of_one_channel_read_any_geometry(cuba, tmp_path):

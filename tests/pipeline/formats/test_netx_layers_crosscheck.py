@@ -38,13 +38,25 @@ def ops(g) -> list:
     return [d["op"] for _, _, d in g.edges(data=True)]
 
 
-HOLDS = {  # the loaded graph holds what the kind's network drew (pool: a grouped conv)
-    "pool": lambda g, net: any(d["op"] == "conv" and d["groups"] == g.nodes[u]["shape"][0]
-                               and d["weight"].shape[1] == 1 for u, _, d in g.edges(data=True)),
-    "convT": lambda g, net: "conv_transpose" in ops(g),
-    "unpool": lambda g, net: "conv_transpose" in ops(g),
+def blocks(net) -> list:
+    return [type(b).__name__ for b in net.blocks]
+
+
+def stacked(g, op) -> bool:
+    """A grouped ``op`` of one channel per group, or a dense edge between (C, H, W) nodes (a
+    pool or unpool whose stacked channels mix)."""
+    return any((d["op"] == op and d["groups"] == g.nodes[u]["shape"][0] and d["weight"].shape[
+        1 if op == "conv" else 0] in (1, g.nodes[u]["shape"][0])) or (
+        d["op"] == "dense" and len(g.nodes[u]["shape"]) == len(g.nodes[v]["shape"]) == 3)
+        for u, v, d in g.edges(data=True))
+
+
+HOLDS = {  # the network drew the kind's block and the loaded graph holds it
+    "pool": lambda g, net: "Pool" in blocks(net) and stacked(g, "conv"),
+    "convT": lambda g, net: "ConvT" in blocks(net) and "conv_transpose" in ops(g),
+    "unpool": lambda g, net: "Unpool" in blocks(net) and stacked(g, "conv_transpose"),
 }
-HOLDS["mixed"] = lambda g, net: all(HOLDS[k](g, net) for k in ("pool", "convT"))
+HOLDS["mixed"] = lambda g, net: all(HOLDS[k](g, net) for k in ("pool", "convT", "unpool"))
 
 
 def differing(ref: list, pops: list, run) -> dict:
