@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lava
 
 STEPS = 14
 SEEDS = range(8)
-SUITE = {"pool": 0, "convT": 1, "unpool": 2, "mixed": 3}
+SUITE = {"pool": 6, "convT": 1, "unpool": 1, "mixed": 3}   # pool 6: a dense stacked pool
 BACKENDS = (("torch-loihi", "graph"), ("intsim-loihi", "loihi"), ("lava-fixed", "graph"))
 UNIT = 4096                                     # our recorded states: integers in 1/4096
 
