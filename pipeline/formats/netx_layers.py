@@ -41,10 +41,13 @@ from snnpipe.pipeline.ir.transpose import MAX_DENSE
 READ = ("pool", "convT", "unpool")
 # netx layer type -> why we refuse it
 REFUSED = {
-    "average": "slayer's Average block is a float mean over groups with no neuron (its own "
-               "export_hdf5 raises AttributeError: 'Average' object has no attribute 'neuron'), "
-               "a 1/k weight that Loihi's 8-bit weights do not hold in general",
-    "concat": "no slayer block writes it and a sequential layer/ list names no second input",
+    "average": "slayer's Average block is a float mean of spikes over groups with no neuron "
+               "(netx's README gives only {shape, type}; slayer's own export_hdf5 raises "
+               "AttributeError: 'Average' object has no attribute 'neuron'), and a mean of "
+               "1/k is no Loihi weight in general",
+    "concat": "a concat layer joins the outputs of the layers its 'layers' lists (netx's "
+              "skip connections); our graph has no concatenation (a merge sums) and no slayer "
+              "block writes one",
     "dense_comp": "complex-valued dense layers have no form in our graph",
 }
 
