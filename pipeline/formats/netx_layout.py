@@ -39,7 +39,7 @@ from snnpipe.pipeline.formats.netx_neurons import geometry as netx_geometry
 from snnpipe.pipeline.formats.netx_neurons import layer_shape, population
 from snnpipe.pipeline.ir import graph as G
 
-__all__ = ["chain", "lossless", "read", "write"]
+__all__ = ["chain", "lossless", "read", "refused_by_netx", "write"]
 
 # the layer types we read (pool, convT and unpool, which netx refuses: netx_layers)
 KNOWN = ("input", "flatten", "dense", "dense_rec", "conv") + netx_layers.READ
@@ -152,6 +152,21 @@ def read(f: h5py.File, file, dt: float) -> nx.MultiDiGraph:
     _never_spiking_readout(g, prev)
     G.set_outputs(g, [prev])
     return g
+
+
+def refused_by_netx(f: h5py.File) -> list[str]:
+    """The ``layer/<i>`` of a netx file whose type netx 0.6.0 cannot build (pool, convT,
+    unpool, ...: NotImplementedError), which we read (netx_layers); [] for a file netx loads."""
+    layers = f.get("layer", {})
+    out = []
+    for key in layers:
+        t = layers[key].get("type")
+        kind = t[()] if t is not None else b""
+        kind = kind[0] if np.ndim(kind) else kind
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind in netx_layers.READ or kind in netx_layers.REFUSED:
+            out.append(f"layer/{key}")
+    return out
 
 
 def _never_spiking_readout(g, node) -> None:

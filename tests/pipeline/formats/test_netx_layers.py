@@ -200,3 +200,20 @@ def test_malformed_pool_convT_and_unpool_layers_name_the_field(cuba, tmp_path, d
     edit(path, apply)
     err = load_error(path)
     assert (err.where, err.field) == (dataset.rsplit("/", 1)[0], field), err
+
+
+def test_verify_runs_a_file_netx_cannot_build_on_our_chain_and_netx_refuses_it(tmp_path):
+    from snnpipe.pipeline.ir.errors import BackendError
+
+    net, shape = zoo.network("mixed", 3)
+    net.export_hdf5(tmp_path / "n.net")
+    g = snnpipe.load(tmp_path / "n.net")
+    assert "netx_file" not in g.graph            # not the reference: netx cannot build it
+    report = snnpipe.verify(g, "loihi", n_random=1)
+    assert report.implementations == ["torch-loihi", "lava-fixed", "intsim-loihi"]
+    assert all(n == 0 for row in report.rows for n in row["diffs"].values())
+    g.graph["netx_file"] = str(tmp_path / "n.net")
+    with pytest.raises(BackendError) as err:
+        snnpipe.simulate(snnpipe.compile(g, "graph"), np.zeros((1, int(np.prod(shape)), 4),
+                                                               np.int64), "netx")
+    assert (err.value.where, err.value.field) == ("layer/1", "type")
