@@ -53,12 +53,13 @@ REFUSED = {
 
 
 def read(g, lay: h5py.Group, kind: str, i: int, prev, file, where: str):
-    """Add layer ``lay`` (netx ``type`` ``kind`` in :data:`READ`) after node ``prev``; returns
-    its population node.
+    """Add layer ``lay`` (netx ``type`` ``kind``, one of :data:`READ` or :data:`REFUSED`)
+    after node ``prev``; returns its population node.
 
     Raises:
         FormatError: naming the file, ``layer/<i>`` and the field for a refused type, a missing
-            or malformed dataset or a geometry that slayer's forward computes otherwise.
+            or malformed dataset, a delay, a geometry that slayer's own forward cannot run or a
+            stacked-channel map larger than ``MAX_DENSE``.
     """
     if kind in REFUSED:
         raise fail(file, where, "type", f"netx layer type {kind!r} is not supported: "
