@@ -1,7 +1,7 @@
 """Run any Graph in torch with the models' neuron step functions (inference, verification).
 
-``build(graph, precision) -> GraphModel``: dense / conv / identity edges, merges, recurrent
-edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
+``build(graph, precision) -> GraphModel``: dense / conv / conv_transpose / identity edges, merges,
+recurrent edges, per-synapse delays, multi-synapse ``cuba`` and ``li`` populations, in one of the
 precisions of :mod:`snnpipe.models.neurons.registry` (``loihi``, ``float``, ``xylo``), and
 ``sigma_delta`` populations (lava-dl's SDNN, :mod:`snnpipe.models.neurons.sigma_delta`: graded
 messages) and ``rf`` populations (resonate-and-fire, :mod:`snnpipe.models.neurons.rf`) in
@@ -101,12 +101,18 @@ def _channel(w, shape, n: int) -> np.ndarray:
     return np.repeat(w, n // int(shape[0]))
 
 
+def _convolve(x: torch.Tensor, w: torch.Tensor, c: dict) -> torch.Tensor:
+    """A conv or, ``c["transposed"]``, a transposed conv (no output padding) of (B, C, H, W)."""
+    fn = F.conv_transpose2d if c.get("transposed") else F.conv2d
+    return fn(x, w, None, stride=c["stride"], padding=c["padding"], dilation=c["dilation"],
+              groups=c["groups"])
+
+
 def _conv_matrix(w: torch.Tensor, conv: dict, n_src: int) -> torch.Tensor:
     """The (N_dst, N_src) matrix of a convolution (each entry one kernel weight or 0): the
     convolution of every one-hot input."""
     eye = torch.eye(n_src, dtype=w.dtype).reshape((n_src,) + conv["in_shape"])
-    y = F.conv2d(eye, w, None, conv["stride"], conv["padding"], conv["dilation"], conv["groups"])
-    return y.reshape(n_src, -1).T.contiguous()
+    return _convolve(eye, w, conv).reshape(n_src, -1).T.contiguous()
 
 
 def _quantize(w: np.ndarray, precision: str, quantize: bool) -> np.ndarray:
@@ -154,9 +160,10 @@ def lower(g, precision: str = "loihi", quantize: bool = True, input_latency: int
         for s, w, extra in sources:
             lat = input_latency if g.nodes[s]["kind"] == "input" else 1
             syn = int(d.get("syn", 0))
-            if d["op"] == "conv":
+            if d["op"] in ("conv", "conv_transpose"):
                 conv = {k: tuple(d[k]) for k in ("stride", "padding", "dilation")}
-                conv.update(groups=int(d.get("groups", 1)), in_shape=tuple(g.nodes[src]["shape"]))
+                conv.update(groups=int(d.get("groups", 1)), in_shape=tuple(g.nodes[src]["shape"]),
+                            transposed=d["op"] == "conv_transpose")
                 wq = torch.as_tensor(_quantize(np.asarray(d["weight"], np.float64), precision,
                                                quantize), dtype=dtype)
                 dl = int(np.max(np.asarray(d.get("delay", 0)) + np.asarray(extra)))
@@ -276,9 +283,8 @@ class GraphModel(torch.nn.Module):
             y = (src * h.in_scale) @ c["matrix"].T
         else:
             x = (src * h.in_scale).reshape((src.shape[0],) + c["in_shape"])
-            y = F.conv2d(x, w, None, c["stride"], c["padding"], c["dilation"], c["groups"])
-            y = y.reshape(src.shape[0], -1)
-        if self.precision == "loihi":   # Lava's Conv wraps its output at 24 bits (integers)
+            y = _convolve(x, w, c).reshape(src.shape[0], -1)
+        if self.precision == "loihi" and not c["transposed"]:   # Lava's Conv wraps at 24 bits
             unit = loihi.WEIGHT_UNIT * (self.sd[h.src].message_unit if h.src in self.sd else 1)
             y = loihi.wrap_activation(torch.round(y * unit).long()) / unit
         return y.to(self.dtype)

@@ -3,7 +3,8 @@
 Merges are folded away: a merge's consumer projection is duplicated for each of the merge's
 identity in-edges (weights multiplied per source channel, delays added), so a merge adds its
 inputs at the consumer's ``a_in`` without a process and without latency; merges of merges fold
-recursively. Identity projections become diagonal dense ones; conv edges stay convolutions.
+recursively. Identity projections become diagonal dense ones; conv edges stay convolutions;
+transposed convolutions, which Lava lacks, become dense ones (snnpipe.pipeline.ir.transpose).
 Every projection delivers a spike emitted at Lava step t at step ``t + 1 + delay`` (Lava's
 Dense latency, DESIGN.md 5.2), forward and recurrent edges alike.
 """
@@ -16,6 +17,7 @@ import numpy as np
 from snnpipe.hwmap.targets.loihi import MAX_DELAY
 from snnpipe.pipeline.ir.errors import GraphError
 from snnpipe.pipeline.ir.graph import edges, size
+from snnpipe.pipeline.ir.transpose import as_dense
 
 
 @dataclass
@@ -138,6 +140,7 @@ def lower(g) -> list[Projection]:
         GraphError: unsupported ops, shape mismatches, delays outside 0..62.
     """
     projections = []
+    g = as_dense(g)
     for src, dst, key, d in edges(g):
         if g.nodes[dst]["kind"] == "merge":
             continue

@@ -10,6 +10,7 @@ Synapse memory cost of a core (bits), for each projection into its slice:
   synapse of the connected source neurons (``axons``) and ``sparse = nnz * (w + d + index_bits)``
   stores the non-zero ones with an index; plus ``axons * axon_bits`` of routing tables;
 - conv: the kernel once (``size * 8`` bits) plus ``axons * axon_bits``;
+- conv_transpose: the dense projection of its matrix (snnpipe.pipeline.ir.transpose);
 with ``w`` the projection's ``num_weight_bits`` and ``d = delay_bits`` when it has delays.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from snnpipe.hwmap.mappers.loihi_quant import quantize
 from snnpipe.hwmap.targets.loihi_rules import check
 from snnpipe.hwmap.targets.loihi_weights import effective_weights, sign_mode
 from snnpipe.pipeline.ir.errors import CapacityError
+from snnpipe.pipeline.ir.transpose import as_dense
 
 def effective(q) -> np.ndarray:
     """The integer weights (1/64 units, before ``weight_exp``) Lava applies for projection ``q``.
@@ -169,6 +171,7 @@ def map_graph(g, limits: LoihiLimits = LoihiLimits(), input_message_bits: int = 
     Raises:
         GraphError, QuantizationError, CapacityError: from the design rules and the partition.
     """
+    g = as_dense(g)                 # no transposed convolution on the chip: dense synapses
     check(g, limits)
     params, report = quantize(g, limits, input_message_bits)
     inputs = {n: tuple(g.nodes[n]["shape"]) for n in g.graph["inputs"]}

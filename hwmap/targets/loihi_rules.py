@@ -14,6 +14,7 @@ from snnpipe.hwmap.targets.loihi import (ACTIVATION_MAX, ACTIVATION_SHIFT, RF_DE
                                          rf_decays_to_int, threshold_to_int, weight_to_int)
 from snnpipe.pipeline.ir import graph as G
 from snnpipe.pipeline.ir.errors import CapacityError, GraphError, QuantizationError, SnnpipeError
+from snnpipe.pipeline.ir.transpose import conv_transpose_entries
 
 
 def _neurons(g):
@@ -115,7 +116,17 @@ def rule_delays(g, limits: LoihiLimits) -> None:
                              found=int(dl.max()))
 
 
-def _max_activation(d: dict) -> int:
+def _transposed_rows(g, s, d) -> tuple[np.ndarray, np.ndarray]:
+    """Output neuron and kernel weight of every synapse of a conv_transpose edge."""
+    rows, _, vals, _ = conv_transpose_entries(g.nodes[s]["shape"], d["weight"], d["stride"],
+                                              d["padding"], d["dilation"], d["groups"])
+    return rows, vals
+
+
+def _max_activation(g, s, d: dict) -> int:
+    if d["op"] == "conv_transpose":
+        rows, vals = _transposed_rows(g, s, d)
+        return int(np.bincount(rows, np.abs(weight_to_int(vals))).max(initial=0))
     w = np.abs(weight_to_int(d["weight"]))
     if d["op"] == "dense":
         return int(w.sum(axis=1).max(initial=0))
@@ -127,7 +138,7 @@ def _max_activation(d: dict) -> int:
 def rule_activation_range(g, limits: LoihiLimits) -> None:
     """The summed input of one step (one event per source) fits 24 bits: no overflow in Dense."""
     for s, t, d in g.edges(data=True):
-        a = _max_activation(d)
+        a = _max_activation(g, s, d)
         if a > ACTIVATION_MAX:
             raise CapacityError("worst-case synaptic input per step exceeds 24 bits",
                                 where=f"{s} -> {t}", field="weight",
@@ -140,6 +151,9 @@ def rule_fan_in(g, limits: LoihiLimits) -> None:
         fan = 0
         for s, _, e in g.in_edges(n, data=True):
             w = np.asarray(e["weight"])
+            if e["op"] == "conv_transpose":     # mapped as its dense matrix (map_graph)
+                fan += G.size(g.nodes[s]["shape"])
+                continue
             fan += w.shape[1] if e["op"] == "dense" else (
                 int(np.prod(w.shape[1:])) if e["op"] == "conv" else 1)
         if fan > limits.max_fan_in:

@@ -47,9 +47,10 @@ def structure_errors(g, limits: XyloLimits) -> list:
                                      field="outputs", found=kind))
     for u, v, d in g.edges(data=True):
         where = f"{u} -> {v}"
-        if d["op"] == "conv":
+        if d["op"] in ("conv", "conv_transpose"):
             errors.append(CapacityError("Xylo has no convolutions (flatten them to dense)",
-                                        where=where, field="op", expected="dense|identity", found="conv"))
+                                        where=where, field="op", expected="dense|identity",
+                                        found=d["op"]))
         if np.any(np.asarray(d.get("delay", 0)) != 0):
             errors.append(CapacityError("Xylo has no synaptic delays", where=where, field="delay",
                                         expected=0, found=np.max(d["delay"])))

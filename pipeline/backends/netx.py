@@ -67,12 +67,18 @@ def run(c: Compiled, x, record: bool = False) -> Run:
 
 
 def _check_runnable(path: Path) -> None:
-    """Refuse a file netx 0.6.0 loads but cannot run: an SDNN layer with ``neuron/messageBits``
+    """Refuse a file netx 0.6.0 cannot build: a pool, convT, unpool, average or concat layer;
+    or one it loads but cannot run: an SDNN layer with ``neuron/messageBits``
     (netx hands its NetDict wrapper on as the next synapse's ``num_message_bits``; Lava fails
     to build it, and its runtime can then hang on shutdown)."""
     import h5py
 
     with h5py.File(path, "r") as f:
+        refused = netx_layout.refused_by_netx(f)
+        if refused:
+            raise BackendError("lava-dl netx 0.6.0 cannot build this layer type "
+                               "(NotImplementedError; torch-loihi, intsim-loihi and lava-fixed "
+                               "run it)", file=path, where=refused[0], field="type")
         for key in sorted(f.get("layer", {}), key=lambda k: int(k) if k.isdigit() else -1):
             neuron = f["layer"][key].get("neuron")
             if neuron is None or "messageBits" not in neuron or "type" not in neuron:

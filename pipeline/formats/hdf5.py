@@ -115,8 +115,8 @@ def _read(f: h5py.File, path: Path) -> nx.MultiDiGraph:
         return hdf5_graph.read(f, path, dt)
     if "layer" in f:
         graph = netx_layout.read(f, path, dt)
-        if f.attrs.get("format") is None:        # lava-dl's file: the netx backend runs it
-            graph.graph["netx_file"] = str(Path(path).resolve())
+        if f.attrs.get("format") is None and not netx_layout.refused_by_netx(f):
+            graph.graph["netx_file"] = str(Path(path).resolve())   # lava-dl's: netx runs it
         return _relabel(graph, f, path)
     raise FormatError("neither a graph/ nor a netx layer/ group", file=path, where="/",
                       field="layer", expected="layer/0..N-1 or graph/")

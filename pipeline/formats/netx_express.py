@@ -74,6 +74,10 @@ def chain(graph: nx.MultiDiGraph):
         if rec and not (rec[0][0] == nxt and rec[0][1]["op"] == "dense" and _plain(rec[0][1])
                         and graph.nodes[nxt]["model"] == "cuba"):
             return None
+        if edge["op"] not in ("dense", "conv", "identity"):
+            return None                             # conv_transpose: no netx layer reads it
+        if edge["op"] == "dense" and len(graph.nodes[nxt]["shape"]) != 1:
+            return None                             # a netx dense layer is (n,)
         if edge["op"] == "identity" and (steps or np.ndim(edge["weight"])):
             return None
         if edge["op"] == "conv" and not channel_bias(graph.nodes[nxt]):

@@ -10,6 +10,9 @@ Layout: ``layer/<i>/`` for i = 0..N-1, datasets only. ``input`` (``shape``, opti
 ``inChannels``, ``outChannels``, ``groups``, ``kernelSize``, ``stride``, ``padding``,
 ``dilation`` (2,) in (H, W) order, ``weight`` f32 (out, in/groups, kH, kW)) and CUBA ``neuron/*``
 (``type`` = "CUBA", ``iDecay``, ``vDecay``, ``vThMant``, ``refDelay``, ``gradedSpike``).
+``pool``, ``convT`` and ``unpool`` (which netx refuses) are read by
+:mod:`snnpipe.pipeline.formats.netx_layers`; graphs holding a ``conv_transpose`` edge are written
+in our ``graph/`` group only (netx reads no such layer).
 
 Units: ``weight`` and ``bias`` are integers in 1/64 of the float unit, ``iDecay``/``vDecay`` in
 1/4096 per step, ``vThMant`` in 1/64. Reading divides exactly; writing quantises as SLAYER
@@ -30,16 +33,17 @@ import networkx as nx
 import numpy as np
 
 from snnpipe.hwmap.targets import loihi
-from snnpipe.pipeline.formats import netx_rf, netx_sdnn
+from snnpipe.pipeline.formats import netx_layers, netx_rf, netx_sdnn
 from snnpipe.pipeline.formats.h5util import fail, group, read_array, read_int, read_str
 from snnpipe.pipeline.formats.netx_express import chain, lossless
+from snnpipe.pipeline.formats.netx_neurons import geometry as netx_geometry
+from snnpipe.pipeline.formats.netx_neurons import layer_shape, population
 from snnpipe.pipeline.ir import graph as G
 
-__all__ = ["chain", "lossless", "read", "write"]
+__all__ = ["chain", "lossless", "read", "refused_by_netx", "write"]
 
-UNSUPPORTED = ("pool", "concat", "average", "convT", "unpool", "dense_comp")
-# netx's neuron for a layer without ``neuron/`` (hdf5.py: ``1 << 18 - 1`` is 1 << 17).
-NETX_DEFAULT_NEURON = {"iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
+# the layer types we read (pool, convT and unpool, which netx refuses: netx_layers)
+KNOWN = ("input", "flatten", "dense", "dense_rec", "conv") + netx_layers.READ
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -155,6 +159,21 @@ def read(f: h5py.File, file, dt: float) -> nx.MultiDiGraph:
     return g
 
 
+def refused_by_netx(f: h5py.File) -> list[str]:
+    """The ``layer/<i>`` of a netx file whose type netx 0.6.0 cannot build (pool, convT,
+    unpool, ...: NotImplementedError), which we read (netx_layers); [] for a file netx loads."""
+    layers = f.get("layer", {})
+    out = []
+    for key in layers:
+        t = layers[key].get("type")
+        kind = t[()] if t is not None else b""
+        kind = kind[0] if np.ndim(kind) else kind
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind in netx_layers.READ or kind in netx_layers.REFUSED:
+            out.append(f"layer/{key}")
+    return out
+
+
 def _never_spiking_readout(g, node) -> None:
     """A last layer whose threshold ``vThMant << 6`` exceeds the largest voltage never spikes
     (netx's default neuron, ``vThMant = 1 << 17``, is one): it is a readout, an ``li`` node
@@ -201,77 +220,19 @@ def _read_layer(g, lay: h5py.Group, i: int, prev, file):
         return _read_dense(g, lay, i, prev, file, where, kind == "dense_rec")
     if kind == "conv":
         return _read_conv(g, lay, i, prev, file, where)
-    if kind in UNSUPPORTED:
-        raise fail(file, where, "type", f"netx layer type {kind!r} is not supported",
-                   "input | flatten | dense | dense_rec | conv", kind)
-    raise fail(file, where, "type", "unknown layer type",
-               "input | flatten | dense | dense_rec | conv", kind)
-
-
-def _shape(lay, file, where, ndims=(1, 2, 3)) -> tuple:
-    s = read_array(lay, "shape", file, where, "int")
-    if s.ndim != 1 or len(s) not in ndims or np.any(s <= 0):
-        raise fail(file, where, "shape", "bad shape", f"{ndims} positive ints", s.tolist())
-    return tuple(int(v) for v in s)
-
-
-def _population(g, node, shape, lay, per_channel: int, prev, file, where) -> str:
-    """Add the population of layer ``lay`` (its ``neuron/*`` and ``bias``) as ``node``."""
-    n = G.size(shape)
-    bias = _read_bias(lay, n, per_channel, file, where)
-    p = _neuron_params(lay, n, file, where, first=prev is None)
-    if p.pop("model") == "sigma_delta":
-        netx_sdnn.check_layer(p, bias, g.nodes[prev]["kind"] if prev else "", file, where)
-        return G.add_sigma_delta(g, node, shape, bias=bias, **p)
-    return G.add_neuron(g, node, shape, bias=bias, **p)
-
-
-def _neuron_params(lay, n: int, file, where, first: bool = False) -> dict:
-    """Float neuron parameters from ``neuron/*`` (netx's default when absent)."""
-    if "neuron" not in lay:
-        p, graded, ref = dict(NETX_DEFAULT_NEURON), False, 1
-    else:
-        nrn = group(lay, "neuron", file, where)
-        w = where + "/neuron"
-        kind = read_str(nrn, "type", file, w)
-        if kind == netx_sdnn.TYPE:
-            return netx_sdnn.read_neuron(nrn, file, w, first=first)
-        if kind not in ("CUBA", "LOIHI"):
-            raise fail(file, w, "type", "unsupported neuron type",
-                       "CUBA | LOIHI | SDNN | RF_PHASE | RF_IZHIKEVICH", kind)
-        per = {(), (1,), (n,)}
-        p = {k: read_array(nrn, k, file, w, "int", per) for k in ("iDecay", "vDecay", "vThMant")}
-        graded = bool(read_array(nrn, "gradedSpike", file, w, "bool", {(), (1,)}).reshape(())
-                      ) if "gradedSpike" in nrn else False
-        ref = read_int(nrn, "refDelay", file, w) if "refDelay" in nrn else 1
-
-    def squeeze(a):
-        a = np.asarray(a, dtype=np.float64)
-        return a.reshape(()) if a.size == 1 else a
-
-    cd = squeeze(p["iDecay"]) / 4096.0
-    return dict(model="cuba", n_syn=1, current_decay=cd.reshape((1,) + cd.shape),
-                voltage_decay=squeeze(p["vDecay"]) / 4096.0,
-                threshold=squeeze(p["vThMant"]) / 64.0,
-                spike="graded" if graded else "binary", refractory=max(ref - 1, 0))
-
-
-def _read_bias(lay, n_out: int, per_channel: int, file, where) -> np.ndarray:
-    if "bias" not in lay:
-        return np.zeros(())
-    b = read_array(lay, "bias", file, where, "float", {(), (1,), (per_channel,)})
-    b = np.trunc(b.astype(np.float64)) / 64.0           # netx: bias.astype(int)
-    return b.reshape(()) if b.size == 1 else np.repeat(b, n_out // per_channel)
+    if kind in netx_layers.READ or kind in netx_layers.REFUSED:
+        return netx_layers.read(g, lay, kind, i, prev, file, where)
+    raise fail(file, where, "type", "unknown layer type", " | ".join(KNOWN), kind)
 
 
 def _read_input(g, lay, i, file, where):
-    shape = _shape(lay, file, where)
+    shape = layer_shape(lay, file, where)
     G.add_input(g, "input", shape)
     if "neuron" not in lay:
         return "input"
     if netx_rf.is_rf_layer(lay, file, where):
         netx_rf.refuse_layer("input", file, where)
-    node = _population(g, f"layer{i}", shape, lay, shape[0], None, file, where)
+    node = population(g, f"layer{i}", shape, lay, shape[0], None, file, where)
     w = read_array(lay, "weight", file, where, "float", {(), (1,)}) if "weight" in lay else 64
     G.add_identity(g, "input", node, float(np.reshape(w, ())) / 64.0)
     return node
@@ -279,7 +240,7 @@ def _read_input(g, lay, i, file, where):
 
 def _read_dense(g, lay, i, prev, file, where, rec: bool):
     if netx_rf.is_rf_layer(lay, file, where):
-        shape = _shape(lay, file, where, (1,))
+        shape = layer_shape(lay, file, where, (1,))
         nrn = group(lay, "neuron", file, where) if "neuron" in lay else None
         kind = read_str(nrn, "type", file, where + "/neuron") if nrn is not None else ""
         rf = netx_rf.read_neuron(nrn, G.size(shape), file, where + "/neuron") \
@@ -290,12 +251,12 @@ def _read_dense(g, lay, i, prev, file, where, rec: bool):
     if w.ndim != 2 or w.shape[1] != n_in:
         raise fail(file, where, "weight", "dense weight does not fit its input",
                    f"(n_out, {n_in})", w.shape)
-    shape = _shape(lay, file, where)
+    shape = layer_shape(lay, file, where)
     if G.size(shape) != w.shape[0]:
         raise fail(file, where, "shape", "layer size differs from the weight's rows",
                    w.shape[0], shape)
     n = w.shape[0]
-    node = _population(g, f"layer{i}", (n,), lay, n, prev, file, where)
+    node = population(g, f"layer{i}", (n,), lay, n, prev, file, where)
     G.add_dense(g, prev, node, w / 64.0, delay=_read_delay(lay, w.shape, file, where))
     if rec:
         wr = _rows(read_array(lay, "weight_rec", file, where, "float", {(n, n), (n,)}), lay,
@@ -309,7 +270,7 @@ def _rows(w: np.ndarray, lay, file, where) -> np.ndarray:
     layer with one output neuron as (n_in,)."""
     if w.ndim != 1:
         return w
-    n_out = G.size(_shape(lay, file, where))
+    n_out = G.size(layer_shape(lay, file, where))
     if w.size % n_out:
         raise fail(file, where, "weight", "1-d dense weight does not split into the layer's "
                    "neurons", f"a multiple of {n_out} values", w.shape)
@@ -324,13 +285,6 @@ def _read_delay(lay, wshape, file, where):
         return int(d.reshape(()))
     axis = 1 if d.shape[0] == wshape[0] else 0     # netx: per output neuron first
     return np.repeat(np.expand_dims(d, axis), wshape[axis], axis=axis).astype(np.int64)
-
-
-def _pair(lay, name, file, where, default) -> tuple[int, int]:
-    if name not in lay:
-        return (default, default)
-    a = read_array(lay, name, file, where, "int", {(), (1,), (2,)})
-    return tuple(int(v) for v in np.broadcast_to(a.reshape(-1), (2,)))
 
 
 def _read_conv(g, lay, i, prev, file, where):
@@ -348,15 +302,11 @@ def _read_conv(g, lay, i, prev, file, where):
                    f"(C_out, {in_shape[0]}/groups, kh, kw)", w.shape)
     if "delay" in lay:
         raise fail(file, where, "delay", "conv delays are not supported (netx ignores them)")
-    geometry = {k: _pair(lay, k, file, where, d) for k, d in
-                (("stride", 1), ("padding", 0), ("dilation", 1))}
-    if min(geometry["stride"]) < 1 or min(geometry["dilation"]) < 1 or min(geometry["padding"]) < 0:
-        raise fail(file, where, "stride", "bad conv geometry",
-                   "stride >= 1, padding >= 0, dilation >= 1", geometry)
-    shape = _shape(lay, file, where, (3,))
+    geometry = netx_geometry(lay, file, where)
+    shape = layer_shape(lay, file, where, (3,))
     out = G.conv_output_shape(in_shape, w.shape, **geometry)
     if out != shape:
         raise fail(file, where, "shape", "conv output shape differs from the layer's", out, shape)
-    node = _population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
+    node = population(g, f"layer{i}", shape, lay, shape[0], prev, file, where)
     G.add_conv(g, prev, node, w / 64.0, groups=groups, **geometry)
     return node

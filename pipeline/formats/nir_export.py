@@ -95,6 +95,9 @@ def _edge_to_nir(g, src, dst, key, e) -> list[tuple[str, nir.NIRNode]]:
 
 def _projection_to_nir(g, src, e, name) -> list[tuple[str, nir.NIRNode]]:
     in_shape = g.nodes[src]["shape"]
+    if e["op"] == "conv_transpose":
+        raise GraphError("NIR has no transposed convolution", where=name, field="op",
+                         expected="dense | conv | identity", found="conv_transpose")
     if e["op"] == "identity":
         return [(name, nir.Scale(scale=_full(_per_channel(e["weight"], in_shape), in_shape)))]
     if e["op"] == "conv":

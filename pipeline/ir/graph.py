@@ -19,8 +19,10 @@ Nodes (``kind``):
     ``merge``   ``shape``; sums the spike counts of its ``identity`` in-edges.
 
 Edges (``op``): ``dense`` (``weight`` (out, in)), ``conv`` (``weight`` (out_ch, in_ch/groups,
-kh, kw), ``stride``, ``padding``, ``dilation``, ``groups``), ``identity`` (``weight`` 0-d or
-per channel); all carry ``syn`` (target current index), ``delay`` (steps) and ``recurrent``.
+kh, kw), ``stride``, ``padding``, ``dilation``, ``groups``), ``conv_transpose`` (torch's
+ConvTranspose2d without output padding: ``weight`` (in_ch, out_ch/groups, kh, kw), ``stride``,
+``padding``, ``dilation``, ``groups``; a scalar delay), ``identity`` (``weight`` 0-d or per
+channel); all carry ``syn`` (target current index), ``delay`` (steps) and ``recurrent``.
 
 Parameters are float units as SLAYER trains them: decays are the fraction lost per step,
 ``threshold`` and ``bias`` are in units of the weighted input. N = prod(shape).
@@ -37,7 +39,7 @@ from snnpipe.pipeline.ir.errors import GraphError
 FORMAT_VERSION = 1
 NODE_KINDS = ("input", "neuron", "merge")
 NEURON_MODELS = ("cuba", "li", "sigma_delta", "rf")
-EDGE_OPS = ("dense", "conv", "identity")
+EDGE_OPS = ("dense", "conv", "conv_transpose", "identity")
 RESETS = ("zero", "subtract")
 SPIKES = ("binary", "graded", "multi")
 SD_STAGES = ("sigma_delta", "delta", "sigma")
@@ -176,6 +178,15 @@ def add_conv(g, src, dst, weight, *, stride=1, padding=0, dilation=1, groups=1, 
                      syn=syn, delay=delay, recurrent=recurrent)
 
 
+def add_conv_transpose(g, src, dst, weight, *, stride=1, padding=0, dilation=1, groups=1, syn=0,
+                       delay=0, recurrent=False) -> int:
+    """2-D transposed convolution (torch's ``conv_transpose2d``, no output padding) ``src``
+    (C_in, H, W) -> ``dst`` (C_out, H', W') with ``weight`` (C_in, C_out/groups, kh, kw)."""
+    return _add_edge(g, src, dst, "conv_transpose", weight=_f64(weight), stride=_pair(stride),
+                     padding=_pair(padding), dilation=_pair(dilation), groups=int(groups),
+                     syn=syn, delay=delay, recurrent=recurrent)
+
+
 def add_identity(g, src, dst, weight=1.0, *, syn=0, delay=0, recurrent=False) -> int:
     """One-to-one projection with a scalar or per-channel ``weight``."""
     return _add_edge(g, src, dst, "identity", weight=_f64(weight), syn=syn, delay=delay,
@@ -220,6 +231,18 @@ def conv_output_shape(in_shape, weight_shape, stride, padding, dilation) -> tupl
     return (int(weight_shape[0]), int(ho), int(wo))
 
 
+def conv_transpose_output_shape(in_shape, weight_shape, stride, padding, dilation,
+                                groups=1) -> tuple[int, int, int]:
+    """Output (C_out, H', W') of a 2-D transposed convolution, as torch computes it:
+    H' = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + 1."""
+    _, h, w = in_shape
+    kh, kw = weight_shape[2], weight_shape[3]
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    ho = (h - 1) * sh - 2 * ph + dh * (kh - 1) + 1
+    wo = (w - 1) * sw - 2 * pw + dw * (kw - 1) + 1
+    return (int(weight_shape[1]) * int(groups), int(ho), int(wo))
+
+
 def edge_output_shape(g: nx.MultiDiGraph, src, attrs) -> tuple:
     """The shape an edge delivers, inferred from its source's shape and its weight."""
     in_shape = g.nodes[src]["shape"]
@@ -229,6 +252,9 @@ def edge_output_shape(g: nx.MultiDiGraph, src, attrs) -> tuple:
     if op == "conv":
         return conv_output_shape(in_shape, attrs["weight"].shape, attrs["stride"],
                                  attrs["padding"], attrs["dilation"])
+    if op == "conv_transpose":
+        return conv_transpose_output_shape(in_shape, attrs["weight"].shape, attrs["stride"],
+                                           attrs["padding"], attrs["dilation"], attrs["groups"])
     return tuple(in_shape)
 
 

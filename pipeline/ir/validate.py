@@ -234,7 +234,8 @@ def _edge_problems(graph, src, dst, key, attrs) -> list[SnnpipeError]:
     if not np.all(np.isfinite(w)):
         return problems + [_err("non-finite weight", where, "weight", "finite floats",
                                 "NaN or inf")]
-    check = {"dense": _dense_problems, "conv": _conv_problems, "identity": _identity_problems}
+    check = {"dense": _dense_problems, "conv": _conv_problems,
+             "conv_transpose": _conv_transpose_problems, "identity": _identity_problems}
     return problems + check[op](where, w, attrs, s, d)
 
 
@@ -277,19 +278,47 @@ def _dense_problems(where, w, attrs, s, d) -> list[SnnpipeError]:
     return _delay_shape_problems(where, attrs, w)
 
 
-def _conv_problems(where, w, attrs, s, d) -> list[SnnpipeError]:
+def _geometry_problems(where, w, attrs, s, op, layout) -> list[SnnpipeError]:
     if len(s["shape"]) != 3 or w.ndim != 4:
-        return [_err("conv needs a (C, H, W) source and a 4-d weight", where, "weight",
-                     "(C_out, C_in/groups, kh, kw) from (C, H, W)",
-                     f"{w.shape} from {s['shape']}")]
+        return [_err(f"{op} needs a (C, H, W) source and a 4-d weight", where, "weight",
+                     f"{layout} from (C, H, W)", f"{w.shape} from {s['shape']}")]
     groups = attrs.get("groups")
     pairs = [attrs.get(k) for k in ("stride", "padding", "dilation")]
     if (not isinstance(groups, (int, np.integer)) or groups < 1
             or any(np.shape(p) != (2,) for p in pairs)
             or min(pairs[0]) < 1 or min(pairs[1]) < 0 or min(pairs[2]) < 1):
-        return [_err("bad conv geometry", where, "stride/padding/dilation/groups",
+        return [_err(f"bad {op} geometry", where, "stride/padding/dilation/groups",
                      "pairs stride>=1, padding>=0, dilation>=1 and groups>=1",
                      f"{pairs}, groups={groups}")]
+    return []
+
+
+def _conv_transpose_problems(where, w, attrs, s, d) -> list[SnnpipeError]:
+    problems = _geometry_problems(where, w, attrs, s, "conv_transpose",
+                                  "(C_in, C_out/groups, kh, kw)")
+    if problems:
+        return problems
+    groups = attrs["groups"]
+    if w.shape[0] != s["shape"][0] or w.shape[0] % groups:
+        return [_err("conv_transpose channels do not match the source", where, "weight",
+                     f"C_in = {s['shape'][0]}, a multiple of groups = {groups}", w.shape)]
+    out = G.conv_transpose_output_shape(s["shape"], w.shape, attrs["stride"], attrs["padding"],
+                                        attrs["dilation"], groups)
+    if out != tuple(d["shape"]):
+        return [_err("conv_transpose output shape does not match the target", where, "shape",
+                     out, tuple(d["shape"]))]
+    if np.ndim(attrs.get("delay", 0)):
+        return [_err("conv_transpose delays are one value", where, "delay", "a scalar",
+                     np.shape(attrs["delay"]))]
+    return []
+
+
+def _conv_problems(where, w, attrs, s, d) -> list[SnnpipeError]:
+    problems = _geometry_problems(where, w, attrs, s, "conv", "(C_out, C_in/groups, kh, kw)")
+    if problems:
+        return problems
+    groups = attrs["groups"]
+    pairs = [attrs.get(k) for k in ("stride", "padding", "dilation")]
     if w.shape[1] * groups != s["shape"][0] or w.shape[0] % groups:
         return [_err("conv channels do not match the source", where, "weight",
                      f"C_in/groups = {s['shape'][0]}/{groups}", w.shape)]

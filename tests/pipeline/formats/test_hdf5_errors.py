@@ -56,15 +56,28 @@ def test_a_truncated_file(graph_file, keep):
     load_error(graph_file)
 
 
-@pytest.mark.parametrize("kind", ["pool", "concat", "average", "convT", "unpool"])
-def test_netx_layer_types_that_netx_cannot_build_are_refused(netx_file, kind):
-    def retype(f):
+def retype(path, kind):
+    def change(f):
         del f["layer/2/type"]
         f["layer/2"].create_dataset("type", (1,), "S10", [kind.encode()])
-    edit(netx_file, retype)
+    edit(path, change)
+
+
+@pytest.mark.parametrize("kind", ["concat", "average", "dense_comp"])
+def test_netx_layer_types_that_we_cannot_hold_are_refused(netx_file, kind):
+    retype(netx_file, kind)
     err = load_error(netx_file)
     assert (err.where, err.field, err.found) == ("layer/2", "type", kind)
     assert "not supported" in str(err)
+
+
+@pytest.mark.parametrize("kind,field", [("pool", "weight"), ("convT", "weight"),
+                                        ("unpool", "weight")])
+def test_a_conv_layer_retyped_as_pool_convT_or_unpool_does_not_fit(netx_file, kind, field):
+    """pool/unpool want one (1, 1, kh, kw) kernel; convT's weight is (C_in, C_out/g, kh, kw)."""
+    retype(netx_file, kind)
+    err = load_error(netx_file)
+    assert (err.where, err.field) == ("layer/2", field)
 
 
 @pytest.mark.parametrize("dataset", ["layer/1/weight", "layer/1/neuron/iDecay",
