@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from snnpipe.pipeline.ir import readout
 from snnpipe.pipeline.ir.graph import size, topological_order
 
 
@@ -30,7 +31,8 @@ def merge_sums(graph, spikes: dict, steps: int) -> dict:
 
 
 def outputs_of(graph, pops: dict, steps: int, merges: dict | None = None) -> dict:
-    """Graph output -> emission (B, N, T): ``spikes`` of a cuba, ``v`` of an li, a merge's sum."""
+    """Graph output -> emission (B, N, T): ``spikes`` of a cuba, ``v`` of an li, a merge's sum;
+    a node's host-side readout applied (:mod:`snnpipe.pipeline.ir.readout`: (B, groups, T))."""
     spikes = {n: p["spikes"] for n, p in pops.items() if "spikes" in p}
     merges = merge_sums(graph, spikes, steps) if merges is None else merges
     out = {}
@@ -40,4 +42,6 @@ def outputs_of(graph, pops: dict, steps: int, merges: dict | None = None) -> dic
             out[o] = merges[o]
         elif o in pops:
             out[o] = pops[o]["v"] if d.get("model") == "li" else pops[o]["spikes"]
+        if o in out:
+            out[o] = readout.apply(d, out[o])
     return out

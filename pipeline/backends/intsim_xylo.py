@@ -16,6 +16,7 @@ import numpy as np
 from snnpipe.hwmap.intsim.xylo import simulate
 from snnpipe.hwmap.targets.xylo import STATE_MAX, STATE_MIN, XYLO_AUDIO2
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, channels
+from snnpipe.pipeline.ir import readout
 
 
 def chip_layout(c: Compiled) -> dict:
@@ -45,8 +46,11 @@ def chip_pops(c: Compiled, spikes, spikes_out, states: dict) -> dict:
 def chip_outputs(c: Compiled, spikes_out, v_out) -> dict:
     """Graph output -> output neurons' emission: spike counts, or ``Vmem_out`` for readouts."""
     emitted = np.asarray(v_out if c.artifact.readout else spikes_out, np.int64)
-    return {node: emitted[:, a:b] for node, (kind, a, b) in chip_layout(c).items()
-            if kind == "output"}
+    out = {node: emitted[:, a:b] for node, (kind, a, b) in chip_layout(c).items()
+           if kind == "output"}
+    if c.graph is not None:                     # a host-side readout (pipeline.ir.readout)
+        out = {node: readout.apply(c.graph.nodes[node], e) for node, e in out.items()}
+    return out
 
 
 def run(c: Compiled, x, record: bool = False) -> Run:

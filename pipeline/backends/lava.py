@@ -16,6 +16,7 @@ import numpy as np
 from snnpipe.hwmap.targets.loihi import DECAY_UNIT, RF_STATES, SD_STATES
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
+from snnpipe.pipeline.ir import readout
 from snnpipe.pipeline.ir.graph import topological_order
 
 
@@ -35,7 +36,8 @@ def _run(c: Compiled, x, precision: str, record: bool, progress: bool = False) -
     dtype = np.int64 if precision == "fixed" else np.float64
     name = f"lava-{precision}"
     if not record:
-        return Run(name, {}, {o: np.asarray(rec.raw[o])[..., :steps].astype(dtype)
+        return Run(name, {}, {o: readout.apply(c.artifact.nodes[o],
+                                               np.asarray(rec.raw[o])[..., :steps].astype(dtype))
                               for o in c.artifact.graph["outputs"]})
     recorded = {}
     for n in pops:

@@ -33,7 +33,8 @@ SCHEMA = {"kind": str, "model": str, "reset": str, "spike": str, "op": str,
           "n_syn": int, "refractory": int, "syn": int, "groups": int, "recurrent": bool,
           "shape": "tuple", "stride": "tuple", "padding": "tuple", "dilation": "tuple",
           "current_decay": "array", "voltage_decay": "array", "threshold": "array",
-          "bias": "array", "weight": "array", "delay": (int, "array")}
+          "bias": "array", "weight": "array", "delay": (int, "array"), "readout": str,
+          "readout_groups": int}
 
 
 def _check_id(x, what: str) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from snnpipe.hwmap.targets import loihi
 from snnpipe.pipeline.formats import netx_rf, netx_sdnn
+from snnpipe.pipeline.ir import readout
 
 
 def _cuba(d) -> bool:
@@ -49,6 +50,8 @@ def chain(graph: nx.MultiDiGraph):
     ins, outs = graph.graph["inputs"], graph.graph["outputs"]
     if len(ins) != 1 or len(outs) != 1 or len(graph.nodes[ins[0]]["shape"]) not in (1, 3):
         return None
+    if any(readout.of(d) for _, d in graph.nodes(data=True)):
+        return None                                 # netx builds no average layer
     node, steps = ins[0], []
     while True:
         fwd = [(v, d) for _, v, d in graph.out_edges(node, data=True) if not d["recurrent"]]

@@ -1,7 +1,8 @@
 """The netx layer types that lava-dl's netx 0.6.0 refuses (``NotImplementedError``) although
 slayer trains and exports them: ``pool``, ``convT`` and ``unpool`` load here as slayer's
-forward computes them (``lava.lib.dl.slayer.synapse.layer``, DESIGN.md 5.5); ``average``,
-``concat`` and ``dense_comp`` are refused, naming the layer and why.
+forward computes them (``lava.lib.dl.slayer.synapse.layer``, DESIGN.md 5.5); a last
+``average`` layer is the output's host-side mean (:func:`average_groups`); ``concat`` and
+``dense_comp`` are refused, naming the layer and why.
 
 Datasets (as ``slayer.block.base`` writes them; weights in 1/64, (H, W) pairs):
 
@@ -40,11 +41,8 @@ from snnpipe.pipeline.ir.transpose import MAX_DENSE
 
 READ = ("pool", "convT", "unpool")
 # netx layer type -> why we refuse it
+AVERAGE = "average"    # the last layer only: a host-side mean (average_groups)
 REFUSED = {
-    "average": "slayer's Average block is a float mean of spikes over groups with no neuron "
-               "(netx's README gives only {shape, type}; slayer's own export_hdf5 raises "
-               "AttributeError: 'Average' object has no attribute 'neuron'), and a mean of "
-               "1/k is no Loihi weight in general",
     "concat": "a concat layer joins the outputs of the layers its 'layers' lists (netx's "
               "skip connections); our graph has no concatenation (a merge sums) and no slayer "
               "block writes one",
@@ -166,3 +164,19 @@ def _stacked(g, lay, kind, i, prev, in_shape, kernel, geo, file, where):
     node = _node(g, lay, i, prev, entries[3], file, where, kind)
     G.add_dense(g, prev, node, netx_stacked.matrix(in_shape, entries))
     return node
+
+
+def average_groups(g, lay: h5py.Group, prev, last: bool, file, where: str) -> int:
+    """The groups of an ``average`` layer (``shape`` (k, 1, 1): slayer's ``Average(k)``, the
+    mean of the previous layer's emission over k contiguous groups of its neurons), which we
+    read as a host-side readout of that layer (:mod:`snnpipe.pipeline.ir.readout`): no
+    neuron, no weight, no chip holds it, so it must be the last layer."""
+    if not last:
+        raise fail(file, where, "type", "an average layer is read as the output's host-side "
+                   "mean, so it must be the last layer", "the last layer", where)
+    shape = layer_shape(lay, file, where)
+    n = G.size(g.nodes[prev]["shape"])
+    if G.size(shape) != shape[0] or n % shape[0]:
+        raise fail(file, where, "shape", "average groups must divide the previous layer",
+                   f"(k, 1, 1) with k dividing {n}", list(shape))
+    return int(shape[0])

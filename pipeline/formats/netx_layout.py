@@ -39,11 +39,12 @@ from snnpipe.pipeline.formats.netx_express import chain, lossless
 from snnpipe.pipeline.formats.netx_neurons import geometry as netx_geometry
 from snnpipe.pipeline.formats.netx_neurons import layer_shape, population
 from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir import readout
 
 __all__ = ["chain", "lossless", "read", "refused_by_netx", "write"]
 
 # the layer types we read (pool, convT and unpool, which netx refuses: netx_layers)
-KNOWN = ("input", "flatten", "dense", "dense_rec", "conv") + netx_layers.READ
+KNOWN = ("input", "flatten", "dense", "dense_rec", "conv") + netx_layers.READ + (netx_layers.AVERAGE,)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -149,13 +150,21 @@ def read(f: h5py.File, file, dt: float) -> nx.MultiDiGraph:
                    f"layer/0..layer/{max(n - 1, 0)}")
     g = G.new_graph(str(getattr(file, "stem", "net")), dt)
     prev = _implicit_input(g, group(layers, "0", file, "layer"), file)
+    groups = None
     for i in range(n):
-        prev = _read_layer(g, group(layers, str(i), file, "layer"), i, prev, file)
+        lay = group(layers, str(i), file, "layer")
+        if read_str(lay, "type", file, f"layer/{i}") == netx_layers.AVERAGE and prev is not None \
+                and g.nodes[prev]["kind"] != "input":
+            groups = netx_layers.average_groups(g, lay, prev, i == n - 1, file, f"layer/{i}")
+            continue
+        prev = _read_layer(g, lay, i, prev, file)
     if prev is None or g.nodes[prev]["kind"] == "input":
         raise fail(file, "layer", "type", "no neuron layer after the input",
                    "input followed by dense or conv layers")
     _never_spiking_readout(g, prev)
     G.set_outputs(g, [prev])
+    if groups is not None:
+        readout.set_mean(g, prev, groups)
     return g
 
 
@@ -169,7 +178,7 @@ def refused_by_netx(f: h5py.File) -> list[str]:
         kind = t[()] if t is not None else b""
         kind = kind[0] if np.ndim(kind) else kind
         kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if kind in netx_layers.READ or kind in netx_layers.REFUSED:
+        if kind in netx_layers.READ or kind in netx_layers.REFUSED or kind == netx_layers.AVERAGE:
             out.append(f"layer/{key}")
     return out
 

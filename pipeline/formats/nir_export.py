@@ -33,6 +33,7 @@ import numpy as np
 from snnpipe.pipeline.formats.nir_export_frameworks import to_framework
 from snnpipe.pipeline.formats.nir_readers import READERS
 from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir import readout
 from snnpipe.pipeline.ir.errors import GraphError
 
 
@@ -129,6 +130,7 @@ def to_nir(graph: nx.MultiDiGraph, producer: str | None = None) -> nir.NIRGraph:
         GraphError: a node or edge NIR (or that framework) cannot express, naming it and the
             field; an unknown producer.
     """
+    readout.refuse(graph, "NIR")
     if producer not in (None, "exact"):
         if producer not in READERS:
             raise GraphError("no NIR export for this producer", field="producer",

@@ -15,6 +15,7 @@ import numpy as np
 
 from snnpipe.hwmap.targets import loihi_rules, xylo_rules
 from snnpipe.pipeline.ir import graph as G
+from snnpipe.pipeline.ir import readout
 from snnpipe.pipeline.ir.errors import GraphError, SnnpipeError, ValidationErrors
 
 GRAPH_RULES = {"loihi": loihi_rules.GRAPH_RULES, "xylo": xylo_rules.GRAPH_RULES}
@@ -34,6 +35,7 @@ def validate(graph: nx.MultiDiGraph, target: str | None = None, limits=None) -> 
     for src, dst, key, attrs in G.edges(graph):
         problems += _edge_problems(graph, src, dst, key, attrs)
     problems += _topology_problems(graph)
+    problems += readout.problems(graph)
     if target is not None:
         rules = target_rules(target)
         if not problems:

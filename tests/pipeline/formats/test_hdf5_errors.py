@@ -63,12 +63,21 @@ def retype(path, kind):
     edit(path, change)
 
 
-@pytest.mark.parametrize("kind", ["concat", "average", "dense_comp"])
+@pytest.mark.parametrize("kind", ["concat", "dense_comp"])
 def test_netx_layer_types_that_we_cannot_hold_are_refused(netx_file, kind):
     retype(netx_file, kind)
     err = load_error(netx_file)
     assert (err.where, err.field, err.found) == ("layer/2", "type", kind)
     assert "not supported" in str(err)
+
+
+def test_an_average_layer_that_is_not_the_last_is_refused(netx_file):
+    """an ``average`` is read as the output's host-side mean: the last layer only."""
+    with h5py.File(netx_file) as f:
+        assert len(f["layer"]) > 3
+    retype(netx_file, "average")
+    err = load_error(netx_file)
+    assert (err.where, err.field) == ("layer/2", "type") and "last layer" in str(err)
 
 
 @pytest.mark.parametrize("kind,field", [("pool", "weight"), ("convT", "weight"),

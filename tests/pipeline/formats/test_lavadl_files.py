@@ -8,7 +8,6 @@ from kernel_checks import FULL
 from snnpipe.pipeline import backends
 from snnpipe.pipeline.backends.artifacts import compile as compile_for
 from snnpipe.pipeline.formats import hdf5
-from snnpipe.pipeline.ir.errors import FormatError
 from snnpipe.pipeline.verify.chain import random_inputs, verify
 
 pytestmark = pytest.mark.lava
@@ -34,13 +33,6 @@ def test_a_layer_without_neuron_is_netx_default_integrator_read_as_a_readout():
     assert d["model"] == "li" and "threshold" not in d
     assert d["current_decay"].tolist() == [0.0] and float(d["voltage_decay"]) == 1.0
     compile_for(g, "loihi")                      # deploys (was: threshold outside 17 bits)
-
-
-@pytest.mark.parametrize("name,where,field", [("ntidigits", "layer/5", "type")])
-def test_what_we_cannot_run_yet_is_refused_by_layer_and_field(name, where, field):
-    with pytest.raises(FormatError) as e:
-        hdf5.load(lavadl_files.path(name))
-    assert e.value.where == where and e.value.field == field
 
 
 def test_verify_of_a_lavadl_file_takes_netx_as_reference_and_every_state_agrees():

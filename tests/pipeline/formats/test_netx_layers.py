@@ -163,7 +163,7 @@ def test_slayer_cannot_export_an_average_block(cuba, tmp_path):
         cuba.Average(2).export_hdf5(f.create_group("layer/0"))
 
 
-@pytest.mark.parametrize("kind", ["average", "concat", "dense_comp"])
+@pytest.mark.parametrize("kind", ["concat", "dense_comp"])
 def test_a_hand_written_layer_we_cannot_hold_is_refused_with_the_reason(cuba, tmp_path, kind):
     path = export(tmp_path, (2, 2, 2), cuba.Input(dict(P)), cuba.Pool(dict(P), 2))
 
