@@ -54,14 +54,16 @@ def _delay_of(block):
 def sequential_graph(blocks, input_shape=None, name: str = "net", dt: float = 1e-3):
     """Build a Graph from ``[(name, block), ...]``; each block's ``to_graph`` adds its part.
 
-    The first block is the input: an ``Input`` block adds the input node itself; otherwise an
+    The first block is the input: an ``Input`` block (CUBA or sigma-delta) adds the input node
+    itself; otherwise an
     input node ``input`` of ``input_shape`` is added. The last block's node is the output.
     """
     from snnpipe.models.block.cuba import Input
+    from snnpipe.models.block.sigma_delta import Input as DeltaInput
 
     g = graph.new_graph(name, dt)
     blocks = list(blocks)
-    if blocks and isinstance(blocks[0][1], Input):
+    if blocks and isinstance(blocks[0][1], (Input, DeltaInput)):
         first, inp = blocks.pop(0)
         src = inp.to_graph(g, None, first, shape=input_shape)
     else:

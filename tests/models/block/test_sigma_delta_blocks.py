@@ -1,0 +1,213 @@
+"""Our sigma-delta (SDNN) blocks (models/block/sigma_delta.py) against lava-dl's own
+``slayer.block.sigma_delta``: the same network (weights, thresholds, Input transform,
+MeanOnlyBatchNorm means) gives slayer's forward value for value in the loihi precision (train
+and eval mode, batch > 1, graded signed input), slayer's gradients (float32 sums in another
+order: equal within 1e-5), and ``to_graph`` the Graph that ``snnpipe.load`` reads from
+slayer's ``export_hdf5``; that Graph runs on intsim-loihi as our blocks compute.
+
+The slayer networks are :mod:`slayer_sdnn_zoo`'s (random Input transform, Conv geometry,
+Flatten, Dense, norms, Output); :func:`mirror` builds ours from a slayer network.
+"""
+import numpy as np
+import pytest
+import torch
+
+import slayer_sdnn_zoo
+import snnpipe
+from snnpipe.models.block import sigma_delta as sd
+from snnpipe.models.network import Network
+from snnpipe.pipeline.ir import graph as G
+
+pytestmark = pytest.mark.lava
+slayer = pytest.importorskip("lava.lib.dl.slayer")
+
+SEEDS = (0, 3, 12)        # dense only; conv + norms + input weight; conv + dense, input bias
+
+
+def _params(block, **extra) -> dict:
+    p = {"threshold": float(block.neuron.delta.threshold), "activation": torch.nn.functional.relu,
+         **extra}
+    if getattr(block.neuron, "norm", None) is not None:
+        p["norm"] = sd.MeanOnlyBatchNorm
+    return p
+
+
+def mirror(net, **extra) -> Network:
+    """Our blocks with the slayer network's parameters (``extra``: more neuron_params)."""
+    blocks = []
+    for b in net.blocks:
+        name = type(b).__name__
+        if name == "Flatten":
+            blocks.append(sd.Flatten())
+            continue
+        if name == "Input":
+            w = None if b.weight is None else float(b.weight)
+            bias = None if b.bias is None else float(b.bias)
+            blocks.append(sd.Input(_params(b, **extra), weight=w, bias=bias))
+            continue
+        s = b.synapse
+        if name == "Conv":
+            ours = sd.Conv(_params(b, **extra), s.in_channels, s.out_channels,
+                           tuple(s.kernel_size[:2]), stride=tuple(s.stride[:2]),
+                           padding=tuple(s.padding[:2]), dilation=tuple(s.dilation[:2]),
+                           groups=s.groups)
+        else:
+            cls = sd.Dense if name == "Dense" else sd.Output
+            ours = cls(_params(b, **extra), s.in_channels, s.out_channels)
+        with torch.no_grad():
+            ours.synapse.weight.copy_(s.weight.reshape(ours.synapse.weight.shape))
+        if getattr(b.neuron, "norm", None) is not None:
+            ours.neuron.norm.running_mean = b.neuron.norm.running_mean.clone()
+        blocks.append(ours)
+    return Network(blocks, name="sdnn")
+
+
+def graded(shape, seed, batch=3, steps=16, step=1 / 8) -> torch.Tensor:
+    """Signed graded input on slayer's 8-bit input grid (multiples of ``step`` in [-2, 2]),
+    held a few steps."""
+    n = round(2 / step)
+    x = slayer_sdnn_zoo.raster(shape, seed, batch=batch, steps=steps, low=-n, high=n) * step
+    return torch.tensor(x, dtype=torch.float32).reshape(batch, *shape, steps)
+
+
+def slayer_run(net, x, record=False):
+    outs = []
+    for b in net.blocks:
+        x = b(x)
+        outs.append(x)
+    return (x, outs) if record else x
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("train", [False, True])
+def test_forward_equals_slayers_every_block(seed, train):
+    ref, shape = slayer_sdnn_zoo.network(seed)
+    ours = mirror(ref)
+    ref.train(train), ours.train(train)
+    x = graded(shape, seed)
+    with torch.no_grad():
+        want, blocks = slayer_run(ref, x, record=True)
+        got, rec = ours(x, record=True)
+    for k, (name, block) in enumerate(ours.blocks.items()):
+        if name in rec and "spikes" in rec[name]:
+            assert torch.equal(rec[name]["spikes"], blocks[k]), f"block {k} differs"
+    assert torch.count_nonzero(blocks[1]) > 10 and torch.equal(got, want)
+    for a, b in zip(ref.blocks, ours.blocks.values()):        # training updates the means
+        norm = getattr(getattr(a, "neuron", None), "norm", None)
+        if norm is not None:
+            assert torch.equal(norm.running_mean, b.neuron.norm.running_mean)
+
+
+def test_gradients_equal_slayers_weights_thresholds_and_input_transform():
+    ref, shape = slayer_sdnn_zoo.network(3)
+    for b in ref.blocks:                           # trainable thresholds, as requires_grad=True
+        if hasattr(b, "neuron") and b.neuron is not None:
+            b.neuron.delta.threshold.requires_grad_(True)
+    ours = mirror(ref, requires_grad=True)
+    ref.train(), ours.train()
+    x = graded(shape, 3)
+    target = torch.randn(x.shape[0], ref.blocks[-1].synapse.out_channels, x.shape[-1],
+                         generator=torch.Generator().manual_seed(0))
+    ((slayer_run(ref, x).reshape(target.shape) - target) ** 2).mean().backward()
+    ((ours(x) - target) ** 2).mean().backward()
+    pairs = []
+    for a, b in zip(ref.blocks, ours.blocks.values()):
+        if hasattr(a, "synapse"):
+            pairs.append((a.synapse.weight.grad.reshape(b.synapse.weight.shape),
+                          b.synapse.weight.grad))
+        if getattr(a, "neuron", None) is not None and type(a).__name__ != "Output":
+            pairs.append((a.neuron.delta.threshold.grad, b.neuron.threshold.grad))
+        if type(a).__name__ == "Input" and a.weight is not None:
+            pairs.append((a.weight.grad, b.weight.grad))
+    assert len(pairs) >= 8
+    for want, got in pairs:
+        assert got is not None and torch.count_nonzero(want) > 0
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def _attrs(d: dict) -> dict:
+    return {k: (np.asarray(v) if isinstance(v, np.ndarray | float) else v) for k, v in d.items()}
+
+
+def _same_graph(mine, theirs):
+    assert list(G.topological_order(mine)) == list(G.topological_order(theirs))
+    assert mine.graph["inputs"] == theirs.graph["inputs"]
+    assert mine.graph["outputs"] == theirs.graph["outputs"]
+    for n in theirs.nodes:
+        a, b = _attrs(mine.nodes[n]), _attrs(theirs.nodes[n])
+        assert a.keys() == b.keys(), n
+        for k in b:
+            assert np.array_equal(a[k], b[k]) and np.shape(a[k]) == np.shape(b[k]), (n, k)
+    ea = sorted((u, v, sorted(d)) for u, v, d in mine.edges(data=True))
+    eb = sorted((u, v, sorted(d)) for u, v, d in theirs.edges(data=True))
+    assert ea == eb
+    for u, v, d in theirs.edges(data=True):
+        for k, val in d.items():
+            assert np.array_equal(mine.edges[u, v, 0][k], val), (u, v, k)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_to_graph_is_the_graph_of_slayers_export(seed, tmp_path):
+    ref, shape = slayer_sdnn_zoo.network(seed)
+    ours = mirror(ref)
+    ref.export_hdf5(tmp_path / "sdnn.net")
+    _same_graph(ours.to_graph(shape), snnpipe.load(tmp_path / "sdnn.net"))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_graph_runs_on_intsim_loihi_as_our_blocks(seed):
+    """Population k answers at index t + k (k projections from the input) what block k
+    answers at t: with biases, our blocks with ``delay_shift`` on a shifted input."""
+    ref, shape = slayer_sdnn_zoo.network(seed)
+    ours = mirror(ref).eval()
+    g = ours.to_graph(shape)
+    x = graded(shape, seed, batch=2, step=1)       # the simulators take integer rasters
+    r = snnpipe.simulate(snnpipe.compile(g, "loihi"), x.reshape(2, -1, x.shape[-1]).numpy(),
+                         "intsim-loihi", record=True)
+    for b in ours.blocks.values():
+        b.delay_shift = True
+    xs = torch.cat([torch.zeros_like(x[..., :1]), x[..., :-1]], -1)
+    with torch.no_grad():
+        _, rec = ours(xs, record=True)
+    k = 0
+    for name, states in rec.items():
+        if "spikes" not in states:
+            continue
+        k += 1
+        got = r.pops[name]["spikes"].reshape(2, -1, x.shape[-1])
+        unit = 2.0 ** 18 if g.nodes[name]["stage"] == "sigma" else 2.0 ** 12
+        want = states["spikes"].reshape(2, -1, x.shape[-1]).double().numpy() * unit
+        assert np.array_equal(got, want), name
+    assert k == len(r.pops)
+
+
+def test_float_precision_does_not_quantise_and_exports_as_given():
+    p = {"threshold": 0.1, "activation": torch.nn.functional.relu, "precision": "float"}
+    net = Network([sd.Input(p, weight=1.3), sd.Dense(p, 4, 3), sd.Output(p, 3, 2)])
+    x = torch.linspace(-1.1, 1.3, 4 * 9).reshape(1, 4, 9)
+    y = net(x)
+    g = net.to_graph()
+    w = net.blocks["layer1"].synapse.weight.detach().double().numpy()
+    assert np.array_equal(g.edges["layer0", "layer1", 0]["weight"], w)
+    assert float(g.nodes["layer1"]["threshold"]) == pytest.approx(0.1)
+    r = snnpipe.simulate(snnpipe.compile(g, "graph"), x.double().numpy(), "torch-float")
+    np.testing.assert_allclose(r.output[..., 3:], y[..., :-3].detach().numpy(), atol=1e-5)
+
+
+def test_training_reduces_a_loss():
+    torch.manual_seed(0)
+    p = {"threshold": 0.05, "activation": torch.nn.functional.relu, "requires_grad": True,
+         "norm": sd.MeanOnlyBatchNorm}
+    net = Network([sd.Input(dict(p, norm=None)), sd.Conv(p, 2, 4, 3, padding=1), sd.Flatten(),
+                   sd.Dense(p, 4 * 5 * 5, 8), sd.Output(p, 8, 2)])
+    x = graded((2, 5, 5), 1, batch=8, steps=12)
+    target = torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1).cumsum(-1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = ((net(x) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
