@@ -8,12 +8,15 @@ Per population, tensors (batch, channels, ..., time), float units::
     a = activation(x)                    (relu for a netx SDNN)
     messages = delta(a)                  (threshold, residue; slayer's Delta)
 
-Precision ``loihi``: the delta runs in the chip's integers (:func:`snnpipe.hwmap.targets.loihi.
-sigma_delta_step`, stage ``delta``): ``a`` enters as ``round(a * 2^18)``, a message leaves
-floored to 1/4096, which is slayer's forward value for value while slayer's float32 sums are
-exact (activations on its 2^-17 grid below 64). The threshold is compared as slayer compares
-it, ``|d| >= threshold`` (a trained threshold off the 1/64 grid included; netx and the Graph
-hold ``int(64 threshold)``). Precision ``float``: the Graph's float semantics, no floor.
+Precision ``loihi``: slayer's forward, operation for operation in the input's dtype (float32):
+messages floored to 1/4096, the threshold compared as slayer compares it, ``|d| >= threshold``
+(a trained threshold off the 1/64 grid included; netx and the Graph hold ``int(64 threshold)``,
+as slayer exports it). With 8-bit weights and inputs and on-grid biases every value lies on the
+2^-18 grid and the float32 arithmetic is exact below 64: the chip's integer rule
+(:func:`snnpipe.hwmap.targets.loihi.sigma_delta_step`, which
+:func:`snnpipe.models.neurons.sigma_delta_loihi.sigma_delta_loihi` runs and intsim-loihi
+simulates) computes the same values. Precision ``float``: the Graph's float semantics (no
+floor).
 
 Backward, as slayer's ``_DeltaUnit``: the delta is transparent to the gradient
 (``grad_a[t] = g[t] - g[t+1]``, the last ``g[T-1]``), the message floor straight-through; the
@@ -22,8 +25,6 @@ threshold's gradient is ``sum g * (-d * scale_grad * exp(-(|d| - th)/tau_grad) /
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -31,7 +32,6 @@ from snnpipe.hwmap.targets import loihi
 from snnpipe.models.ste import quantize_weight_8bit
 from snnpipe.pipeline.ir.errors import SnnpipeError
 
-STATE_UNIT = float(1 << (loihi.ACTIVATION_SHIFT + loihi.SD_SPIKE_EXP + loihi.SD_STATE_EXP))
 MESSAGE_UNIT = float(1 << (loihi.ACTIVATION_SHIFT + loihi.SD_SPIKE_EXP))
 SLAYER_KEYS = {"threshold", "activation", "tau_grad", "scale_grad", "scale", "cum_error", "norm",
                "dropout", "shared_param", "persistent_state", "requires_grad"}
@@ -80,27 +80,19 @@ class MeanOnlyBatchNorm(torch.nn.Module):
         return inp - self.pre_hook_fx(mean.reshape(1, -1, *([1] * (inp.dim() - 2))))
 
 
-def delta_sequence(a: torch.Tensor, threshold: float, precision: str):
-    """``(messages, d)`` of slayer's Delta over ``a`` (..., T): ``d`` the thresholded
-    difference ``a[t] - a[t-1] + residue`` (float units), no gradients."""
-    steps = a.shape[-1]
-    if precision == "loihi":
-        ai = torch.round(a.double() * STATE_UNIT).long()
-        theta = math.ceil(threshold * STATE_UNIT)       # |d| >= th  <=>  |d_int| >= ceil(th 2^18)
-        act, res = torch.zeros_like(ai[..., 0]), torch.zeros_like(ai[..., 0])
-        msg, d = torch.empty_like(ai), torch.empty_like(ai)
-        for t in range(steps):
-            d[..., t] = ai[..., t] - act + res
-            msg[..., t], _, act, res = loihi.sigma_delta_step(
-                ai[..., t], None, act, res, 0, theta, stage="delta", relu=False, in_shift=0,
-                state_exp=loihi.SD_STATE_EXP)
-        return msg.to(a.dtype) / MESSAGE_UNIT, d.to(a.dtype) / STATE_UNIT
+def delta_sequence(a: torch.Tensor, threshold: torch.Tensor, precision: str):
+    """``(messages, d)`` of slayer's Delta over ``a`` (..., T), no gradients: ``d[t] = a[t] -
+    a[t-1] + residue``, ``s = d`` where ``|d| >= threshold`` else 0, ``residue = d - s``, in
+    ``a``'s dtype as slayer computes it; the loihi precision sends ``s`` floored to 1/4096."""
     act, res = torch.zeros_like(a[..., 0]), torch.zeros_like(a[..., 0])
     msg, d = torch.empty_like(a), torch.empty_like(a)
-    for t in range(steps):
+    th = threshold.to(a.dtype).reshape(())
+    for t in range(a.shape[-1]):
         d[..., t] = a[..., t] - act + res
-        msg[..., t] = torch.where(d[..., t].abs() >= threshold, d[..., t], 0.0)
+        msg[..., t] = torch.where(d[..., t].abs() >= th, d[..., t], 0.0)
         act, res = a[..., t], d[..., t] - msg[..., t]
+    if precision == "loihi":
+        msg = torch.floor(msg * MESSAGE_UNIT) / MESSAGE_UNIT
     return msg, d
 
 
@@ -109,7 +101,7 @@ class DeltaFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, threshold, tau_grad, scale_grad, precision):
-        msg, d = delta_sequence(a.detach(), float(threshold.detach().reshape(-1)[0]), precision)
+        msg, d = delta_sequence(a.detach(), threshold.detach(), precision)
         ctx.save_for_backward(d, threshold)
         ctx.tau_grad, ctx.scale_grad = tau_grad, scale_grad
         return msg

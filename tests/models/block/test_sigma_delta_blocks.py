@@ -211,3 +211,62 @@ def test_training_reduces_a_loss():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_training_in_lockstep_with_slayer_keeps_the_forward_equal():
+    """SGD on both: thresholds leave the 1/64 grid (slayer compares the float threshold; so do
+    we), weights move on slayer's 8-bit grid; every step's output stays equal."""
+    ref, shape = slayer_sdnn_zoo.network(12)
+    for b in ref.blocks:
+        if getattr(b, "neuron", None) is not None:
+            b.neuron.delta.threshold.requires_grad_(True)
+    ours = mirror(ref, requires_grad=True)
+    ref.train(), ours.train()
+    x = graded(shape, 12)
+    opt_ref = torch.optim.SGD([p for p in ref.parameters() if p.requires_grad], lr=0.05)
+    opt_ours = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.05)
+    for step in range(4):
+        want, got = slayer_run(ref, x), ours(x)
+        assert torch.equal(got, want.reshape(got.shape)), f"step {step}"
+        for opt, y in ((opt_ref, want), (opt_ours, got)):
+            opt.zero_grad()
+            (y.reshape(x.shape[0], -1, x.shape[-1])[..., -1] ** 2).mean().backward()
+            opt.step()
+    th = float(ours.blocks["layer1"].neuron.threshold)
+    assert th * 64 != int(th * 64)                    # off the grid: the float compare is used
+
+
+def test_quirk_slayers_sdnn_input_ignores_delay_shift_ours_honours_it():
+    """slayer's ``sigma_delta.Input.forward`` has no step delay: ``delay_shift=True`` is
+    ignored (its other blocks delay their output)."""
+    p = {"threshold": 0.1, "activation": torch.nn.functional.relu}
+    x = torch.ones(1, 2, 4)
+    assert float(slayer.block.sigma_delta.Input(dict(p), delay_shift=True)(x)[0, 0, 0]) == 1.0
+    assert float(sd.Input(dict(p), delay_shift=True)(x)[0, 0, 0]) == 0.0
+    assert torch.equal(sd.Input(dict(p))(x), slayer.block.sigma_delta.Input(dict(p))(x))
+
+
+def test_dense_with_delay_shift_and_a_set_bias_equals_slayer_and_exports_the_bias(tmp_path):
+    """``neuron.set_bias`` as slayer's (per neuron, float): the same forward. Quirk: slayer's
+    ``export_hdf5`` writes only a norm's mean as the bias, a set bias is lost; our to_graph
+    keeps it."""
+    import h5py
+
+    p = {"threshold": 0.0625, "activation": torch.nn.functional.relu}
+    torch.manual_seed(5)
+    ref = slayer.block.sigma_delta.Dense(dict(p), 4, 3, delay_shift=True)
+    ours = sd.Dense(dict(p), 4, 3, delay_shift=True)
+    with torch.no_grad():
+        ours.synapse.weight.copy_(ref.synapse.weight.reshape(3, 4))
+    bias = torch.tensor([0.25, -0.125, 0.1])
+    ref.neuron.set_bias(bias), ours.neuron.set_bias(bias)
+    x = graded((4,), 5, batch=2)
+    y = ours(x)
+    assert torch.equal(y, ref(x)) and y[..., 0].abs().sum() == 0
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        ref.export_hdf5(f.create_group("l"))
+        assert "bias" not in f["l"]
+    g = G.new_graph("d")
+    G.add_input(g, "in", (4,))
+    ours.to_graph(g, "in", "d")
+    assert np.array_equal(g.nodes["d"]["bias"], bias.double().numpy())
