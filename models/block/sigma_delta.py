@@ -1,6 +1,7 @@
 """Sigma-delta (SDNN) blocks mirroring ``lava.lib.dl.slayer.block.sigma_delta`` (same argument
-names): ``Input`` (a Delta encoder), ``Dense`` and ``Conv`` (a Sigma-Delta population, relu by
-default), ``Flatten``, ``Output`` (a Sigma: the running sum of its dense input).
+names): ``Input`` (a Delta encoder), ``Dense``, ``Conv`` and ``Pool`` (a Sigma-Delta
+population, relu by default), ``Flatten``, ``Output`` (a Sigma: the running sum of its dense
+input).
 
 Tensors are (batch, channels, time); Conv blocks take (batch, C, H, W, time). Inputs and
 outputs are graded messages in float units. The neuron is :class:`~snnpipe.models.block.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from snnpipe.models.block.base import Synapse, axon_delay, shift, weight_array
 from snnpipe.models.block.cuba import Flatten
@@ -34,7 +36,7 @@ from snnpipe.models.block.sigma_delta_neuron import MeanOnlyBatchNorm, SigmaDelt
 from snnpipe.pipeline.ir import graph
 from snnpipe.pipeline.ir.errors import GraphError
 
-__all__ = ["Input", "Dense", "Conv", "Flatten", "Output", "MeanOnlyBatchNorm", "SigmaDelta",
+__all__ = ["Input", "Dense", "Conv", "Pool", "Flatten", "Output", "MeanOnlyBatchNorm", "SigmaDelta",
            "quantize_8bit"]
 
 
@@ -199,6 +201,82 @@ class Conv(SigmaDeltaBlock):
         self._add_node(g, name, shape)
         graph.add_conv(g, src, name, w, delay=int(np.max(delay)) if np.ndim(delay) else delay,
                        **c)
+        return name
+
+
+class PoolSynapse(torch.nn.Module):
+    """slayer's ``synapse.Pool``: one (kh, kw) kernel of ``weight_scale`` (not trained) summed
+    over each channel's windows. slayer runs it over the channels stacked along H; this is the
+    per-channel convolution that equals it where no window crosses a channel (H and W multiples
+    of the kernel and, for C > 1, no H padding and ``H_out * stride_h == H``), the only
+    geometries accepted."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, weight_scale=1,
+                 pre_hook_fx=None, precision="loihi"):
+        super().__init__()
+        kh, kw = _pair(kernel_size)
+        self.conv = dict(stride=_pair(stride) if stride is not None else (kh, kw),
+                         padding=_pair(padding), dilation=_pair(dilation))
+        self.weight = torch.nn.Parameter(torch.full((1, 1, kh, kw), float(weight_scale)),
+                                         requires_grad=False)
+        if pre_hook_fx is None and precision == "loihi":
+            pre_hook_fx = quantize_8bit
+        self.pre_hook_fx = pre_hook_fx
+
+    def effective_weight(self) -> torch.Tensor:
+        """The kernel after the pre-hook, (1, 1, kh, kw), float units."""
+        return self.weight if self.pre_hook_fx is None else self.pre_hook_fx(self.weight)
+
+    def per_channel(self, channels: int) -> torch.Tensor:
+        """The kernel repeated for each channel: a conv weight with ``groups = channels``."""
+        return self.effective_weight().repeat(channels, 1, 1, 1)
+
+    def check(self, shape) -> None:
+        c, h, w = shape
+        (kh, kw), (sh, _), (ph, _) = self.weight.shape[2:], self.conv["stride"], \
+            self.conv["padding"]
+        out = graph.conv_output_shape(tuple(shape), (c, 1, kh, kw), **self.conv)
+        if h % kh or w % kw or (c > 1 and (ph or out[1] * sh != h)):
+            raise GraphError("slayer's Pool mixes channels (or pads one side) with this "
+                             "geometry: only per-channel pooling is supported", field="kernel_size",
+                             expected="H, W multiples of the kernel; no H padding and "
+                             "H_out * stride == H for several channels", found=(shape, self.conv))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check(x.shape[1:4])
+        c = self.conv
+        return F.conv3d(x, self.per_channel(x.shape[1]).unsqueeze(-1), None, (*c["stride"], 1),
+                        (*c["padding"], 0), (*c["dilation"], 1), x.shape[1])
+
+
+class Pool(SigmaDeltaBlock):
+    """Sum pooling per channel (slayer's ``Pool``: stride defaults to the kernel) and a
+    sigma-delta population; x (batch, C, H, W, T). As slayer, the neuron has no norm."""
+
+    def __init__(self, neuron_params, kernel_size, stride=None, padding=0, dilation=1,
+                 weight_scale=1, weight_norm=False, pre_hook_fx=None, delay=False,
+                 delay_shift=False, count_log=False, precision="loihi"):
+        if count_log or weight_norm:
+            raise GraphError("count_log and weight_norm are not supported in Pool",
+                             field="count_log", expected=False, found=True)
+        precision = _precision(neuron_params, precision)
+        syn = PoolSynapse(kernel_size, stride, padding, dilation, weight_scale, pre_hook_fx,
+                          precision)
+        super().__init__(dict(neuron_params, norm=None), syn, delay=delay,
+                         delay_shift=delay_shift, precision=precision)
+
+    def to_graph(self, g, src, name, delay=0):
+        if np.ndim(delay) and np.unique(delay).size > 1:
+            raise GraphError("per-neuron delays into a pool cannot be expressed",
+                             where=name, field="delay", expected="one delay", found="several")
+        in_shape = tuple(g.nodes[src]["shape"])
+        self.synapse.check(in_shape)
+        with torch.no_grad():
+            w = self.synapse.per_channel(in_shape[0]).double().cpu().numpy()
+        shape = graph.conv_output_shape(in_shape, w.shape, **self.synapse.conv)
+        self._add_node(g, name, shape)
+        graph.add_conv(g, src, name, w, delay=int(np.max(delay)) if np.ndim(delay) else delay,
+                       groups=in_shape[0], **self.synapse.conv)
         return name
 
 

@@ -37,6 +37,11 @@ def mirror(net, **extra) -> Network:
     blocks = []
     for b in net.blocks:
         name = type(b).__name__
+        if name == "Pool":
+            blocks.append(sd.Pool({"threshold": float(b.neuron.delta.threshold)},
+                                  tuple(b.synapse.kernel_size[:2]),
+                                  stride=tuple(b.synapse.stride[:2])))
+            continue
         if name == "Flatten":
             blocks.append(sd.Flatten())
             continue
@@ -154,31 +159,37 @@ def test_to_graph_is_the_graph_of_slayers_export(seed, tmp_path):
     _same_graph(ours.to_graph(shape), snnpipe.load(tmp_path / "sdnn.net"))
 
 
+def assert_graph_runs_as_blocks(net: Network, g, x: torch.Tensor):
+    """intsim-loihi on ``g``: population k answers at index t what block k answers at t when
+    the blocks run with ``delay_shift`` on the input delayed one step (the Graph's latency 1 per
+    projection; biases act from index 0 in both)."""
+    batch, steps = x.shape[0], x.shape[-1]
+    r = snnpipe.simulate(snnpipe.compile(g, "loihi"), x.reshape(batch, -1, steps).numpy(),
+                         "intsim-loihi", record=True)
+    shifts = {name: b.delay_shift for name, b in net.blocks.items() if hasattr(b, "delay_shift")}
+    for name in shifts:
+        net.blocks[name].delay_shift = True
+    try:
+        with torch.no_grad():
+            _, rec = net(torch.cat([torch.zeros_like(x[..., :1]), x[..., :-1]], -1), record=True)
+    finally:
+        for name, shift in shifts.items():
+            net.blocks[name].delay_shift = shift
+    pops = [name for name, states in rec.items() if "spikes" in states]
+    assert sorted(pops) == sorted(r.pops)
+    for name in pops:
+        unit = 2.0 ** 18 if g.nodes[name]["stage"] == "sigma" else 2.0 ** 12
+        want = rec[name]["spikes"].reshape(batch, -1, steps).double().numpy() * unit
+        assert np.array_equal(r.pops[name]["spikes"].reshape(batch, -1, steps), want), name
+        assert np.count_nonzero(want), name
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_graph_runs_on_intsim_loihi_as_our_blocks(seed):
-    """Population k answers at index t + k (k projections from the input) what block k
-    answers at t: with biases, our blocks with ``delay_shift`` on a shifted input."""
     ref, shape = slayer_sdnn_zoo.network(seed)
     ours = mirror(ref).eval()
-    g = ours.to_graph(shape)
     x = graded(shape, seed, batch=2, step=1)       # the simulators take integer rasters
-    r = snnpipe.simulate(snnpipe.compile(g, "loihi"), x.reshape(2, -1, x.shape[-1]).numpy(),
-                         "intsim-loihi", record=True)
-    for b in ours.blocks.values():
-        b.delay_shift = True
-    xs = torch.cat([torch.zeros_like(x[..., :1]), x[..., :-1]], -1)
-    with torch.no_grad():
-        _, rec = ours(xs, record=True)
-    k = 0
-    for name, states in rec.items():
-        if "spikes" not in states:
-            continue
-        k += 1
-        got = r.pops[name]["spikes"].reshape(2, -1, x.shape[-1])
-        unit = 2.0 ** 18 if g.nodes[name]["stage"] == "sigma" else 2.0 ** 12
-        want = states["spikes"].reshape(2, -1, x.shape[-1]).double().numpy() * unit
-        assert np.array_equal(got, want), name
-    assert k == len(r.pops)
+    assert_graph_runs_as_blocks(ours, ours.to_graph(shape), x)
 
 
 def test_float_precision_does_not_quantise_and_exports_as_given():
@@ -194,23 +205,34 @@ def test_float_precision_does_not_quantise_and_exports_as_given():
     np.testing.assert_allclose(r.output[..., 3:], y[..., :-3].detach().numpy(), atol=1e-5)
 
 
-def test_training_reduces_a_loss():
+def test_a_trained_network_exports_and_verifies_on_netx_lava_and_intsim(tmp_path):
+    """Train our blocks (weights, MeanOnlyBatchNorm means) a few steps: the loss falls; the
+    Graph (written in netx's layout and read back) runs on intsim-loihi as the blocks, and
+    ``verify`` finds netx (the reference), torch-loihi, lava-fixed and intsim-loihi equal."""
     torch.manual_seed(0)
-    p = {"threshold": 0.05, "activation": torch.nn.functional.relu, "requires_grad": True,
+    p = {"threshold": 0.05, "activation": torch.nn.functional.relu,
          "norm": sd.MeanOnlyBatchNorm}
-    net = Network([sd.Input(dict(p, norm=None)), sd.Conv(p, 2, 4, 3, padding=1), sd.Flatten(),
-                   sd.Dense(p, 4 * 5 * 5, 8), sd.Output(p, 8, 2)])
-    x = graded((2, 5, 5), 1, batch=8, steps=12)
+    net = Network([sd.Input(dict(p, norm=None), weight=0.25), sd.Conv(p, 2, 3, 3, padding=1),
+                   sd.Flatten(), sd.Dense(p, 3 * 5 * 5, 8), sd.Output(p, 8, 2)], name="trained")
+    x = graded((2, 5, 5), 1, batch=6, steps=12, step=1)
     target = torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1).cumsum(-1)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
     losses = []
-    for _ in range(15):
+    for _ in range(12):
         opt.zero_grad()
         loss = ((net(x) - target) ** 2).mean()
         loss.backward()
         opt.step()
         losses.append(float(loss))
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.75 * losses[0], losses
+    net.eval()
+    snnpipe.save(net.to_graph(), tmp_path / "trained.net")
+    g = snnpipe.load(tmp_path / "trained.net")
+    assert_graph_runs_as_blocks(net, g, x[:2])
+    report = snnpipe.verify(g, "loihi", inputs=x[:2].reshape(2, -1, 12).long().numpy(),
+                            reference="netx")
+    assert report.ok, report.text()
+    assert "lava-fixed" in report.text() and "intsim-loihi" in report.text()
 
 
 def test_training_in_lockstep_with_slayer_keeps_the_forward_equal():
@@ -270,3 +292,30 @@ def test_dense_with_delay_shift_and_a_set_bias_equals_slayer_and_exports_the_bia
     G.add_input(g, "in", (4,))
     ours.to_graph(g, "in", "d")
     assert np.array_equal(g.nodes["d"]["bias"], bias.double().numpy())
+
+
+def test_pool_equals_slayers_forward_and_export(tmp_path):
+    """Pool (kernel 2, stride = kernel, 2 channels of 4x6) in a chain Input, Conv, Pool,
+    Flatten, Dense, Output: slayer's forward and its export's Graph."""
+    from slayer_zoo import Net
+
+    s = slayer.block.sigma_delta
+    torch.manual_seed(7)
+
+    def p(th):
+        return {"threshold": th, "activation": torch.nn.functional.relu}
+
+    ref = Net([s.Input(p(0.05)), s.Conv(p(0.03), 1, 2, 3, padding=1, weight_scale=2),
+               s.Pool(p(0.02), 2), s.Flatten(), s.Dense(p(0.04), 12, 5, weight_scale=2),
+               s.Output(p(0.1), 5, 2)]).eval()
+    ours = mirror(ref)
+    x = graded((1, 4, 6), 7)
+    with torch.no_grad():
+        want, blocks = slayer_run(ref, x, record=True)
+        got, rec = ours(x, record=True)
+    assert torch.count_nonzero(blocks[2]) > 10 and torch.equal(rec["layer2"]["spikes"], blocks[2])
+    assert torch.equal(got, want)
+    ref.export_hdf5(tmp_path / "pool.net")
+    _same_graph(ours.to_graph((1, 4, 6)), snnpipe.load(tmp_path / "pool.net"))
+    with pytest.raises(snnpipe.pipeline.ir.errors.GraphError):
+        sd.Pool(p(0.02), 3)(torch.zeros(1, 2, 4, 6, 3))        # windows across channels
