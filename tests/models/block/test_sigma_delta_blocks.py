@@ -181,7 +181,7 @@ def assert_graph_runs_as_blocks(net: Network, g, x: torch.Tensor):
         unit = 2.0 ** 18 if g.nodes[name]["stage"] == "sigma" else 2.0 ** 12
         want = rec[name]["spikes"].reshape(batch, -1, steps).double().numpy() * unit
         assert np.array_equal(r.pops[name]["spikes"].reshape(batch, -1, steps), want), name
-        assert np.count_nonzero(want), name
+        assert np.count_nonzero(want), f"{name} is silent"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -319,3 +319,35 @@ def test_pool_equals_slayers_forward_and_export(tmp_path):
     _same_graph(ours.to_graph((1, 4, 6)), snnpipe.load(tmp_path / "pool.net"))
     with pytest.raises(snnpipe.pipeline.ir.errors.GraphError):
         sd.Pool(p(0.02), 3)(torch.zeros(1, 2, 4, 6, 3))        # windows across channels
+
+
+def test_axonal_delays_equal_slayers_forward_quirk_netx_reads_them_a_layer_early(tmp_path):
+    """Dense(delay=True): our forward is slayer's. slayer's forward delays block k's output
+    (the synapses out of layer k, per source neuron); netx reads the ``delay`` slayer exports
+    for layer k as the delays of layer k's own input synapses (per output neuron: hdf5.py
+    'axonal delays to syn'), one layer early. Our to_graph puts them where slayer's forward
+    has them: that Graph runs as the blocks; the Graph of slayer's file does not."""
+    from slayer_zoo import Net
+
+    s = slayer.block.sigma_delta
+    p = {"threshold": 0.05, "activation": torch.nn.functional.relu}
+    torch.manual_seed(11)
+    ref = Net([s.Input(dict(p)), s.Dense(dict(p), 4, 3, weight_scale=2, delay=True),
+               s.Output(dict(p), 3, 2, weight_scale=2)])
+    x = graded((4,), 11, step=1)
+    ref(x)                                                   # slayer initialises delays lazily
+    ref.blocks[1].delay.delay.data = torch.tensor([0.5, 2.0, 3.7])
+    ours = mirror(ref)
+    ours.blocks["layer1"] = sd.Dense(dict(p), 4, 3, delay=True)
+    with torch.no_grad():
+        ours.blocks["layer1"].synapse.weight.copy_(ref.blocks[1].synapse.weight.reshape(3, 4))
+        ours.blocks["layer1"].delay.copy_(ref.blocks[1].delay.delay)
+        assert torch.equal(ours(x), ref(x))
+    g = ours.to_graph((4,))
+    assert np.array_equal(g.edges["layer1", "layer2", 0]["delay"], [[0, 2, 3]] * 2)
+    assert_graph_runs_as_blocks(ours, g, x)
+    ref.export_hdf5(tmp_path / "delay.net")
+    netx = snnpipe.load(tmp_path / "delay.net")
+    assert np.array_equal(netx.edges["layer0", "layer1", 0]["delay"], [[0] * 4, [2] * 4, [3] * 4])
+    with pytest.raises(AssertionError, match=r"^layer1\n"):      # layer1's messages differ
+        assert_graph_runs_as_blocks(ours, netx, x)
