@@ -55,7 +55,8 @@ def sequential_graph(blocks, input_shape=None, name: str = "net", dt: float = 1e
     """Build a Graph from ``[(name, block), ...]``; each block's ``to_graph`` adds its part.
 
     The first block is the input: an ``Input`` block (CUBA or sigma-delta) adds the input node
-    itself; otherwise an input node ``input`` of ``input_shape`` is added. The last block's node is the output.
+    itself; otherwise an input node ``input`` of ``input_shape`` is added. The last block's
+    node is the output.
     """
     from snnpipe.models.block.cuba import Input
     from snnpipe.models.block.sigma_delta import Input as DeltaInput

@@ -18,11 +18,15 @@ with ``delay_shift=True`` Dense and Conv delay their output one step. Unlike sla
 ``to_graph(g, src, name, delay=0) -> node`` adds a block's population and in-edge: the Graph
 that :func:`snnpipe.load` reads from slayer's ``export_hdf5`` of the same network (the
 ``input`` node and ``layer<i>`` populations when the blocks are named as
-:class:`snnpipe.models.network.Network` names them). Run on a Graph backend, population k
-answers at index ``t + L_k`` (L_k projections from the input: models/from_graph.py) what the
-block answers at t: without biases exactly the blocks' output delayed by L_k; with biases,
-blocks run with ``delay_shift=True`` on an input delayed by one step (the Input's output
-delayed one step too) give the Graph's indices exactly.
+:class:`snnpipe.models.network.Network` names them), but for axonal delays (``delay=True``):
+the Graph holds them where slayer's forward applies them, on the synapses out of the delayed
+block, while netx reads slayer's export of them onto that block's own input synapses. A bias
+set with ``neuron.set_bias`` is kept (slayer's export drops it).
+
+Run on a Graph backend, population k answers at index ``t + L_k`` (L_k projections from the
+input: models/from_graph.py) what the block answers at t: without biases exactly the blocks'
+output delayed by L_k; with biases, blocks run with ``delay_shift=True`` on an input delayed by
+one step (the Input's output delayed one step too) give the Graph's indices exactly.
 """
 from __future__ import annotations
 
@@ -36,8 +40,8 @@ from snnpipe.models.block.sigma_delta_neuron import MeanOnlyBatchNorm, SigmaDelt
 from snnpipe.pipeline.ir import graph
 from snnpipe.pipeline.ir.errors import GraphError
 
-__all__ = ["Input", "Dense", "Conv", "Pool", "Flatten", "Output", "MeanOnlyBatchNorm", "SigmaDelta",
-           "quantize_8bit"]
+__all__ = ["Input", "Dense", "Conv", "Pool", "Flatten", "Output", "MeanOnlyBatchNorm",
+           "SigmaDelta", "quantize_8bit"]
 
 
 def _pair(x):
@@ -256,9 +260,10 @@ class Pool(SigmaDeltaBlock):
     def __init__(self, neuron_params, kernel_size, stride=None, padding=0, dilation=1,
                  weight_scale=1, weight_norm=False, pre_hook_fx=None, delay=False,
                  delay_shift=False, count_log=False, precision="loihi"):
-        if count_log or weight_norm:
-            raise GraphError("count_log and weight_norm are not supported in Pool",
-                             field="count_log", expected=False, found=True)
+        if count_log or weight_norm or delay:
+            raise GraphError("count_log, weight_norm and delay are not supported in Pool (netx "
+                             "refuses delays on pool layers)", field="delay", expected=False,
+                             found=True)
         precision = _precision(neuron_params, precision)
         syn = PoolSynapse(kernel_size, stride, padding, dilation, weight_scale, pre_hook_fx,
                           precision)
