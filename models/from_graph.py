@@ -13,7 +13,9 @@ Timing (one convention for every backend; index t of every array is one time ste
       latency; Xylo's hidden -> hidden and hidden -> output hops) except for edges out of
       inputs in the ``xylo`` precision, whose latency is 0 (Xylo adds input events to the
       currents in the same step); ``input_latency`` overrides it;
-    * a population updates at index t from what arrives at t and emits at t;
+    * a population updates at index t from what arrives at t and emits at t; one with a
+      ``reset_interval`` starts index t from rest where Lava's step t + 1 is due
+      (:func:`snnpipe.hwmap.targets.loihi.reset_due`; the step functions stay pure);
     * a merge emits at t the weighted sum of what its sources emit at ``t - delay`` (no latency:
       Lava folds merges into the consumer's synapses, Xylo copies spikes by aliases in the step).
 So index t here is Lava's raw index t (Lava step t + 1, ``snnpipe.processes.run.Record.raw``) and index
@@ -238,6 +240,14 @@ class GraphModel(torch.nn.Module):
                              expected=sorted(SD_STEPS), found=precision)
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops if n not in self.sd}
+        # Lava's LIFReset: the state is set back to rest at the start of the steps it names
+        self.resets = {n: (graph.nodes[n]["reset_interval"], graph.nodes[n]["reset_offset"])
+                       for n in self.params if graph.nodes[n].get("reset_interval")}
+        if self.resets and precision == "xylo":
+            raise GraphError("a periodic state reset (Lava's LIFReset) runs in the loihi and "
+                             "float precisions", where=next(iter(self.resets)),
+                             field="reset_interval", expected="no reset for xylo",
+                             found=graph.nodes[next(iter(self.resets))]["reset_interval"])
         self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}
         self.hops = lower(graph, precision, quantize, input_latency, dtype)
         self.latency = latencies(graph, self.hops)
@@ -332,6 +342,8 @@ class GraphModel(torch.nn.Module):
                     for k, val in zip(SD_RECORD, (*states[n], msg)) if record else ():
                         rec[n][k].append(val)
                     continue
+                if n in self.resets and loihi.reset_due(t + 1, *self.resets[n]):
+                    st = initial_state(batch, st.u.shape[1], st.u.shape[2], self.dtype)
                 ordered = torch.zeros(st.u.shape, dtype=torch.bool)
                 if self.precision == "xylo" and events:
                     z, ordered = xylo_ordered(st.u, z, events)

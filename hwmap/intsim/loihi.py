@@ -24,11 +24,12 @@ from snnpipe.hwmap.intsim import loihi_layered as layered
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 from snnpipe.hwmap.intsim.loihi_events import count_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
-from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, split_by_delay
+from snnpipe.hwmap.intsim.loihi_prepare import (Synapses, neuron_constants, reset_constants,
+                                               split_by_delay)
 from snnpipe.hwmap.intsim.loihi_rf import ResonatorPops
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
-from snnpipe.hwmap.targets.loihi import neuron_step_inplace
+from snnpipe.hwmap.targets.loihi import neuron_step_inplace, reset_due
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.pipeline.ir.errors import FormatError
 
@@ -138,7 +139,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
         for s in net.external:
             net.add_block(s, x_in[s.q.src][t0:t1])
         for t in range(t0, t1):
-            spikes[t] = net.step(t - t0)
+            spikes[t] = net.step(t - t0, t + 1)
             for s in net.internal:
                 net.add_step(s, spikes[t, :, net.slice[s.q.src]], t - t0)
             for key, arr in rec.items():
@@ -190,7 +191,8 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     spikes = np.empty((B, n, T), np.uint8)
     ev = [np.zeros(shape, np.int64) for shape in ((B, xs.shape[1]), (T, xs.shape[1]), (B, n),
                                                    (T, n))]
-    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, terms, w, d_max + 2, spikes,
+    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, *reset_constants(cfg), terms,
+               w, d_max + 2, spikes,
                idx["u"], rec_u, idx["v"], rec_v, *ev)
     states = {}
     for p in cfg.populations:
@@ -222,6 +224,8 @@ class _FlatNet:
         self.external = [s for s in self.synapses if s.q.src in cfg.inputs]
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
+        self.reset = reset_constants(cfg)
+        self.resets = bool(self.reset[0].any())
         self.sd = SigmaDeltaPops(cfg, B, self.slice)
         self.rf = ResonatorPops(cfg, B, self.slice)
         self.tmp = np.empty_like(self.x)
@@ -242,9 +246,12 @@ class _FlatNet:
         for d, acc in s.apply(x):
             self.pending[s.q.syn, k + 1 + d, :, sl] += acc << ACT
 
-    def step(self, k: int) -> np.ndarray:
-        """Block position k: receive, update u and v, spike. Returns spikes (B, N) (int64
-        with the messages of sigma-delta populations, which update after the LIF rule)."""
+    def step(self, k: int, t: int) -> np.ndarray:
+        """Block position k, step t (1-based): reset where due, receive, update u and v,
+        spike. Returns spikes (B, N) (int64 with the messages of sigma-delta populations,
+        which update after the LIF rule)."""
+        if self.resets:
+            self.x[:, :, reset_due(t, *self.reset)] = 0
         s = neuron_step_inplace(self.x, self.pending[:, k], self.keep, self.bias, self.theta,
                                 self.tmp)
         s = self.sd.step(self.pending[0, k], s) if self.sd else s

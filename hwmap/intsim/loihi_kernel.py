@@ -100,10 +100,22 @@ def _project(src, tm, w, ring, slot, acc):
 
 
 @njit(cache=True, nogil=True)
-def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_v_idx, rec_v,
-        ev_b_in, ev_t_in, ev_b, ev_t):
+def reset_states(x, r_int, r_off, step):
+    """Lava's LIFReset before step ``step`` (1-based): ``x[:, i] = 0`` (currents and voltage)
+    where ``r_int[i] > 0`` and ``step % r_int[i] == r_off[i]``, as
+    :func:`snnpipe.hwmap.targets.loihi.reset_due`."""
+    for i in range(x.shape[1]):
+        if r_int[i] > 0 and step % r_int[i] == r_off[i]:
+            for k in range(x.shape[0]):
+                x[k, i] = 0
+
+
+@njit(cache=True, nogil=True)
+def run(x, keep, bias, theta, r_int, r_off, terms, w, ring_len, spikes, rec_u_idx, rec_u,
+        rec_v_idx, rec_v, ev_b_in, ev_t_in, ev_b, ev_t):
     """All samples, all steps. ``x`` (B, N_in, T) int64 input rasters side by side; ``keep``
-    (n_syn + 1, N); ``bias``, ``theta`` (N,); ``terms``, ``w`` as the module says; ``ring_len``
+    (n_syn + 1, N); ``bias``, ``theta`` (N,); ``r_int``, ``r_off`` (N,) the periodic reset
+    (:func:`reset_states`); ``terms``, ``w`` as the module says; ``ring_len``
     >= max delay + 2. Writes ``spikes`` (B, N, T) uint8; where ``rec_*_idx[i] >= 0``,
     ``rec_u[b, k, rec_u_idx[i], t]`` and ``rec_v[b, rec_v_idx[i], t]`` (the states after step
     t); and adds the non-zero events of inputs and neurons per sample ``ev_b_in`` (B, N_in),
@@ -119,11 +131,14 @@ def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_
     acc = np.empty(max(1, n), np.int64)
     n_terms = terms.shape[0]
     want_u, want_v = rec_u.shape[2] > 0, rec_v.shape[1] > 0
+    resets = r_int.max() > 0 if n > 0 else False
     for b in range(n_b):
         state[:] = 0
         ring[:] = 0
         for t in range(n_t):
             slot = t % ring_len
+            if resets:
+                reset_states(state, r_int, r_off, t + 1)
             neuron_step(state, ring[slot], keep, bias, theta, s)
             ring[slot] = 0
             row = sb[t % SPIKE_BLOCK]
@@ -157,20 +172,24 @@ def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_
 
 
 @njit(cache=True, nogil=True)
-def scan(arrivals, keep, bias, theta, spikes, rec_u, rec_v):
+def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
     """One population over a whole run (the layer-by-layer path,
     :mod:`snnpipe.hwmap.intsim.loihi_layered`): ``arrivals`` (n_syn, T, B, N) int64 input
-    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta`` (N,); writes ``spikes``
+    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta``, ``r_int``, ``r_off`` (N,)
+    (the periodic reset, :func:`reset_states`); writes ``spikes``
     (T, B, N) uint8 and, when they have T rows, ``rec_u`` (T, n_syn, B, N) and ``rec_v``
     (T, B, N). Each step is :func:`neuron_step`."""
     n_syn, n_t, n_b, n = arrivals.shape
     x = np.zeros((n_b, n_syn + 1, n), np.int64)
     a = np.empty((n_syn, n), np.int64)
     s = np.empty(n, np.int64)
+    resets = r_int.max() > 0 if n > 0 else False
     for t in range(n_t):
         for b in range(n_b):
             for k in range(n_syn):
                 a[k] = arrivals[k, t, b]
+            if resets:
+                reset_states(x[b], r_int, r_off, t + 1)
             neuron_step(x[b], a, keep, bias, theta, s)
             for i in range(n):
                 spikes[t, b, i] = s[i]

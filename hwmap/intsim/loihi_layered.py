@@ -13,10 +13,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants
+from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, reset_constants
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, neuron_step_inplace
+from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, neuron_step_inplace, reset_due
 
 
 def order(cfg: LoihiConfig) -> list | None:
@@ -33,12 +33,13 @@ def order(cfg: LoihiConfig) -> list | None:
     return list(nx.lexicographical_topological_sort(h, key=str))
 
 
-def scan_numpy(arrivals, keep, bias, theta, spikes, rec_u, rec_v) -> None:
+def scan_numpy(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v) -> None:
     """:func:`snnpipe.hwmap.intsim.loihi_kernel.scan` in numpy (when numba is missing)."""
     n_syn, n_t, n_b, n = arrivals.shape
     x = np.zeros((n_syn + 1, n_b, n), np.int64)
     tmp = np.empty_like(x)
     for t in range(n_t):
+        x[:, :, reset_due(t + 1, r_int, r_off)] = 0
         spikes[t] = neuron_step_inplace(x, arrivals[:, t], keep[:, None], bias, theta, tmp)
         if len(rec_u):
             rec_u[t] = x[:-1]
@@ -60,6 +61,7 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}, and the non-zero
     events per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
     _, _, slices, keep, bias, theta = neuron_constants(cfg)
+    r_int, r_off = reset_constants(cfg)
     pops = {p.name: p for p in cfg.populations}
     events = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
     incoming: dict = {name: [] for name in pops}
@@ -88,7 +90,8 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
         rec_v = np.empty((T if wanted(record, name, "v") else 0, B, p.size), np.int64)
         scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
-             np.ascontiguousarray(theta[sl]), out, rec_u, rec_v)
+             np.ascontiguousarray(theta[sl]), np.ascontiguousarray(r_int[sl]),
+             np.ascontiguousarray(r_off[sl]), out, rec_u, rec_v)
         events[name] = out
         spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0), dtype=spike_type)
         if len(rec_u):

@@ -1,6 +1,7 @@
 """A Loihi-style config prepared for the integer simulator: projections as effective integer
 weights split by delay (:class:`Synapses`, which computes a projection's exact input sums) and
-every population's constants in one neuron vector (:func:`neuron_constants`)."""
+every population's constants in one neuron vector (:func:`neuron_constants`,
+:func:`reset_constants`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -90,3 +91,16 @@ def neuron_constants(cfg: LoihiConfig):
         if p.model == "cuba":
             theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
     return n_syn, n, slices, keep, bias, theta
+
+
+def reset_constants(cfg: LoihiConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The periodic reset of every neuron in the state vector of :func:`neuron_constants`:
+    ``interval`` (N,) int64 steps (0: never) and ``offset`` (N,) int64; u and v are zero at
+    the start of step t (1-based) where ``t % interval == offset``
+    (:func:`snnpipe.hwmap.targets.loihi.reset_due`, Lava's LIFReset)."""
+    sizes = [p.size for p in cfg.populations]
+    interval = np.repeat(np.array([p.reset_interval for p in cfg.populations] or [0], np.int64),
+                         sizes or [0])
+    offset = np.repeat(np.array([p.reset_offset for p in cfg.populations] or [0], np.int64),
+                       sizes or [0])
+    return interval, offset

@@ -113,7 +113,8 @@ def quantize_population(name: str, d: dict) -> tuple[Population, dict]:
     vth = threshold_to_int(th) if d["model"] != "li" else np.zeros(n, np.int64)
     bias_mant, bias_exp = bias_to_int(bias, name)
     pop = Population(name, tuple(d["shape"]), d["model"], i_decay.astype(np.int64), v_decay,
-                     vth, bias_mant, bias_exp)
+                     vth, bias_mant, bias_exp, reset_interval=int(d.get("reset_interval", 0)),
+                     reset_offset=int(d.get("reset_offset", 0)))
     rep = {"name": name, "threshold_error": float(np.max(np.abs(vth / WEIGHT_UNIT - th)))
            if d["model"] != "li" else 0.0,
            "decay_error": float(max(np.max(np.abs(i_decay / DECAY_UNIT - cd)),

@@ -123,6 +123,15 @@ def voltage_step(v, u_total, v_decay, bias):
     return saturate_voltage(decay(v, v_decay) + u_total + bias)
 
 
+def reset_due(step, interval, offset):
+    """Whether a population sets u and v to zero at the start of ``step`` (1-based, Lava's
+    ``time_step``), before that step's decay and input, as Lava's ``LIFReset``:
+    ``step % interval == offset`` with ``interval`` > 0 steps (0: never) and ``offset`` in
+    ``0..interval - 1``. Scalars or numpy int arrays (per neuron), element-wise."""
+    interval = np.asarray(interval)
+    return (interval > 0) & (step % np.maximum(interval, 1) == np.asarray(offset))
+
+
 def threshold_value(vth_mant):
     """Threshold in state units: ``vth_mant << 6``."""
     return vth_mant << ACTIVATION_SHIFT

@@ -16,8 +16,8 @@ import numpy as np
 
 from snnpipe.hwmap.targets.loihi import DECAY_UNIT
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, channels, n_steps
-from snnpipe.pipeline.formats import hdf5, netx_layout
-from snnpipe.pipeline.ir.errors import BackendError
+from snnpipe.pipeline.formats import hdf5, netx_layout, netx_reset
+from snnpipe.pipeline.ir.errors import BackendError, GraphError
 from snnpipe.pipeline.ir.graph import topological_order
 
 
@@ -46,11 +46,13 @@ def run(c: Compiled, x, record: bool = False) -> Run:
         raise BackendError("netx runs one input and one output", where=g.graph.get("name"),
                            field="outputs", found=g.graph["outputs"])
     pops = [n for n in topological_order(g) if g.nodes[n]["kind"] == "neuron"]
+    reset = _reset(g, x)
     with tempfile.TemporaryDirectory(prefix="snnpipe-netx-") as folder:
         path = netx_file(g, folder)
         _check_runnable(path)
         layers = netx_run(path, channels(g.graph["inputs"], x),
-                          g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record)
+                          g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record,
+                          reset=reset)
     if len(layers) != len(pops):
         raise BackendError("netx made another number of layers than the graph has populations",
                            where=str(path), field="layer", expected=len(pops), found=len(layers))
@@ -64,6 +66,26 @@ def run(c: Compiled, x, record: bool = False) -> Run:
     out = g.graph["outputs"][0]
     emitted = recorded[out]["v"] if g.nodes[out]["model"] == "li" else recorded[out]["spikes"]
     return Run("netx", recorded if record else {}, {out: emitted})
+
+
+def _reset(g, x) -> tuple[int, int] | None:
+    """netx's ``(reset_interval, reset_offset)`` for the graph's resets, or None. netx runs
+    the samples of a batch one after another in one Lava run whose step count goes on, so a
+    batch keeps the phase of its resets only when the steps per sample are a multiple of the
+    interval: otherwise it is refused."""
+    try:
+        reset = netx_reset.netx_arguments(g)
+    except GraphError as exc:
+        raise BackendError(f"netx cannot build these resets: {exc}", where=g.graph.get("name"),
+                           field="reset_interval") from exc
+    steps, batch = n_steps(x), np.shape(x)[0] if np.ndim(x) == 3 else 1
+    if reset is not None and batch > 1 and steps % reset[0]:
+        raise BackendError("netx runs a batch as one Lava run: with a reset every "
+                           f"{reset[0]} steps, samples of {steps} steps would reset at other "
+                           "phases (run one sample at a time)", where=g.graph.get("name"),
+                           field="reset_interval", expected=f"steps a multiple of {reset[0]}",
+                           found=steps)
+    return reset
 
 
 def _check_runnable(path: Path) -> None:
