@@ -4,8 +4,10 @@ reset_offset=k)``, a run-time argument of netx that no file stores.
 netx (hdf5.py ``_create``) builds Lava's ``LIFReset`` instead of ``LIF`` for every CUBA layer
 (our ``cuba`` and ``li`` populations) with ``reset_interval = I`` and ``reset_offset = k + 1 +
 j``, j the index of the layer among the blocks it builds (``net.layers``; the offset grows by
-one per block to follow the one-step latency of each projection; a ``dense_comp`` (rf) block
-does not count, an SDNN block counts but ignores the reset). ``LIFReset`` zeroes u and v at the
+one per block to follow the one-step latency of each projection). SDNN and RF blocks (slayer's
+rf Dense blocks are ``dense`` layers with complex weights) count but do not reset: netx warns
+for SDNN and builds RF and RF_IZ without a reset. (A ``dense_comp`` layer, which would not
+count, is one our reader refuses.) ``LIFReset`` zeroes u and v at the
 start of Lava step t (1-based) when ``t % I == (k + 1 + j) % I``: the Graph's ``reset_interval``
 and ``reset_offset`` of the population (:mod:`snnpipe.pipeline.ir.graph`).
 """
@@ -19,19 +21,10 @@ from snnpipe.pipeline.ir.errors import GraphError
 RESET_MODELS = ("cuba", "li")
 
 
-def _layers(graph: nx.MultiDiGraph) -> list[tuple[str, int | None]]:
-    """(population, j) in netx's block order: j the offset step of a block, None for rf."""
-    out, j = [], 0
-    for n in G.topological_order(graph):
-        d = graph.nodes[n]
-        if d["kind"] != "neuron":
-            continue
-        if d["model"] == "rf":
-            out.append((n, None))
-            continue
-        out.append((n, j))
-        j += 1
-    return out
+def _layers(graph: nx.MultiDiGraph) -> list[tuple[str, int]]:
+    """(population, j) in netx's block order: j the offset step of the block."""
+    pops = [n for n in G.topological_order(graph) if graph.nodes[n]["kind"] == "neuron"]
+    return [(n, j) for j, n in enumerate(pops)]
 
 
 def _sequential(graph: nx.MultiDiGraph) -> bool:
@@ -62,7 +55,7 @@ def apply(graph: nx.MultiDiGraph, interval: int, offset: int = 0) -> nx.MultiDiG
                          "no sequence of layers", where=graph.graph.get("name"),
                          field="reset_interval")
     for n, j in _layers(graph):
-        if j is not None and graph.nodes[n]["model"] in RESET_MODELS:
+        if graph.nodes[n]["model"] in RESET_MODELS:
             graph.nodes[n].update(reset_interval=int(interval),
                                   reset_offset=(int(offset) + 1 + j) % int(interval))
     return graph
@@ -76,8 +69,7 @@ def netx_arguments(graph: nx.MultiDiGraph) -> tuple[int, int] | None:
         GraphError: the resets are not netx's (a cuba / li population without one, another
             interval, or a phase other than ``(k + 1 + j) % I``), naming the population.
     """
-    layers = [(n, j) for n, j in _layers(graph)
-              if j is not None and graph.nodes[n]["model"] in RESET_MODELS]
+    layers = [(n, j) for n, j in _layers(graph) if graph.nodes[n]["model"] in RESET_MODELS]
     resets = {n: graph.nodes[n].get("reset_interval", 0) for n, _ in layers}
     if not any(resets.values()):
         return None

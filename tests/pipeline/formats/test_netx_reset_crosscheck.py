@@ -7,7 +7,9 @@ torch-loihi: every population's spikes, u and v are equal, value for value.
 
 Several intervals and offsets (an offset beyond the interval too); the kinds of
 :data:`slayer_zoo.MIXED` and a leaky readout (``affine_readout``: netx resets it as a CUBA
-layer; our Lava compile has no LIFReset form for an ``li`` and refuses it by node and field).
+layer; our Lava compile has no LIFReset form for an ``li`` and refuses it by node and field),
+and slayer RF networks with a CUBA layer among the RF blocks (:mod:`slayer_rf_zoo`: RF blocks
+do not reset but move netx's phase on).
 A few cases run in the suite, the rest under ``SNNPIPE_CROSSCHECK=full pytest -m crosscheck``.
 """
 import numpy as np
@@ -67,6 +69,38 @@ def test_a_slayer_network_with_netx_reset_runs_on_every_backend_as_on_netx(kind,
         assert e.value.where == pops[-1] and e.value.field == "reset_interval"
         del backends["lava-fixed"]
     for backend, target in backends.items():
+        run = snnpipe.simulate(snnpipe.compile(g, target), x, backend, record=True)
+        diff = {k: n for k, n in differing(netx, run).items() if n}
+        assert not diff, f"{backend} differs from netx in (population, state): {diff}"
+
+
+RF_SEEDS = (0, 8, 19, 27, 29, 38)   # slayer_rf_zoo networks with a CUBA layer among RF (37: silent)
+
+
+@pytest.mark.parametrize("seed,reset", [
+    pytest.param(seed, reset, id=f"rf{seed}-{reset[0]}-{reset[1]}",
+                 marks=[] if (seed, reset) == (8, (3, 1)) else CROSSCHECK)
+    for seed in RF_SEEDS for reset in ((2, 0), (3, 1), (5, 3))])
+def test_rf_blocks_do_not_reset_but_move_netx_reset_phase_on(seed, reset, tmp_path):
+    """netx builds slayer's RF blocks (``dense`` layers with complex weights) without a reset,
+    but each moves the phase on like any block: the CUBA layer after j RF blocks resets at
+    phase k + 1 + j; intsim-loihi and lava-fixed equal netx in every state."""
+    import slayer_rf_zoo
+
+    interval, offset = reset
+    path = tmp_path / f"rf{seed}.net"
+    shape = slayer_rf_zoo.write(seed, path)
+    g = snnpipe.load(path, reset_interval=interval, reset_offset=offset)
+    pops = [n for n in G.topological_order(g) if g.nodes[n]["kind"] == "neuron"]
+    assert [(g.nodes[n]["model"], g.nodes[n].get("reset_offset")) for n in pops] == \
+        [("rf", None) if k.startswith("rf") else ("cuba", (offset + 1 + j) % interval)
+         for j, k in enumerate(slayer_rf_zoo.kinds(seed))]
+    x = slayer_rf_zoo.raster(shape, seed, batch=1, steps=24)
+    netx = snnpipe.simulate(snnpipe.compile(g, "graph"), x, "netx", record=True)
+    plain = snnpipe.simulate(snnpipe.compile(snnpipe.load(path), "loihi"), x, "intsim-loihi",
+                             record=True)
+    assert any(differing(netx, plain).values()), "the reset changed nothing: a vacuous case"
+    for backend, target in (("intsim-loihi", "loihi"), ("lava-fixed", "graph")):
         run = snnpipe.simulate(snnpipe.compile(g, target), x, backend, record=True)
         diff = {k: n for k, n in differing(netx, run).items() if n}
         assert not diff, f"{backend} differs from netx in (population, state): {diff}"
