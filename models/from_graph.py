@@ -239,6 +239,7 @@ class GraphModel(torch.nn.Module):
                              where=next(iter(self.sd)), field="precision",
                              expected=sorted(SD_STEPS), found=precision)
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
+        self.graded = {n: graph.nodes[n].get("spike") == "graded" for n in self.pops}
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops if n not in self.sd}
         # Lava's LIFReset: the state is set back to rest at the start of the steps it names
         self.resets = {n: (graph.nodes[n]["reset_interval"], graph.nodes[n]["reset_offset"])
@@ -287,7 +288,9 @@ class GraphModel(torch.nn.Module):
             x = (src * h.in_scale).reshape((src.shape[0],) + c["in_shape"])
             y = F.conv2d(x, w, None, c["stride"], c["padding"], c["dilation"], c["groups"])
             y = y.reshape(src.shape[0], -1)
-        if self.precision == "loihi":   # Lava's Conv wraps its output at 24 bits (integers)
+        if self.precision == "loihi" and not self.graded.get(h.src):
+            # Lava's Conv wraps its output at 24 bits (integers); graded CUBA payloads (the
+            # pre-reset voltage) enter whole, as slayer computes them (hwmap.targets.loihi)
             unit = loihi.WEIGHT_UNIT * (self.sd[h.src].message_unit if h.src in self.sd else 1)
             y = loihi.wrap_activation(torch.round(y * unit).long()) / unit
         return y.to(self.dtype)

@@ -35,6 +35,9 @@ class Synapses:
 
     def __init__(self, cfg: LoihiConfig, q):
         self.q, self.src_shape = q, tuple(cfg.node_shape(q.src))
+        # the source sends graded CUBA payloads (pre-reset voltages, state units): the target
+        # sums ``apply``'s outputs whole and truncates once (targets.loihi.graded_input)
+        self.payload = q.src not in cfg.inputs and cfg.population(q.src).spike == "graded"
         self.n_dst = cfg.population(q.dst).size
         mats = split_by_delay(q)
         # float32 products are exact while every partial sum stays below 2^24 (binary inputs)
@@ -60,7 +63,8 @@ class Synapses:
         for d, wf, wi in self.terms:
             if self.q.op == "conv":
                 acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv)
-                out.append((d, wrap_activation(acc.reshape(len(x), -1).astype(np.int64))))
+                acc = acc.reshape(len(x), -1).astype(np.int64)
+                out.append((d, acc if self.payload else wrap_activation(acc)))
                 continue
             if self.q.op == "identity":
                 acc = x * wi
@@ -70,6 +74,13 @@ class Synapses:
                 acc = (x.astype(wf.dtype) @ wf).astype(np.int64)
             out.append((d, shift_exp(acc, self.q.weight_exp)))
         return out
+
+
+def graded_mask(cfg: LoihiConfig) -> np.ndarray:
+    """(N,) bool over the state vector of :func:`neuron_constants`: neurons that send graded
+    CUBA payloads."""
+    return np.concatenate([np.full(p.size, p.spike == "graded") for p in cfg.populations]
+                          or [np.zeros(0, bool)])
 
 
 def neuron_constants(cfg: LoihiConfig):

@@ -40,6 +40,14 @@ class Population:
     ``sin_decay``, ``cos_decay`` (lists of 12-bit integers); ``vth`` is in 1/64 (theta =
     ``vth << 6``); ``i_decay`` (2, N) names its two currents, real and imaginary, and with
     ``v_decay`` and the bias is zero (unused).
+
+    ``spike`` (``cuba``): ``binary``, or ``graded``: a spike carries the pre-reset voltage
+    (:func:`snnpipe.hwmap.targets.loihi.graded_payload`, slayer's graded spikes), and the
+    projections out of the population add ``trunc0(W @ payload / 64)`` to their targets
+    (:func:`snnpipe.hwmap.targets.loihi.graded_input`).
+
+    ``reset_interval`` > 0 (``cuba``, ``li``; Lava's LIFReset): u and v are set to zero at the
+    start of step t (1-based) where ``t % reset_interval == reset_offset``; 0: never.
     """
 
     name: str
@@ -52,6 +60,7 @@ class Population:
     bias_exp: np.ndarray
     sd: dict = field(default_factory=dict)
     rf: dict = field(default_factory=dict)
+    spike: str = "binary"
     reset_interval: int = 0
     reset_offset: int = 0
 
@@ -141,6 +150,7 @@ def save(config: LoihiConfig, path):
               "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model,
                                **({"sd": p.sd} if p.sd else {}),
                                **({"rf": p.rf} if p.rf else {}),
+                               **({"spike": p.spike} if p.spike != "binary" else {}),
                                **({"reset_interval": p.reset_interval,
                                    "reset_offset": p.reset_offset} if p.reset_interval else {})}
                               for p in config.populations],
@@ -170,6 +180,7 @@ def load(path) -> LoihiConfig:
         pops = [Population(d["name"], tuple(int(s) for s in d["shape"]), d["model"],
                            *(_int_array(f, f"pop{i}.{k}", path) for k in POP_ARRAYS),
                            sd=dict(d.get("sd", {})), rf=dict(d.get("rf", {})),
+                           spike=d.get("spike", "binary"),
                            reset_interval=d.get("reset_interval", 0),
                            reset_offset=d.get("reset_offset", 0))
                 for i, d in enumerate(f["populations"])]
@@ -251,6 +262,8 @@ def validate(cfg: LoihiConfig, path=None) -> None:
         if p.model == "rf":
             _check_rf(p, path)
         _check_reset(p, path)
+        _check(p.spike == "binary" or (p.spike == "graded" and p.model == "cuba"), path,
+               p.name, "spike", "binary | graded (cuba)", p.spike)
         _check(p.i_decay.ndim == 2 and p.i_decay.shape[1] == n, path, p.name, "i_decay",
                f"(n_syn, {n})", p.i_decay.shape)
         for k in ("v_decay", "vth", "bias_mant", "bias_exp"):

@@ -89,9 +89,9 @@ def _reset(g, x) -> tuple[int, int] | None:
 
 
 def _check_runnable(path: Path) -> None:
-    """Refuse a file netx 0.6.0 loads but cannot run: an SDNN layer with ``neuron/messageBits``
-    (netx hands its NetDict wrapper on as the next synapse's ``num_message_bits``; Lava fails
-    to build it, and its runtime can then hang on shutdown)."""
+    """Refuse a file netx 0.6.0 loads but cannot run: an SDNN or CUBA layer with
+    ``neuron/messageBits`` (netx hands its NetDict wrapper on as the next synapse's
+    ``num_message_bits``; Lava fails to build it, and its runtime can then hang on shutdown)."""
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -100,8 +100,9 @@ def _check_runnable(path: Path) -> None:
             if neuron is None or "messageBits" not in neuron or "type" not in neuron:
                 continue
             kind = neuron["type"][()]
-            if (kind.decode() if isinstance(kind, bytes) else str(kind)) == "SDNN":
-                raise BackendError("lava-dl netx 0.6.0 cannot run an SDNN layer that states its "
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind in ("SDNN", "CUBA", "LOIHI"):
+                raise BackendError(f"lava-dl netx 0.6.0 cannot run a {kind} layer that states its "
                                    "message bits (a netx defect; intsim-loihi and lava-fixed "
                                    "run it)", file=path, where=f"layer/{key}/neuron",
                                    field="messageBits")
