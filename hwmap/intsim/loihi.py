@@ -108,11 +108,10 @@ def _kernel(cfg: LoihiConfig):
     """The numba module when ``KERNEL`` and the network allow it (Dense and identity
     projections only), else None."""
     if KERNEL == "numpy" or any(q.op not in ("dense", "identity") for q in cfg.projections) \
-            or any(p.model in ("sigma_delta", "rf") or p.spike == "graded"
-                   for p in cfg.populations):
+            or any(p.model in ("sigma_delta", "rf") for p in cfg.populations):
         if KERNEL == "numba":
-            raise ValueError("the numba loop runs LIF neurons with binary spikes and Dense and "
-                             "identity projections only")
+            raise ValueError("the numba loop runs LIF neurons and Dense and identity "
+                             "projections only")
         return None
     try:
         from snnpipe.hwmap.intsim import loihi_kernel
@@ -167,13 +166,14 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     terms, ws, w_off, d_max = [], [], 0, 0
     for q in cfg.projections:
         src = in_sl[q.src].start if q.src in cfg.inputs else slices[q.src].start
+        payload = q.src not in cfg.inputs and cfg.population(q.src).spike == "graded"
         for d, wi in split_by_delay(q):
             exp = int(q.weight_exp)
             if exp >= 0:
-                wi = wi << (exp + ACT)
+                wi = wi << (exp + (0 if payload else ACT))
             terms.append((q.src in cfg.inputs, src, wi.shape[0], slices[q.dst].start,
                           cfg.population(q.dst).size, d, q.syn, exp, q.message_bits > 0,
-                          q.op == "identity", w_off))
+                          q.op == "identity", w_off, payload))
             ws.append(wi.ravel())
             w_off += wi.size
             d_max = max(d_max, d)
@@ -190,11 +190,12 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
         cols[var] = c
     rec_u = np.empty((B if cols["u"] else 0, n_syn, cols["u"], T), np.int64)
     rec_v = np.empty((B if cols["v"] else 0, cols["v"], T), np.int64)
-    spikes = np.empty((B, n, T), np.uint8)
+    graded = graded_mask(cfg).astype(np.int64)
+    spikes = np.empty((B, n, T), np.int64 if graded.any() else np.uint8)
     ev = [np.zeros(shape, np.int64) for shape in ((B, xs.shape[1]), (T, xs.shape[1]), (B, n),
                                                    (T, n))]
-    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, *reset_constants(cfg), terms,
-               w, d_max + 2, spikes,
+    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, graded, *reset_constants(cfg),
+               terms, w, d_max + 2, spikes,
                idx["u"], rec_u, idx["v"], rec_v, *ev)
     states = {}
     for p in cfg.populations:

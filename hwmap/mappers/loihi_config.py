@@ -287,6 +287,9 @@ def validate(cfg: LoihiConfig, path=None) -> None:
                q.num_weight_bits)
         _check(-8 <= q.weight_exp <= 7, path, where, "weight_exp", "-8..7", q.weight_exp)
         _check(q.message_bits >= 0, path, where, "message_bits", ">= 0", q.message_bits)
+        _check(q.src in cfg.inputs or q.message_bits > 0 or cfg.population(q.src).spike !=
+               "graded", path, where, "message_bits", "> 0 out of a graded population",
+               q.message_bits)
         _check(q.delay.min(initial=0) >= 0, path, where, "delay", ">= 0", int(q.delay.min()))
         if q.op == "dense":
             exp = (sizes[q.dst].size, cfg.node_size(q.src))

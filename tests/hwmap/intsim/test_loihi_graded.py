@@ -1,7 +1,8 @@
 """Graded CUBA spikes on the Loihi-style target (issue #17) by hand: the payload (the
 pre-reset voltage where the neuron spikes), the step's graded input truncated once toward zero
-(slayer's ``trunc(4096 x)``), on torch-loihi and on each intsim-loihi path that runs it; the
-configuration field saved, loaded and checked. slayer itself is the oracle in
+(slayer's ``trunc(4096 x)``), on torch-loihi and on each intsim-loihi path; the
+configuration field saved, loaded and checked (test_loihi.py's random multi-current
+networks draw graded populations too, for the numba, numpy and layered paths). slayer itself is the oracle in
 tests/pipeline/formats/test_slayer_graded_crosscheck.py."""
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_the_payload_and_the_truncated_graded_input():
     assert graded_input(np.array([128]), np.array([0])).tolist() == [128]
 
 
-@pytest.mark.parametrize("path", ["torch", "numpy", "layered"])
+@pytest.mark.parametrize("path", ["torch", "numpy", "numba", "layered"])
 def test_a_graded_pair_by_hand(path, monkeypatch):
     g, x = graded_pair(), np.ones((2, 1, 6), np.int64)
     if path == "torch":

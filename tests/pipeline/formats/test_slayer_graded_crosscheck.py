@@ -3,7 +3,8 @@
 :mod:`slayer_zoo` (every neuron ``graded_spike=True``: Input with a neuron, Dense, Conv,
 Recurrent, delayed Dense) run block by block in slayer (in float64, where its arithmetic is
 exact), and the file slayer exports runs on
-intsim-loihi (the step-by-step and layer-by-layer paths) and torch-loihi: every population's
+intsim-loihi (the numpy step-by-step, numba and layer-by-layer paths, where each applies) and
+torch-loihi: every population's
 messages equal slayer's block outputs (the pre-reset voltage where the neuron spikes, x 4096),
 value for value, and intsim-loihi equals torch-loihi in u and v.
 
@@ -68,7 +69,8 @@ def test_graded_slayer_networks_run_on_intsim_and_torch_as_in_slayer(seed, tmp_p
     ref = slayer_outputs(net, shape, x)
     assert len(ref) == len(pops) and np.count_nonzero(ref[0])
     cfg = snnpipe.compile(g, "loihi")
-    paths = ["numpy"] + (["layered"] if loihi_layered.order(cfg.artifact) is not None else [])
+    paths = ["numpy"] + (["layered"] if loihi_layered.order(cfg.artifact) is not None else []) \
+        + (["numba"] if all(q.op != "conv" for q in cfg.artifact.projections) else [])
     runs = {}
     for path in paths:
         monkeypatch.setattr(intsim, "KERNEL", path)
@@ -100,10 +102,9 @@ def test_slayer_and_netx_read_an_input_bias_apart(tmp_path):
     assert np.array_equal(run.pops[first]["spikes"], slayer_outputs(net, shape, x)[0] * 4096)
 
 
-def test_lava_and_the_numba_loop_refuse_graded_spikes(tmp_path, monkeypatch):
+def test_lava_refuses_graded_spikes(tmp_path):
     """Lava's LIF sends binary spikes only: our Lava compile refuses graded ones by node and
-    field; the numba loop of intsim-loihi runs binary LIF networks (the numpy and layered
-    paths run graded ones), and asked for by name it says so."""
+    field."""
     graded_network(0, tmp_path / "g.net")
     g = snnpipe.load(tmp_path / "g.net")
     first = [n for n in G.topological_order(g) if g.nodes[n]["kind"] == "neuron"][0]
@@ -111,9 +112,6 @@ def test_lava_and_the_numba_loop_refuse_graded_spikes(tmp_path, monkeypatch):
     with pytest.raises(GraphError) as e:
         snnpipe.simulate(snnpipe.compile(g, "graph"), x, "lava-fixed")
     assert e.value.where == first and "spike" in e.value.field
-    monkeypatch.setattr(intsim, "KERNEL", "numba")
-    with pytest.raises(ValueError, match="binary spikes"):
-        snnpipe.simulate(snnpipe.compile(g, "loihi"), x, "intsim-loihi")
 
 
 @pytest.mark.xfail(strict=True, reason="slayer's float32 forward rounds W @ s of graded "
@@ -130,3 +128,21 @@ def test_slayer_float32_rounds_graded_payloads(tmp_path):
     run = snnpipe.simulate(snnpipe.compile(g, "loihi"), x, "intsim-loihi", record=True)
     ref = slayer_outputs(net, shape, x, torch.float32)
     assert all(np.array_equal(run.pops[n]["spikes"], r * 4096) for n, r in zip(pops, ref))
+
+
+def test_a_graded_network_goes_through_our_hdf5_both_ways(tmp_path):
+    """slayer's file read (gradedSpike), written to our HDF5 (graph/: netx would run a binary
+    LIF from layer/) and read back: graded populations, the same messages on intsim-loihi."""
+    import h5py
+
+    _, shape = graded_network(4, tmp_path / "g.net")
+    g = snnpipe.load(tmp_path / "g.net")
+    snnpipe.save(g, tmp_path / "ours.h5")
+    with h5py.File(tmp_path / "ours.h5") as f:
+        assert "graph" in f
+    back = snnpipe.load(tmp_path / "ours.h5")
+    assert {n: d.get("spike") for n, d in back.nodes(data=True)} == \
+        {n: d.get("spike") for n, d in g.nodes(data=True)}
+    x = slayer_zoo.raster(shape, 4, batch=1, steps=STEPS)
+    a, b = (snnpipe.simulate(snnpipe.compile(h, "loihi"), x, "intsim-loihi") for h in (g, back))
+    assert np.array_equal(a.output, b.output) and a.output.any()
