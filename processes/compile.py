@@ -1,7 +1,8 @@
 """Graph -> Lava processes (lava-nc's own where they fit, ours elsewhere).
 
 Populations: a ``cuba`` node with one current, uniform decays and threshold, zero reset and
-binary spikes becomes lava-nc's ``LIF`` (``LIFReset`` with a ``reset_interval``); other ``cuba`` nodes become :class:`MultiSynCuba`
+binary spikes becomes lava-nc's ``LIF`` (``LIFReset`` with a ``reset_interval``); other
+``cuba`` nodes become :class:`MultiSynCuba`
 (one port per current, per-neuron decays and thresholds, subtractive reset); ``li`` nodes become
 :class:`LeakyReadout` (graded output ``v``); ``sigma_delta`` nodes lava-nc's ``Delta``,
 ``SigmaDelta`` or ``Sigma`` (:mod:`snnpipe.processes.sdnn`), sending graded messages; ``rf``

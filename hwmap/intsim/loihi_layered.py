@@ -100,9 +100,10 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         out = np.empty((T, B, p.size), np.int64 if p.spike == "graded" else np.uint8)
         rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
         rec_v = np.empty((T if wanted(record, name, "v") else 0, B, p.size), np.int64)
-        (scan_numpy if p.spike == "graded" else scan)(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
-             np.ascontiguousarray(theta[sl]), np.ascontiguousarray(r_int[sl]),
-             np.ascontiguousarray(r_off[sl]), out, rec_u, rec_v)
+        run_scan = scan_numpy if p.spike == "graded" else scan
+        run_scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
+                 np.ascontiguousarray(theta[sl]), np.ascontiguousarray(r_int[sl]),
+                 np.ascontiguousarray(r_off[sl]), out, rec_u, rec_v)
         events[name] = out
         spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0), dtype=spike_type)
         if len(rec_u):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, GRADED_BITS, rf_decays_to_int, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, GRADED_BITS, rf_decays_to_int,
+                                         WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
                                          LoihiLimits, bias_to_int, decay_to_int, threshold_to_int,
                                          weight_to_int)
 from snnpipe.hwmap.mappers.loihi_config import Population, Projection

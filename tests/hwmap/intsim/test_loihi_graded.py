@@ -2,8 +2,8 @@
 pre-reset voltage where the neuron spikes), the step's graded input truncated once toward zero
 (slayer's ``trunc(4096 x)``), on torch-loihi and on each intsim-loihi path; the
 configuration field saved, loaded and checked (test_loihi.py's random multi-current
-networks draw graded populations too, for the numba, numpy and layered paths). slayer itself is the oracle in
-tests/pipeline/formats/test_slayer_graded_crosscheck.py."""
+networks draw graded populations too, for the numba, numpy and layered paths). slayer itself
+is the oracle in tests/pipeline/formats/test_slayer_graded_crosscheck.py."""
 from __future__ import annotations
 
 import numpy as np
