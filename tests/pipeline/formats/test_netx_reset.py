@@ -108,6 +108,18 @@ def test_the_cli_reads_the_reset_options():
     assert (opts.reset_interval, opts.reset_offset) == (None, 0)
 
 
+def test_compile_takes_netx_reset_from_the_command_line(tmp_path):
+    from snnpipe.hwmap.mappers import loihi_config
+    from snnpipe.pipeline.cli.main import main
+
+    snnpipe.save(chain(((0, 0),) * 3), tmp_path / "net.h5")
+    assert main(["compile", str(tmp_path / "net.h5"), "--target", "loihi", "-o",
+                 str(tmp_path / "out"), "--reset-interval", "4", "--reset-offset", "1"]) == 0
+    cfg = loihi_config.load(tmp_path / "out" / "config.json")
+    assert [(p.reset_interval, p.reset_offset) for p in cfg.populations] == \
+        [(4, 2), (4, 3), (4, 0)]
+
+
 def test_what_cannot_express_a_reset_refuses_it_by_node_and_field(tmp_path):
     g = chain()
     with pytest.raises(GraphError) as e:
