@@ -25,16 +25,18 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0+unknown"
 
 
-def load(path, dt: float | None = None, producer: str | None = None):
+def load(path, dt: float | None = None, producer: str | None = None,
+         reset_interval: int | None = None, reset_offset: int = 0):
     """The network in the file at ``path`` (our HDF5, a lava-dl netx HDF5 or a NIR file) as a
     validated Graph (a networkx.MultiDiGraph, DESIGN.md 3). A NIR file states neither its time
     step nor the framework that wrote it: ``dt`` (seconds) and ``producer`` (``snntorch`` |
     ``snntorch-zero`` | ``norse`` | ``sinabs`` | ``rockpool`` | ``exact``; None: detected)
-    say them. Raises FormatError / GraphError."""
+    say them. ``reset_interval`` / ``reset_offset`` (netx files): netx's run-time periodic reset
+    of every CUBA layer (Lava's LIFReset). Raises FormatError / GraphError."""
     from snnpipe.pipeline.formats.network_file import ReadOptions
     from snnpipe.pipeline.formats.network_file import load as load_file
 
-    return load_file(path, ReadOptions(dt, producer))
+    return load_file(path, ReadOptions(dt, producer, reset_interval, reset_offset))
 
 
 def save(graph, path) -> None:

@@ -14,7 +14,9 @@ Timing (one convention for every backend; index t of every array is one time ste
       latency; Xylo's hidden -> hidden and hidden -> output hops) except for edges out of
       inputs in the ``xylo`` precision, whose latency is 0 (Xylo adds input events to the
       currents in the same step); ``input_latency`` overrides it;
-    * a population updates at index t from what arrives at t and emits at t;
+    * a population updates at index t from what arrives at t and emits at t; one with a
+      ``reset_interval`` starts index t from rest where Lava's step t + 1 is due
+      (:func:`snnpipe.hwmap.targets.loihi.reset_due`; the step functions stay pure);
     * a merge emits at t the weighted sum of what its sources emit at ``t - delay`` (no latency:
       Lava folds merges into the consumer's synapses, Xylo copies spikes by aliases in the step).
 So index t here is Lava's raw index t (Lava step t + 1, ``snnpipe.processes.run.Record.raw``) and index
@@ -35,14 +37,11 @@ saturate 16 bits is added event by event in the chip's order (``source_order``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from snnpipe.hwmap.targets import loihi, xylo
-from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo
+from snnpipe.models.graph_hops import Hop, channel_weight, convolve, latencies, lower
 from snnpipe.models.xylo_order import xylo_ordered
 from snnpipe.models.neurons.registry import PRECISIONS as NEURON_PRECISIONS
 from snnpipe.models.neurons.rf import rf_node
@@ -50,154 +49,12 @@ from snnpipe.models.neurons.sigma_delta import STEPS as SD_STEPS
 from snnpipe.models.neurons.sigma_delta import initial_sigma_delta, sigma_delta_params
 from snnpipe.models.neurons.state import CubaParams, initial_state
 from snnpipe.pipeline.ir.errors import GraphError
-from snnpipe.pipeline.ir.graph import edges, size, topological_order
+from snnpipe.pipeline.ir.graph import size, topological_order
 
 PRECISIONS = ("loihi", "float", "xylo")
-MAX_CONV_MATRIX = 1 << 22    # convolutions up to this N_dst * N_src run as one matrix product
 CUBA_RECORD = ("u", "v", "x", "spikes", "ordered")
 SD_RECORD = ("sigma", "act", "residue", "spikes")     # sigma-delta: spikes are the messages
 RF_RECORD = ("real", "imag", "spikes")
-
-
-@dataclass
-class Hop:
-    """One projection into a neuron population after folding merges.
-
-    ``terms``: [(delay steps, weight)] with weight (N_dst, N_src) for dense, (N,) for identity,
-    (C_out, C_in/g, kh, kw) for conv (one term, its delay); ``in_scale`` (N_src,) multiplies the
-    source before a conv (merge weights); ``latency`` steps (0 or 1).
-    """
-
-    src: str
-    dst: str
-    syn: int
-    op: str
-    terms: list
-    latency: int
-    conv: dict | None = None
-    in_scale: torch.Tensor | None = None
-
-
-def _sources(g, node, weight: np.ndarray, delay) -> list:
-    """Resolve ``node`` through merges: [(source, channel weight (N,), delay)]."""
-    if g.nodes[node]["kind"] != "merge":
-        return [(node, weight, delay)]
-    out = []
-    n = size(g.nodes[node]["shape"])
-    for src, _, d in g.in_edges(node, data=True):
-        if d["op"] != "identity":
-            raise GraphError("merge in-edges must be identity edges", where=f"{src} -> {node}",
-                             field="op", expected="identity", found=d["op"])
-        w = weight * _channel(d["weight"], g.nodes[node]["shape"], n)
-        out += _sources(g, src, w, delay + np.asarray(d.get("delay", 0), np.int64))
-    return out
-
-
-def _channel(w, shape, n: int) -> np.ndarray:
-    """A scalar, per-channel (C,) or per-neuron (N,) weight as (N,) float64."""
-    w = np.asarray(w, np.float64).reshape(-1)
-    if w.size in (1, n):
-        return np.broadcast_to(w, (n,)).copy()
-    return np.repeat(w, n // int(shape[0]))
-
-
-def _convolve(x: torch.Tensor, w: torch.Tensor, c: dict) -> torch.Tensor:
-    """A conv or, ``c["transposed"]``, a transposed conv (no output padding) of (B, C, H, W)."""
-    fn = F.conv_transpose2d if c.get("transposed") else F.conv2d
-    return fn(x, w, None, stride=c["stride"], padding=c["padding"], dilation=c["dilation"],
-              groups=c["groups"])
-
-
-def _conv_matrix(w: torch.Tensor, conv: dict, n_src: int) -> torch.Tensor:
-    """The (N_dst, N_src) matrix of a convolution (each entry one kernel weight or 0): the
-    convolution of every one-hot input."""
-    eye = torch.eye(n_src, dtype=w.dtype).reshape((n_src,) + conv["in_shape"])
-    return _convolve(eye, w, conv).reshape(n_src, -1).T.contiguous()
-
-
-def _quantize(w: np.ndarray, precision: str, quantize: bool) -> np.ndarray:
-    if not quantize or precision == "float":
-        return w
-    if precision == "loihi":
-        return loihi.weight_to_int(w) / loihi.WEIGHT_UNIT
-    return quantize_weight_xylo(torch.as_tensor(w)).double().numpy()
-
-
-def _terms(w: np.ndarray, delay: np.ndarray, dtype) -> list:
-    """Split weights by delay value: [(d, weight where delay == d)]."""
-    delay = np.broadcast_to(delay, w.shape)
-    return [(int(d), torch.as_tensor(np.where(delay == d, w, 0.0), dtype=dtype))
-            for d in np.unique(delay)]
-
-
-def _dense_delay(d: dict, extra, shape) -> np.ndarray:
-    """Edge delay (scalar, (N_dst,), (N_dst, N_src)) plus merge delay (scalar or (N_src,))."""
-    dl = np.asarray(d.get("delay", 0), np.int64)
-    if dl.ndim == 1 and dl.shape[0] == shape[0]:
-        dl = dl[:, None]
-    extra = np.asarray(extra, np.int64)
-    return np.broadcast_to(dl, shape) + (extra[None, :] if extra.ndim == 1 else extra)
-
-
-def lower(g, precision: str = "loihi", quantize: bool = True, input_latency: int | None = None,
-          dtype=torch.float64, fold_merges: bool | None = None) -> list:
-    """The :class:`Hop` list of ``g``: one per (edge into a neuron, source through merges).
-
-    ``fold_merges`` (default: all precisions but xylo) resolves merges into their sources as
-    Lava does; unfolded, a hop reads the merge's own emission (as Xylo's alias relay neurons).
-    """
-    if input_latency is None:
-        input_latency = 0 if precision == "xylo" else 1
-    if fold_merges is None:
-        fold_merges = precision != "xylo"
-    hops = []
-    for src, dst, key, d in edges(g):
-        if g.nodes[dst]["kind"] != "neuron":
-            continue
-        n_src, n_dst = size(g.nodes[src]["shape"]), size(g.nodes[dst]["shape"])
-        sources = _sources(g, src, np.ones(n_src), np.zeros((), np.int64)) if fold_merges \
-            else [(src, np.ones(n_src), np.zeros((), np.int64))]
-        for s, w, extra in sources:
-            lat = input_latency if g.nodes[s]["kind"] == "input" else 1
-            syn = int(d.get("syn", 0))
-            if d["op"] in ("conv", "conv_transpose"):
-                conv = {k: tuple(d[k]) for k in ("stride", "padding", "dilation")}
-                conv.update(groups=int(d.get("groups", 1)), in_shape=tuple(g.nodes[src]["shape"]),
-                            transposed=d["op"] == "conv_transpose")
-                wq = torch.as_tensor(_quantize(np.asarray(d["weight"], np.float64), precision,
-                                               quantize), dtype=dtype)
-                dl = int(np.max(np.asarray(d.get("delay", 0)) + np.asarray(extra)))
-                if n_src * n_dst <= MAX_CONV_MATRIX:
-                    conv["matrix"] = _conv_matrix(wq, conv, n_src)
-                hops.append(Hop(s, dst, syn, "conv", [(dl, wq)], lat, conv,
-                                torch.as_tensor(w, dtype=dtype)))
-            elif d["op"] == "dense":
-                wf = np.asarray(d["weight"], np.float64).reshape(n_dst, n_src) * w[None, :]
-                wq = _quantize(wf, precision, quantize)
-                hops.append(Hop(s, dst, syn, "dense",
-                                _terms(wq, _dense_delay(d, extra, wq.shape), dtype), lat))
-            else:
-                wf = _channel(d["weight"], g.nodes[dst]["shape"], n_dst) * w
-                wq = _quantize(wf, precision, quantize)
-                dl = np.broadcast_to(np.asarray(d.get("delay", 0), np.int64), (n_dst,)) + extra
-                hops.append(Hop(s, dst, syn, "identity", _terms(wq, dl, dtype), lat))
-    return hops
-
-
-def latencies(g, hops: list) -> dict:
-    """Fewest steps from an input to each reachable node (index of its first response)."""
-    dist = {n: 0 for n in g.graph["inputs"]}
-    arcs = [(h.src, h.dst, h.latency + min(d for d, _ in h.terms)) for h in hops]
-    arcs += [(u, m, int(np.min(d.get("delay", 0)))) for u, m, d in g.edges(data=True)
-             if g.nodes[m]["kind"] == "merge"]
-    for _ in range(g.number_of_nodes() + 1):
-        changed = False
-        for src, dst, steps in arcs:
-            if src in dist and dist[src] + steps < dist.get(dst, 1 << 60):
-                dist[dst], changed = dist[src] + steps, True
-        if not changed:
-            break
-    return dist
 
 
 def _params(attrs: dict, dtype) -> CubaParams:
@@ -244,8 +101,17 @@ class GraphModel(torch.nn.Module):
                              where=next(iter(self.sd)), field="precision",
                              expected=sorted(SD_STEPS), found=precision)
         self.merges = [n for n in self.order if graph.nodes[n]["kind"] == "merge"]
+        self.graded = {n: graph.nodes[n].get("spike") == "graded" for n in self.pops}
         self.params = {n: _params(graph.nodes[n], dtype) for n in self.pops
                        if n not in self.sd and n not in self.rf}
+        # Lava's LIFReset: the state is set back to rest at the start of the steps it names
+        self.resets = {n: (graph.nodes[n]["reset_interval"], graph.nodes[n]["reset_offset"])
+                       for n in self.params if graph.nodes[n].get("reset_interval")}
+        if self.resets and precision == "xylo":
+            raise GraphError("a periodic state reset (Lava's LIFReset) runs in the loihi and "
+                             "float precisions", where=next(iter(self.resets)),
+                             field="reset_interval", expected="no reset for xylo",
+                             found=graph.nodes[next(iter(self.resets))]["reset_interval"])
         self.extras = {n: NEURON_PRECISIONS[precision].extra(p) for n, p in self.params.items()}
         self.hops = lower(graph, precision, quantize, input_latency, dtype)
         self.latency = latencies(graph, self.hops)
@@ -283,8 +149,10 @@ class GraphModel(torch.nn.Module):
             y = (src * h.in_scale) @ c["matrix"].T
         else:
             x = (src * h.in_scale).reshape((src.shape[0],) + c["in_shape"])
-            y = _convolve(x, w, c).reshape(src.shape[0], -1)
-        if self.precision == "loihi" and not c["transposed"]:   # Lava's Conv wraps at 24 bits
+            y = convolve(x, w, c).reshape(src.shape[0], -1)
+        if self.precision == "loihi" and not c["transposed"] and not self.graded.get(h.src):
+            # Lava's Conv wraps its output at 24 bits (integers); graded CUBA payloads (the
+            # pre-reset voltage) enter whole, as slayer computes them (hwmap.targets.loihi)
             unit = loihi.WEIGHT_UNIT * (self.sd[h.src].message_unit if h.src in self.sd else 1)
             y = loihi.wrap_activation(torch.round(y * unit).long()) / unit
         return y.to(self.dtype)
@@ -349,6 +217,8 @@ class GraphModel(torch.nn.Module):
                     for k, val in zip(SD_RECORD, (*states[n], msg)) if record else ():
                         rec[n][k].append(val)
                     continue
+                if n in self.resets and loihi.reset_due(t + 1, *self.resets[n]):
+                    st = initial_state(batch, st.u.shape[1], st.u.shape[2], self.dtype)
                 ordered = torch.zeros(st.u.shape, dtype=torch.bool)
                 if self.precision == "xylo" and events:
                     z, ordered = xylo_ordered(st.u, z, events)
@@ -365,7 +235,7 @@ class GraphModel(torch.nn.Module):
                     i = t - int(np.max(d.get("delay", 0)))
                     if i >= 0:
                         total = total + emitted[u][i] * torch.as_tensor(
-                            _channel(d["weight"], self.graph.nodes[m]["shape"], total.shape[1]),
+                            channel_weight(d["weight"], self.graph.nodes[m]["shape"], total.shape[1]),
                             dtype=self.dtype)
                 if self.precision == "xylo":     # alias copies saturate at 31 spikes
                     total = total.clamp(max=xylo.HIDDEN_CAP)

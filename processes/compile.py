@@ -1,7 +1,8 @@
 """Graph -> Lava processes (lava-nc's own where they fit, ours elsewhere).
 
 Populations: a ``cuba`` node with one current, uniform decays and threshold, zero reset and
-binary spikes becomes lava-nc's ``LIF``; other ``cuba`` nodes become :class:`MultiSynCuba`
+binary spikes becomes lava-nc's ``LIF`` (``LIFReset`` with a ``reset_interval``); other
+``cuba`` nodes become :class:`MultiSynCuba`
 (one port per current, per-neuron decays and thresholds, subtractive reset); ``li`` nodes become
 :class:`LeakyReadout` (graded output ``v``); ``sigma_delta`` nodes lava-nc's ``Delta``,
 ``SigmaDelta`` or ``Sigma`` (:mod:`snnpipe.processes.sdnn`), sending graded messages; ``rf``
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
-from lava.proc.lif.process import LIF
+from lava.proc.lif.process import LIF, LIFReset
 
 from snnpipe.hwmap.targets.loihi import weight_to_int
 from snnpipe.pipeline.ir.errors import GraphError
@@ -97,14 +98,25 @@ def _population(node: str, attrs: dict, precision: str):
                          field="n_syn", expected=f"1..{MAX_SYN}", found=p.n_syn)
     common = dict(shape=(n,), n_syn=p.n_syn, du=p.du, dv=p.dv, bias_mant=p.bias_mant,
                   bias_exp=p.bias_exp, name=node)
+    reset = attrs.get("reset", "zero")
+    lif = attrs["model"] == "cuba" and p.n_syn == 1 and reset == "zero" and \
+        all(map(_uniform, (p.du, p.dv, p.vth)))
+    if attrs.get("reset_interval") and not lif:
+        raise GraphError("a periodic state reset compiles to Lava's LIFReset: a cuba population "
+                         "with one current, uniform decays and threshold and zero reset",
+                         where=node, field="reset_interval", expected="no reset_interval",
+                         found=attrs["reset_interval"])
     if attrs["model"] == "li":
         return LeakyReadout(**common)
-    reset = attrs.get("reset", "zero")
-    if p.n_syn == 1 and reset == "zero" and all(map(_uniform, (p.du, p.dv, p.vth))):
+    if lif:
         cast = float if precision == "float" else int
-        return LIF(shape=(n,), du=cast(p.du.flat[0]), dv=cast(p.dv.flat[0]),
-                   vth=cast(p.vth.flat[0]), bias_mant=p.bias_mant,
-                   bias_exp=np.broadcast_to(p.bias_exp, (n,)).copy(), name=node)
+        args = dict(shape=(n,), du=cast(p.du.flat[0]), dv=cast(p.dv.flat[0]),
+                    vth=cast(p.vth.flat[0]), bias_mant=p.bias_mant,
+                    bias_exp=np.broadcast_to(p.bias_exp, (n,)).copy(), name=node)
+        if attrs.get("reset_interval"):        # Lava's own LIFReset (fixed and float)
+            return LIFReset(reset_interval=int(attrs["reset_interval"]),
+                            reset_offset=int(attrs["reset_offset"]), **args)
+        return LIF(**args)
     return MultiSynCuba(vth=p.vth, reset=reset, **common)
 
 

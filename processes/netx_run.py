@@ -63,8 +63,11 @@ def _reset(net) -> None:
                         var.set(np.zeros(var.shape))
 
 
-def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False) -> list[dict]:
+def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False,
+        reset: tuple[int, int] | None = None) -> list[dict]:
     """Run netx on ``x`` (B, N_in, T) integer counts, input of ``in_shape`` (C, H, W) or (N,).
+    ``reset``: netx's run-time ``(reset_interval, reset_offset)`` (its CUBA layers become
+    Lava's LIFReset), None for none.
 
     Returns one dict per netx layer (block), in order: ``"spikes"`` (B, N, steps: the values
     the layer sends, graded messages of SDNN layers), and its states after each step for the
@@ -79,7 +82,9 @@ def run(path, x, in_shape: tuple, steps: int | None = None, record: bool = False
     batch, _, t_in = x.shape
     steps = int(steps or t_in)
     try:
-        net = netx_hdf5.Network(net_config=str(path))
+        kwargs = {} if reset is None else {"reset_interval": int(reset[0]),
+                                           "reset_offset": int(reset[1])}
+        net = netx_hdf5.Network(net_config=str(path), **kwargs)
     except Exception as exc:             # netx raises bare errors for what it does not read
         raise BackendError(f"lava-dl netx cannot load the file: {type(exc).__name__}: {exc}",
                            where=str(path), field="netx") from exc

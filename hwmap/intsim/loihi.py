@@ -24,11 +24,13 @@ from snnpipe.hwmap.intsim import loihi_layered as layered
 from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 from snnpipe.hwmap.intsim.loihi_events import count_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
-from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, split_by_delay
+from snnpipe.hwmap.intsim.loihi_prepare import (Synapses, graded_mask, neuron_constants,
+                                               reset_constants, split_by_delay)
 from snnpipe.hwmap.intsim.loihi_rf import ResonatorPops
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT as ACT
-from snnpipe.hwmap.targets.loihi import neuron_step_inplace
+from snnpipe.hwmap.targets.loihi import (graded_input, graded_payload, neuron_step_inplace,
+                                         reset_due)
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.pipeline.ir.errors import FormatError
 
@@ -127,7 +129,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
     {name: (T, N)} per step, float64."""
     net = _FlatNet(cfg, B, T)
     x_in = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
-    spikes = np.empty((T, B, net.n), np.int64 if net.sd else np.uint8)
+    spikes = np.empty((T, B, net.n), np.int64 if net.sd or net.graded is not None else np.uint8)
     rec = {}
     for p in cfg.populations:
         for var in state_names(p):
@@ -138,7 +140,7 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
         for s in net.external:
             net.add_block(s, x_in[s.q.src][t0:t1])
         for t in range(t0, t1):
-            spikes[t] = net.step(t - t0)
+            spikes[t] = net.step(t - t0, t + 1)
             for s in net.internal:
                 net.add_step(s, spikes[t, :, net.slice[s.q.src]], t - t0)
             for key, arr in rec.items():
@@ -164,13 +166,14 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
     terms, ws, w_off, d_max = [], [], 0, 0
     for q in cfg.projections:
         src = in_sl[q.src].start if q.src in cfg.inputs else slices[q.src].start
+        payload = q.src not in cfg.inputs and cfg.population(q.src).spike == "graded"
         for d, wi in split_by_delay(q):
             exp = int(q.weight_exp)
             if exp >= 0:
-                wi = wi << (exp + ACT)
+                wi = wi << (exp + (0 if payload else ACT))
             terms.append((q.src in cfg.inputs, src, wi.shape[0], slices[q.dst].start,
                           cfg.population(q.dst).size, d, q.syn, exp, q.message_bits > 0,
-                          q.op == "identity", w_off))
+                          q.op == "identity", w_off, payload))
             ws.append(wi.ravel())
             w_off += wi.size
             d_max = max(d_max, d)
@@ -187,10 +190,12 @@ def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
         cols[var] = c
     rec_u = np.empty((B if cols["u"] else 0, n_syn, cols["u"], T), np.int64)
     rec_v = np.empty((B if cols["v"] else 0, cols["v"], T), np.int64)
-    spikes = np.empty((B, n, T), np.uint8)
+    graded = graded_mask(cfg).astype(np.int64)
+    spikes = np.empty((B, n, T), np.int64 if graded.any() else np.uint8)
     ev = [np.zeros(shape, np.int64) for shape in ((B, xs.shape[1]), (T, xs.shape[1]), (B, n),
                                                    (T, n))]
-    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, terms, w, d_max + 2, spikes,
+    kernel.run(xs, np.ascontiguousarray(keep[:, 0]), bias, theta, graded, *reset_constants(cfg),
+               terms, w, d_max + 2, spikes,
                idx["u"], rec_u, idx["v"], rec_v, *ev)
     states = {}
     for p in cfg.populations:
@@ -222,12 +227,19 @@ class _FlatNet:
         self.external = [s for s in self.synapses if s.q.src in cfg.inputs]
         self.internal = [s for s in self.synapses if s.q.src not in cfg.inputs]
         self.x = np.zeros((self.n_syn + 1, B, self.n), np.int64)
+        self.reset = reset_constants(cfg)
+        self.resets = bool(self.reset[0].any())
+        graded = graded_mask(cfg)                # graded CUBA payloads: the pre-reset voltage
+        self.graded = graded if graded.any() else None
+        self.v_pre = np.empty((B, self.n), np.int64) if graded.any() else None
         self.sd = SigmaDeltaPops(cfg, B, self.slice)
         self.rf = ResonatorPops(cfg, B, self.slice)
         self.tmp = np.empty_like(self.x)
         self.tb = int(max(1, min(T, BLOCK_ELEMENTS // max(1, B * self.n))))
         d_max = max([s.max_delay for s in self.synapses] + [0])
         self.pending = np.zeros((self.n_syn, self.tb + d_max + 1, B, self.n), np.int64)
+        # graded CUBA input in 1/2^18 (targets.loihi.graded_input), when any population sends it
+        self.fine = np.zeros_like(self.pending) if self.graded is not None else None
 
     def add_block(self, s: Synapses, x: np.ndarray) -> None:
         """Input projection over a block: x (Tb, B, N_src) -> arrivals at t + 1 + delay."""
@@ -240,13 +252,23 @@ class _FlatNet:
         """Spikes (B, N_src) a population emits at block position k -> arrivals k + 1 + delay."""
         sl = self.slice[s.q.dst]
         for d, acc in s.apply(x):
-            self.pending[s.q.syn, k + 1 + d, :, sl] += acc << ACT
+            if s.payload:                            # summed whole, truncated at the step
+                self.fine[s.q.syn, k + 1 + d, :, sl] += acc
+            else:
+                self.pending[s.q.syn, k + 1 + d, :, sl] += acc << ACT
 
-    def step(self, k: int) -> np.ndarray:
-        """Block position k: receive, update u and v, spike. Returns spikes (B, N) (int64
-        with the messages of sigma-delta populations, which update after the LIF rule)."""
+    def step(self, k: int, t: int) -> np.ndarray:
+        """Block position k, step t (1-based): reset where due, receive, update u and v,
+        spike. Returns spikes (B, N) (int64 with the messages of sigma-delta populations,
+        which update after the LIF rule)."""
+        if self.resets:
+            self.x[:, :, reset_due(t, *self.reset)] = 0
+        if self.fine is not None:
+            self.pending[:, k] = graded_input(self.pending[:, k], self.fine[:, k])
         s = neuron_step_inplace(self.x, self.pending[:, k], self.keep, self.bias, self.theta,
-                                self.tmp)
+                                self.tmp, self.v_pre)
+        if self.graded is not None:
+            s = np.where(self.graded, graded_payload(self.v_pre, s), s)
         s = self.sd.step(self.pending[0, k], s) if self.sd else s
         return self.rf.step(self.pending[:, k], s) if self.rf else s
 
@@ -261,6 +283,7 @@ class _FlatNet:
 
     def next_block(self, tb: int) -> None:
         """Move arrivals beyond the block to its start."""
-        tail = self.pending[:, tb:].copy()
-        self.pending[:] = 0
-        self.pending[:, :tail.shape[1]] = tail
+        for buf in (self.pending, self.fine) if self.fine is not None else (self.pending,):
+            tail = buf[:, tb:].copy()
+            buf[:] = 0
+            buf[:, :tail.shape[1]] = tail

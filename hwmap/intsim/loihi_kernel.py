@@ -12,9 +12,12 @@ step. Serial (numba's thread pool is never started). Compiled on first use (abou
 Projection table ``terms`` (int64, one row per (projection, delay), columns ``T_*``): source
 offset and size in the input vector (``T_INPUT`` = 1) or in the spike vector, destination
 offset and size in the state vector, delay, synaptic current, ``weight_exp``, graded flag,
-diagonal flag (identity) and offset of the weights in ``w``: row-major (N_src, N_dst), or (N,)
+diagonal flag (identity), offset of the weights in ``w``: row-major (N_src, N_dst), or (N,)
 for a diagonal; already shifted left by ``weight_exp + 6`` when ``weight_exp >= 0`` (exact:
-integer shifts distribute over the sum), raw otherwise (the sum is floor-shifted per step).
+integer shifts distribute over the sum), raw otherwise (the sum is floor-shifted per step);
+and the payload flag: the source sends graded CUBA payloads, whose sums go unshifted into a
+second ring (weights shifted by ``weight_exp`` only) and enter the current truncated once per
+step (:func:`snnpipe.hwmap.targets.loihi.graded_input`).
 """
 from __future__ import annotations
 
@@ -25,17 +28,18 @@ from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, DECAY_BITS, DECAY_UNI
                                          V_MAX)
 
 (T_INPUT, T_SRC, T_NSRC, T_DST, T_NDST, T_DELAY, T_SYN, T_EXP, T_GRADED, T_DIAG,
- T_WOFF) = range(11)
-N_COLS = 11
+ T_WOFF, T_PAYLOAD) = range(12)
+N_COLS = 12
 ROUND = DECAY_UNIT - 1
 SPIKE_BLOCK = 64              # steps of spikes buffered before the (B, N, T) output
 
 
 @njit(cache=True, nogil=True)
-def neuron_step(x, a, keep, bias, theta, s):
+def neuron_step(x, a, keep, bias, theta, graded, s):
     """One step of one sample, in place: ``x`` (n_syn + 1, N) int64 currents then voltage,
     ``a`` (n_syn, N) input already shifted (``a << 6``), ``keep`` (n_syn + 1, N) ``4096 -
-    decay``, ``bias``, ``theta`` (N,); writes spikes 0/1 into ``s`` (N,) int64. Same rule and
+    decay``, ``bias``, ``theta``, ``graded`` (N,) (1: a graded CUBA neuron); writes spikes 0/1,
+    or the pre-reset voltage of a spiking graded neuron, into ``s`` (N,) int64. Same rule and
     order as :func:`snnpipe.hwmap.targets.loihi.neuron_step_inplace`: decay with truncation toward
     zero, add the input, a single 24-bit wrap correction of u, v += each u then the bias,
     saturate v, strict threshold, reset to zero. Branch-free loops over neurons (they
@@ -58,7 +62,7 @@ def neuron_step(x, a, keep, bias, theta, s):
     for i in range(n):
         w = min(max(v[i] + bias[i], -V_MAX), V_MAX)
         f = w > theta[i]
-        s[i] = f
+        s[i] = f * (w * graded[i] + 1 - graded[i])
         v[i] = 0 if f else w
 
 
@@ -74,12 +78,15 @@ def _add_row(tgt, w, c):
 
 
 @njit(cache=True, nogil=True)
-def _project(src, tm, w, ring, slot, acc):
-    """Add projection term ``tm`` of the source vector ``src`` into ``ring[slot]``."""
+def _project(src, tm, w, ring, fine, slot, acc):
+    """Add projection term ``tm`` of the source vector ``src`` into ``ring[slot]`` (or, for
+    graded CUBA payloads, unshifted into ``fine[slot]``)."""
     n_src, n_dst, dst = tm[T_NSRC], tm[T_NDST], tm[T_DST]
     exp, graded, diag, w0 = tm[T_EXP], tm[T_GRADED], tm[T_DIAG], tm[T_WOFF]
     x = src[tm[T_SRC]:tm[T_SRC] + n_src]
-    out = ring[slot, tm[T_SYN], dst:dst + n_dst]
+    payload = tm[T_PAYLOAD]
+    out = (fine if payload else ring)[slot, tm[T_SYN], dst:dst + n_dst]
+    shift = 0 if payload else ACTIVATION_SHIFT
     direct = exp >= 0
     tgt = out if direct else acc[:n_dst]
     if not direct:
@@ -96,15 +103,28 @@ def _project(src, tm, w, ring, slot, acc):
             _add_row(tgt, w[w0 + j * n_dst:w0 + (j + 1) * n_dst], c)
     if not direct:
         for k in range(n_dst):
-            out[k] += (tgt[k] >> -exp) << ACTIVATION_SHIFT
+            out[k] += (tgt[k] >> -exp) << shift
 
 
 @njit(cache=True, nogil=True)
-def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_v_idx, rec_v,
-        ev_b_in, ev_t_in, ev_b, ev_t):
+def reset_states(x, r_int, r_off, step):
+    """Lava's LIFReset before step ``step`` (1-based): ``x[:, i] = 0`` (currents and voltage)
+    where ``r_int[i] > 0`` and ``step % r_int[i] == r_off[i]``, as
+    :func:`snnpipe.hwmap.targets.loihi.reset_due`."""
+    for i in range(x.shape[1]):
+        if r_int[i] > 0 and step % r_int[i] == r_off[i]:
+            for k in range(x.shape[0]):
+                x[k, i] = 0
+
+
+@njit(cache=True, nogil=True)
+def run(x, keep, bias, theta, graded, r_int, r_off, terms, w, ring_len, spikes, rec_u_idx,
+        rec_u, rec_v_idx, rec_v, ev_b_in, ev_t_in, ev_b, ev_t):
     """All samples, all steps. ``x`` (B, N_in, T) int64 input rasters side by side; ``keep``
-    (n_syn + 1, N); ``bias``, ``theta`` (N,); ``terms``, ``w`` as the module says; ``ring_len``
-    >= max delay + 2. Writes ``spikes`` (B, N, T) uint8; where ``rec_*_idx[i] >= 0``,
+    (n_syn + 1, N); ``bias``, ``theta``, ``graded`` (N,) (:func:`neuron_step`); ``r_int``,
+    ``r_off`` (N,) the periodic reset (:func:`reset_states`); ``terms``, ``w`` as the module
+    says; ``ring_len`` >= max delay + 2. Writes ``spikes`` (B, N, T) uint8 (int64 with graded
+    neurons: their payloads); where ``rec_*_idx[i] >= 0``,
     ``rec_u[b, k, rec_u_idx[i], t]`` and ``rec_v[b, rec_v_idx[i], t]`` (the states after step
     t); and adds the non-zero events of inputs and neurons per sample ``ev_b_in`` (B, N_in),
     ``ev_b`` (B, N) and per step ``ev_t_in`` (T, N_in), ``ev_t`` (T, N)."""
@@ -113,24 +133,39 @@ def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_
     n_syn = keep.shape[0] - 1
     state = np.empty((n_syn + 1, n), np.int64)
     ring = np.empty((ring_len, n_syn, n), np.int64)
+    payloads = False
+    for q in range(terms.shape[0]):
+        payloads = payloads or terms[q, T_PAYLOAD] != 0
+    fine = np.empty((ring_len if payloads else 0, n_syn, n), np.int64)
     s = np.empty(n, np.int64)
-    sb = np.empty((SPIKE_BLOCK, n), np.uint8)      # spikes of the last steps, time-major
+    sb = np.empty((SPIKE_BLOCK, n), spikes.dtype)  # spikes of the last steps, time-major
     xt = np.empty(n_in, np.int64)
     acc = np.empty(max(1, n), np.int64)
     n_terms = terms.shape[0]
     want_u, want_v = rec_u.shape[2] > 0, rec_v.shape[1] > 0
+    resets = r_int.max() > 0 if n > 0 else False
     for b in range(n_b):
         state[:] = 0
         ring[:] = 0
+        fine[:] = 0
         for t in range(n_t):
             slot = t % ring_len
-            neuron_step(state, ring[slot], keep, bias, theta, s)
+            if resets:
+                reset_states(state, r_int, r_off, t + 1)
+            if payloads:                     # targets.loihi.graded_input, operation for operation
+                for k in range(n_syn):
+                    for i in range(n):
+                        p = (ring[slot, k, i] << ACTIVATION_SHIFT) + fine[slot, k, i]
+                        ring[slot, k, i] = (p + ((p >> 63) & ((1 << ACTIVATION_SHIFT) - 1))) \
+                            >> ACTIVATION_SHIFT
+                fine[slot] = 0
+            neuron_step(state, ring[slot], keep, bias, theta, graded, s)
             ring[slot] = 0
             row = sb[t % SPIKE_BLOCK]
             for i in range(n):
                 row[i] = s[i]
-                ev_b[b, i] += s[i]
-                ev_t[t, i] += s[i]
+                ev_b[b, i] += s[i] != 0
+                ev_t[t, i] += s[i] != 0
             if t % SPIKE_BLOCK == SPIKE_BLOCK - 1 or t == n_t - 1:
                 t0 = t - t % SPIKE_BLOCK
                 for i in range(n):
@@ -153,25 +188,30 @@ def run(x, keep, bias, theta, terms, w, ring_len, spikes, rec_u_idx, rec_u, rec_
             for q in range(n_terms):
                 tm = terms[q]
                 dest = (t + 1 + tm[T_DELAY]) % ring_len
-                _project(xt if tm[T_INPUT] else s, tm, w, ring, dest, acc)
+                _project(xt if tm[T_INPUT] else s, tm, w, ring, fine, dest, acc)
 
 
 @njit(cache=True, nogil=True)
-def scan(arrivals, keep, bias, theta, spikes, rec_u, rec_v):
+def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
     """One population over a whole run (the layer-by-layer path,
     :mod:`snnpipe.hwmap.intsim.loihi_layered`): ``arrivals`` (n_syn, T, B, N) int64 input
-    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta`` (N,); writes ``spikes``
+    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta``, ``r_int``, ``r_off`` (N,)
+    (the periodic reset, :func:`reset_states`); writes ``spikes``
     (T, B, N) uint8 and, when they have T rows, ``rec_u`` (T, n_syn, B, N) and ``rec_v``
     (T, B, N). Each step is :func:`neuron_step`."""
     n_syn, n_t, n_b, n = arrivals.shape
     x = np.zeros((n_b, n_syn + 1, n), np.int64)
     a = np.empty((n_syn, n), np.int64)
     s = np.empty(n, np.int64)
+    binary = np.zeros(n, np.int64)
+    resets = r_int.max() > 0 if n > 0 else False
     for t in range(n_t):
         for b in range(n_b):
             for k in range(n_syn):
                 a[k] = arrivals[k, t, b]
-            neuron_step(x[b], a, keep, bias, theta, s)
+            if resets:
+                reset_states(x[b], r_int, r_off, t + 1)
+            neuron_step(x[b], a, keep, bias, theta, binary, s)
             for i in range(n):
                 spikes[t, b, i] = s[i]
             if rec_u.shape[0] == n_t:

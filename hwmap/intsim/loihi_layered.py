@@ -13,10 +13,11 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants
+from snnpipe.hwmap.intsim.loihi_prepare import Synapses, neuron_constants, reset_constants
 from snnpipe.hwmap.intsim.loihi_sdnn import SigmaDeltaPops, state_names
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
-from snnpipe.hwmap.targets.loihi import ACTIVATION_SHIFT, neuron_step_inplace
+from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, graded_input, graded_payload,
+                                         neuron_step_inplace, reset_due)
 
 
 def order(cfg: LoihiConfig) -> list | None:
@@ -33,13 +34,17 @@ def order(cfg: LoihiConfig) -> list | None:
     return list(nx.lexicographical_topological_sort(h, key=str))
 
 
-def scan_numpy(arrivals, keep, bias, theta, spikes, rec_u, rec_v) -> None:
-    """:func:`snnpipe.hwmap.intsim.loihi_kernel.scan` in numpy (when numba is missing)."""
+def scan_numpy(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v) -> None:
+    """:func:`snnpipe.hwmap.intsim.loihi_kernel.scan` in numpy (when numba is missing, and for
+    graded CUBA populations: an int64 ``spikes`` receives their payloads)."""
     n_syn, n_t, n_b, n = arrivals.shape
     x = np.zeros((n_syn + 1, n_b, n), np.int64)
     tmp = np.empty_like(x)
+    v_pre = np.empty((n_b, n), np.int64) if spikes.dtype == np.int64 else None
     for t in range(n_t):
-        spikes[t] = neuron_step_inplace(x, arrivals[:, t], keep[:, None], bias, theta, tmp)
+        x[:, :, reset_due(t + 1, r_int, r_off)] = 0
+        s = neuron_step_inplace(x, arrivals[:, t], keep[:, None], bias, theta, tmp, v_pre)
+        spikes[t] = s if v_pre is None else graded_payload(v_pre, s)
         if len(rec_u):
             rec_u[t] = x[:-1]
         if len(rec_v):
@@ -60,6 +65,7 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}, and the non-zero
     events per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
     _, _, slices, keep, bias, theta = neuron_constants(cfg)
+    r_int, r_off = reset_constants(cfg)
     pops = {p.name: p for p in cfg.populations}
     events = {k: np.ascontiguousarray(_compact(v).transpose(2, 0, 1)) for k, v in x_in.items()}
     incoming: dict = {name: [] for name in pops}
@@ -67,16 +73,23 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         incoming[q.dst].append(Synapses(cfg, q))
     spikes, states, scan = {}, {}, _scan()
     sd = SigmaDeltaPops(cfg, B, slices)
-    spike_type = np.int64 if sd else np.uint8      # as the step-by-step path
+    graded = any(p.spike == "graded" for p in cfg.populations)
+    spike_type = np.int64 if sd or graded else np.uint8      # as the step-by-step path
     for name in order(cfg):
         p, sl = pops[name], slices[name]
         arrivals = np.zeros((p.n_syn, T + 1, B, p.size), np.int64)
+        fine = np.zeros_like(arrivals) if any(s.payload for s in incoming[name]) else None
         for s in incoming[name]:
             x = events[s.q.src]
             for d, acc in s.apply(x.reshape(T * B, -1)):
                 if 1 + d < T:
-                    arrivals[s.q.syn, 1 + d:T] += acc.reshape(T, B, -1)[:T - 1 - d] \
-                        << ACTIVATION_SHIFT
+                    acc = acc.reshape(T, B, -1)[:T - 1 - d]
+                    if s.payload:            # graded: summed whole, truncated once per step
+                        fine[s.q.syn, 1 + d:T] += acc
+                    else:
+                        arrivals[s.q.syn, 1 + d:T] += acc << ACTIVATION_SHIFT
+        if fine is not None:
+            arrivals = graded_input(arrivals, fine)
         if p.model == "sigma_delta":
             events[name], rec = _sigma_delta(sd, name, arrivals[0, :T],
                                              [v for v in state_names(p) if wanted(record, name, v)])
@@ -84,11 +97,13 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
             states.update((f"{name}/{v}", a) for v, a in rec.items())
             continue
         k_keep = np.ascontiguousarray(keep[list(range(p.n_syn)) + [-1], 0, sl])
-        out = np.empty((T, B, p.size), np.uint8)
+        out = np.empty((T, B, p.size), np.int64 if p.spike == "graded" else np.uint8)
         rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
         rec_v = np.empty((T if wanted(record, name, "v") else 0, B, p.size), np.int64)
-        scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
-             np.ascontiguousarray(theta[sl]), out, rec_u, rec_v)
+        run_scan = scan_numpy if p.spike == "graded" else scan
+        run_scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
+                 np.ascontiguousarray(theta[sl]), np.ascontiguousarray(r_int[sl]),
+                 np.ascontiguousarray(r_off[sl]), out, rec_u, rec_v)
         events[name] = out
         spikes[name] = np.ascontiguousarray(out.transpose(1, 2, 0), dtype=spike_type)
         if len(rec_u):

@@ -1,6 +1,7 @@
 """A Loihi-style config prepared for the integer simulator: projections as effective integer
 weights split by delay (:class:`Synapses`, which computes a projection's exact input sums) and
-every population's constants in one neuron vector (:func:`neuron_constants`)."""
+every population's constants in one neuron vector (:func:`neuron_constants`,
+:func:`reset_constants`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,6 +35,9 @@ class Synapses:
 
     def __init__(self, cfg: LoihiConfig, q):
         self.q, self.src_shape = q, tuple(cfg.node_shape(q.src))
+        # the source sends graded CUBA payloads (pre-reset voltages, state units): the target
+        # sums ``apply``'s outputs whole and truncates once (targets.loihi.graded_input)
+        self.payload = q.src not in cfg.inputs and cfg.population(q.src).spike == "graded"
         self.n_dst = cfg.population(q.dst).size
         mats = split_by_delay(q)
         # float32 products are exact while every partial sum stays below 2^24 (binary inputs)
@@ -59,7 +63,8 @@ class Synapses:
         for d, wf, wi in self.terms:
             if self.q.op == "conv":
                 acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64)
-                out.append((d, wrap_activation(acc.reshape(len(x), -1))))
+                acc = acc.reshape(len(x), -1)
+                out.append((d, acc if self.payload else wrap_activation(acc)))
                 continue
             if self.q.op == "identity":
                 acc = x * wi
@@ -69,6 +74,13 @@ class Synapses:
                 acc = (x.astype(wf.dtype) @ wf).astype(np.int64)
             out.append((d, shift_exp(acc, self.q.weight_exp)))
         return out
+
+
+def graded_mask(cfg: LoihiConfig) -> np.ndarray:
+    """(N,) bool over the state vector of :func:`neuron_constants`: neurons that send graded
+    CUBA payloads."""
+    return np.concatenate([np.full(p.size, p.spike == "graded") for p in cfg.populations]
+                          or [np.zeros(0, bool)])
 
 
 def neuron_constants(cfg: LoihiConfig):
@@ -90,3 +102,16 @@ def neuron_constants(cfg: LoihiConfig):
         if p.model == "cuba":
             theta[sl] = threshold_value(np.asarray(p.vth, np.int64))
     return n_syn, n, slices, keep, bias, theta
+
+
+def reset_constants(cfg: LoihiConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The periodic reset of every neuron in the state vector of :func:`neuron_constants`:
+    ``interval`` (N,) int64 steps (0: never) and ``offset`` (N,) int64; u and v are zero at
+    the start of step t (1-based) where ``t % interval == offset``
+    (:func:`snnpipe.hwmap.targets.loihi.reset_due`, Lava's LIFReset)."""
+    sizes = [p.size for p in cfg.populations]
+    interval = np.repeat(np.array([p.reset_interval for p in cfg.populations] or [0], np.int64),
+                         sizes or [0])
+    offset = np.repeat(np.array([p.reset_offset for p in cfg.populations] or [0], np.int64),
+                       sizes or [0])
+    return interval, offset

@@ -40,6 +40,14 @@ class Population:
     ``sin_decay``, ``cos_decay`` (lists of 12-bit integers); ``vth`` is in 1/64 (theta =
     ``vth << 6``); ``i_decay`` (2, N) names its two currents, real and imaginary, and with
     ``v_decay`` and the bias is zero (unused).
+
+    ``spike`` (``cuba``): ``binary``, or ``graded``: a spike carries the pre-reset voltage
+    (:func:`snnpipe.hwmap.targets.loihi.graded_payload`, slayer's graded spikes), and the
+    projections out of the population add ``trunc0(W @ payload / 64)`` to their targets
+    (:func:`snnpipe.hwmap.targets.loihi.graded_input`).
+
+    ``reset_interval`` > 0 (``cuba``, ``li``; Lava's LIFReset): u and v are set to zero at the
+    start of step t (1-based) where ``t % reset_interval == reset_offset``; 0: never.
     """
 
     name: str
@@ -52,6 +60,9 @@ class Population:
     bias_exp: np.ndarray
     sd: dict = field(default_factory=dict)
     rf: dict = field(default_factory=dict)
+    spike: str = "binary"
+    reset_interval: int = 0
+    reset_offset: int = 0
 
     @property
     def size(self) -> int:
@@ -138,7 +149,11 @@ def save(config: LoihiConfig, path):
               "quant": config.quant,
               "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model,
                                **({"sd": p.sd} if p.sd else {}),
-                               **({"rf": p.rf} if p.rf else {})} for p in config.populations],
+                               **({"rf": p.rf} if p.rf else {}),
+                               **({"spike": p.spike} if p.spike != "binary" else {}),
+                               **({"reset_interval": p.reset_interval,
+                                   "reset_offset": p.reset_offset} if p.reset_interval else {})}
+                              for p in config.populations],
               "projections": [{k: getattr(q, k) for k in PROJ_SCALARS}
                               for q in config.projections]}
     for i, p in enumerate(config.populations):
@@ -164,7 +179,10 @@ def load(path) -> LoihiConfig:
     try:
         pops = [Population(d["name"], tuple(int(s) for s in d["shape"]), d["model"],
                            *(_int_array(f, f"pop{i}.{k}", path) for k in POP_ARRAYS),
-                           sd=dict(d.get("sd", {})), rf=dict(d.get("rf", {})))
+                           sd=dict(d.get("sd", {})), rf=dict(d.get("rf", {})),
+                           spike=d.get("spike", "binary"),
+                           reset_interval=d.get("reset_interval", 0),
+                           reset_offset=d.get("reset_offset", 0))
                 for i, d in enumerate(f["populations"])]
         projs = [Projection(**{k: d[k] for k in PROJ_SCALARS},
                             weight=_int_array(f, f"proj{i}.weight", path),
@@ -221,6 +239,18 @@ def _check_rf(p: Population, path) -> None:
            p.i_decay.shape)
 
 
+def _check_reset(p: Population, path) -> None:
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    _check(is_int(p.reset_interval) and p.reset_interval >= 0, path, p.name, "reset_interval",
+           "an int >= 0 (steps; 0: never)", p.reset_interval)
+    if p.reset_interval:
+        _check(p.model in ("cuba", "li"), path, p.name, "reset_interval",
+               "0 for a sigma_delta or rf population", p.reset_interval)
+        _check(is_int(p.reset_offset) and 0 <= p.reset_offset < p.reset_interval, path,
+               p.name, "reset_offset", f"0..{p.reset_interval - 1}", p.reset_offset)
+
+
 def validate(cfg: LoihiConfig, path=None) -> None:
     """Check shapes, ranges and references of a config. Raises FormatError naming the field."""
     names = set(cfg.inputs)
@@ -231,6 +261,9 @@ def validate(cfg: LoihiConfig, path=None) -> None:
             _check_sd(p, path)
         if p.model == "rf":
             _check_rf(p, path)
+        _check_reset(p, path)
+        _check(p.spike == "binary" or (p.spike == "graded" and p.model == "cuba"), path,
+               p.name, "spike", "binary | graded (cuba)", p.spike)
         _check(p.i_decay.ndim == 2 and p.i_decay.shape[1] == n, path, p.name, "i_decay",
                f"(n_syn, {n})", p.i_decay.shape)
         for k in ("v_decay", "vth", "bias_mant", "bias_exp"):
@@ -254,6 +287,9 @@ def validate(cfg: LoihiConfig, path=None) -> None:
                q.num_weight_bits)
         _check(-8 <= q.weight_exp <= 7, path, where, "weight_exp", "-8..7", q.weight_exp)
         _check(q.message_bits >= 0, path, where, "message_bits", ">= 0", q.message_bits)
+        _check(q.src in cfg.inputs or q.message_bits > 0 or cfg.population(q.src).spike !=
+               "graded", path, where, "message_bits", "> 0 out of a graded population",
+               q.message_bits)
         _check(q.delay.min(initial=0) >= 0, path, where, "delay", ">= 0", int(q.delay.min()))
         if q.op == "dense":
             exp = (sizes[q.dst].size, cfg.node_size(q.src))

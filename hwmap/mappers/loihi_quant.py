@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, rf_decays_to_int, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, GRADED_BITS, rf_decays_to_int,
+                                         WEIGHT_MAX, WEIGHT_MIN, WEIGHT_UNIT,
                                          LoihiLimits, bias_to_int, decay_to_int, threshold_to_int,
                                          weight_to_int)
 from snnpipe.hwmap.mappers.loihi_config import Population, Projection
@@ -113,7 +114,9 @@ def quantize_population(name: str, d: dict) -> tuple[Population, dict]:
     vth = threshold_to_int(th) if d["model"] != "li" else np.zeros(n, np.int64)
     bias_mant, bias_exp = bias_to_int(bias, name)
     pop = Population(name, tuple(d["shape"]), d["model"], i_decay.astype(np.int64), v_decay,
-                     vth, bias_mant, bias_exp)
+                     vth, bias_mant, bias_exp, spike=d.get("spike", "binary"),
+                     reset_interval=int(d.get("reset_interval", 0)),
+                     reset_offset=int(d.get("reset_offset", 0)))
     rep = {"name": name, "threshold_error": float(np.max(np.abs(vth / WEIGHT_UNIT - th)))
            if d["model"] != "li" else 0.0,
            "decay_error": float(max(np.max(np.abs(i_decay / DECAY_UNIT - cd)),
@@ -208,7 +211,8 @@ def quantize_projection(g, src, dst, d: dict, limits: LoihiLimits,
                             implicit_zero=d["op"] == "identity" and wf.size > 1)
         mant, bits, exp, eff = fmt.mantissa, fmt.num_weight_bits, fmt.weight_exp, fmt.effective
     s = g.nodes[src]
-    mbits = input_message_bits if s["kind"] == "input" else s.get("message_bits", 0)
+    mbits = input_message_bits if s["kind"] == "input" else \
+        GRADED_BITS if s.get("spike") == "graded" else s.get("message_bits", 0)
     proj = Projection(src, dst, d["op"], mant, bits, exp, int(d.get("syn", 0)),
                       _delay(d, w_int.shape), mbits, conv)
     err = eff / WEIGHT_UNIT - wf

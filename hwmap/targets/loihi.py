@@ -38,6 +38,7 @@ BIAS_MANT_MIN, BIAS_MANT_MAX = -4096, 4095   # Lava LIF bias_mant: signed 13 bit
 BIAS_EXP_MAX = 7                      # bias_exp: 3 bit
 ACTIVATION_MAX = (1 << 23) - 1        # |a| per step: Conv wraps a_out at 24 bits
 MAX_SPIKES = 31                       # spikes per step of a multi-spike (custom) neuron
+GRADED_BITS = 24                      # payload of a graded CUBA spike: the 24-bit voltage
 SD_SPIKE_EXP = 6                      # sigma-delta (netx SDNN): messages in 2^-(6 + spike_exp)
 SD_STATE_EXP = 6                      # ... states in 2^-(6 + spike_exp + state_exp) float units
 SD_EXP_MAX = 7                        # Lava: spike_exp and state_exp are 3-bit
@@ -124,6 +125,15 @@ def voltage_step(v, u_total, v_decay, bias):
     return saturate_voltage(decay(v, v_decay) + u_total + bias)
 
 
+def reset_due(step, interval, offset):
+    """Whether a population sets u and v to zero at the start of ``step`` (1-based, Lava's
+    ``time_step``), before that step's decay and input, as Lava's ``LIFReset``:
+    ``step % interval == offset`` with ``interval`` > 0 steps (0: never) and ``offset`` in
+    ``0..interval - 1``. Scalars or numpy int arrays (per neuron), element-wise."""
+    interval = np.asarray(interval)
+    return (interval > 0) & (step % np.maximum(interval, 1) == np.asarray(offset))
+
+
 def threshold_value(vth_mant):
     """Threshold in state units: ``vth_mant << 6``."""
     return vth_mant << ACTIVATION_SHIFT
@@ -133,6 +143,25 @@ def spike_and_reset(v, theta):
     """Strict threshold ``v > theta``; reset to zero where spiking. Returns ``(spikes, v)``."""
     s = v > theta
     return s, v * (~s)
+
+
+def graded_payload(v, spikes):
+    """The messages of a graded CUBA population (slayer's ``graded_spike``; a Loihi 2 graded
+    spike of :data:`GRADED_BITS`): the pre-reset voltage ``v`` (state units, 1/4096) where the
+    neuron spikes, 0 elsewhere. numpy or torch integers."""
+    return v * spikes
+
+
+def graded_input(a_shifted, acc):
+    """The input of one current in one step when graded CUBA payloads arrive:
+    ``trunc0(((a_shifted << 6) + acc) / 64)`` in state units, with ``a_shifted`` the sum of
+    the binary and count inputs already shifted (``a << 6``, state units) and ``acc`` the sum
+    over every graded projection into the current that step of ``sum_j w_j p_j`` (weights in
+    1/64, payloads in 1/4096: ``acc`` in 1/2^18). The whole step's input is truncated once, as
+    slayer's forward does (``trunc(4096 * x)`` of the summed weighted input, ``s = v / 4096``);
+    ``acc`` is kept whole (no 24-bit wrap, also through a conv: slayer has none). Without
+    graded input (``acc = 0``) it is ``a_shifted``. numpy or torch integers."""
+    return trunc_shift((a_shifted << ACTIVATION_SHIFT) + acc, ACTIVATION_SHIFT)
 
 
 def spike_count(v, theta):
@@ -231,7 +260,7 @@ def _trunc12_inplace(p, tmp) -> None:
     np.right_shift(p, DECAY_BITS, out=p)
 
 
-def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
+def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp, v_pre=None):
     """One step of :func:`current_step` (per current), :func:`voltage_step` and
     :func:`spike_and_reset`, bit-identical, in place on numpy int64 arrays (the integer
     simulator's fast path).
@@ -239,7 +268,8 @@ def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
     ``x`` (n_syn + 1, B, N): the currents ``u_k`` then ``v``; ``a_shifted`` (n_syn, B, N): the
     Dense input of the step already shifted, ``a << 6``; ``keep`` (n_syn + 1, 1, N):
     ``4096 - i_decay_k`` then ``4096 - v_decay``; ``bias``, ``theta`` (N,) in state units
-    (a theta of ``V_MAX`` never spikes); ``tmp`` scratch like ``x``. Returns spikes, bool (B, N).
+    (a theta of ``V_MAX`` never spikes); ``tmp`` scratch like ``x``; ``v_pre`` (B, N), when
+    given, receives the pre-reset voltage (graded payloads). Returns spikes, bool (B, N).
     """
     np.multiply(x, keep, out=x)                          # both decays use last step's values
     _trunc12_inplace(x, tmp)
@@ -253,6 +283,8 @@ def neuron_step_inplace(x, a_shifted, keep, bias, theta, tmp):
     np.maximum(v, -V_MAX, out=v)
     np.minimum(v, V_MAX, out=v)
     s = v > theta
+    if v_pre is not None:
+        np.copyto(v_pre, v)
     np.copyto(v, 0, where=s)
     return s
 

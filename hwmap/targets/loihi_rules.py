@@ -30,7 +30,9 @@ def rule_neuron_model(g, limits: LoihiLimits) -> None:
 
 
 def rule_custom_features(g, limits: LoihiLimits) -> None:
-    """Subtractive reset, refractory periods and graded/multi spikes need a custom neuron."""
+    """Subtractive reset, refractory periods and multi spikes need a custom neuron; graded
+    spikes run (a cuba population's pre-reset voltage as a 24-bit payload, slayer's
+    ``graded_spike``)."""
     for n, d in _neurons(g):
         if d.get("reset", "zero") != "zero":
             raise GraphError("subtractive reset is a custom-neuron feature, not supported by the "
@@ -40,9 +42,13 @@ def rule_custom_features(g, limits: LoihiLimits) -> None:
             raise GraphError("a refractory period is a custom-neuron feature, not supported by "
                              "the standard Loihi LIF", where=n, field="refractory", expected=0,
                              found=d.get("refractory"))
-        if d.get("spike", "binary") != "binary":
-            raise GraphError("graded and multi spikes are custom-neuron features", where=n,
-                             field="spike", expected="binary", found=d.get("spike"))
+        spike = d.get("spike", "binary")
+        if spike == "multi" or (spike == "graded" and d.get("model") != "cuba"):
+            raise GraphError("multi spikes (and graded ones out of anything but a cuba "
+                             "population) are custom-neuron features", where=n, field="spike",
+                             expected="binary | graded (cuba: the pre-reset voltage as "
+                                      "payload, hwmap.targets.loihi.graded_payload)",
+                             found=spike)
 
 
 def rule_synaptic_currents(g, limits: LoihiLimits) -> None:

@@ -34,6 +34,10 @@ def structure_errors(g, limits: XyloLimits) -> list:
         if kind == "neuron" and d.get("refractory", 0):
             errors.append(CapacityError("Xylo has no refractory period", where=node,
                                         field="refractory", expected=0, found=d["refractory"]))
+        if kind == "neuron" and d.get("reset_interval", 0):
+            errors.append(CapacityError("Xylo has no periodic state reset (Lava's LIFReset)",
+                                        where=node, field="reset_interval", expected=0,
+                                        found=d["reset_interval"]))
         if kind == "neuron" and (d.get("model") == "li" or node in outputs):
             if d.get("n_syn", 1) > 1:
                 errors.append(CapacityError("output neurons have one synaptic current",

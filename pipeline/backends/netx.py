@@ -16,8 +16,8 @@ import numpy as np
 
 from snnpipe.hwmap.targets.loihi import DECAY_UNIT
 from snnpipe.pipeline.backends.base import Backend, Compiled, Run, channels, n_steps
-from snnpipe.pipeline.formats import hdf5, netx_layout
-from snnpipe.pipeline.ir.errors import BackendError
+from snnpipe.pipeline.formats import hdf5, netx_layout, netx_reset
+from snnpipe.pipeline.ir.errors import BackendError, GraphError
 from snnpipe.pipeline.ir.graph import topological_order
 
 
@@ -46,11 +46,13 @@ def run(c: Compiled, x, record: bool = False) -> Run:
         raise BackendError("netx runs one input and one output", where=g.graph.get("name"),
                            field="outputs", found=g.graph["outputs"])
     pops = [n for n in topological_order(g) if g.nodes[n]["kind"] == "neuron"]
+    reset = _reset(g, x)
     with tempfile.TemporaryDirectory(prefix="snnpipe-netx-") as folder:
         path = netx_file(g, folder)
         _check_runnable(path)
         layers = netx_run(path, channels(g.graph["inputs"], x),
-                          g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record)
+                          g.nodes[g.graph["inputs"][0]]["shape"], steps=n_steps(x), record=record,
+                          reset=reset)
     if len(layers) != len(pops):
         raise BackendError("netx made another number of layers than the graph has populations",
                            where=str(path), field="layer", expected=len(pops), found=len(layers))
@@ -66,11 +68,31 @@ def run(c: Compiled, x, record: bool = False) -> Run:
     return Run("netx", recorded if record else {}, {out: emitted})
 
 
+def _reset(g, x) -> tuple[int, int] | None:
+    """netx's ``(reset_interval, reset_offset)`` for the graph's resets, or None. netx runs
+    the samples of a batch one after another in one Lava run whose step count goes on, so a
+    batch keeps the phase of its resets only when the steps per sample are a multiple of the
+    interval: otherwise it is refused."""
+    try:
+        reset = netx_reset.netx_arguments(g)
+    except GraphError as exc:
+        raise BackendError(f"netx cannot build these resets: {exc}", where=g.graph.get("name"),
+                           field="reset_interval") from exc
+    steps, batch = n_steps(x), np.shape(x)[0] if np.ndim(x) == 3 else 1
+    if reset is not None and batch > 1 and steps % reset[0]:
+        raise BackendError("netx runs a batch as one Lava run: with a reset every "
+                           f"{reset[0]} steps, samples of {steps} steps would reset at other "
+                           "phases (run one sample at a time)", where=g.graph.get("name"),
+                           field="reset_interval", expected=f"steps a multiple of {reset[0]}",
+                           found=steps)
+    return reset
+
+
 def _check_runnable(path: Path) -> None:
     """Refuse a file netx 0.6.0 cannot build: a pool, convT, unpool, average or concat layer;
-    or one it loads but cannot run: an SDNN layer with ``neuron/messageBits``
-    (netx hands its NetDict wrapper on as the next synapse's ``num_message_bits``; Lava fails
-    to build it, and its runtime can then hang on shutdown)."""
+    or one it loads but cannot run: an SDNN or CUBA layer with ``neuron/messageBits`` (netx
+    hands its NetDict wrapper on as the next synapse's ``num_message_bits``; Lava fails to
+    build it, and its runtime can then hang on shutdown)."""
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -84,8 +106,9 @@ def _check_runnable(path: Path) -> None:
             if neuron is None or "messageBits" not in neuron or "type" not in neuron:
                 continue
             kind = neuron["type"][()]
-            if (kind.decode() if isinstance(kind, bytes) else str(kind)) == "SDNN":
-                raise BackendError("lava-dl netx 0.6.0 cannot run an SDNN layer that states its "
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind in ("SDNN", "CUBA", "LOIHI"):
+                raise BackendError(f"lava-dl netx 0.6.0 cannot run a {kind} layer that states its "
                                    "message bits (a netx defect; intsim-loihi and lava-fixed "
                                    "run it)", file=path, where=f"layer/{key}/neuron",
                                    field="messageBits")

@@ -48,7 +48,9 @@ def _record(graph, x, precision: str, unit: float | None, name: str, **build_kw)
             pops[n]["spikes"] = np.rint(rec[n]["spikes"].numpy()).astype(np.int64)
             continue
         p = {"u": conv(rec[n]["u"], unit), "v": conv(rec[n]["v"], unit)}
-        if graph.nodes[n]["model"] != "li":
+        if graph.nodes[n].get("spike") == "graded":     # payloads: the pre-reset voltage
+            p["spikes"] = conv(rec[n]["spikes"], unit)
+        elif graph.nodes[n]["model"] != "li":
             p["spikes"] = np.rint(rec[n]["spikes"].numpy()).astype(np.int64)
         pops[n] = p
     merges = {m: np.rint(rec[m]["spikes"].numpy()).astype(np.int64) for m in model.merges}

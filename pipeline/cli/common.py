@@ -33,6 +33,12 @@ def file_options() -> argparse.ArgumentParser:
     g.add_argument("--producer", choices=tuple(PRODUCERS),
                    help="the framework whose discretisation the file follows (default: detected "
                         "from the file, else exact; README: 'NIR files')")
+    g = p.add_argument_group("netx files", "netx's run-time arguments, which no file stores")
+    g.add_argument("--reset-interval", type=int, metavar="STEPS",
+                   help="netx files: netx's run-time reset_interval (every CUBA layer sets u "
+                        "and v to zero every STEPS steps, Lava's LIFReset; default: none)")
+    g.add_argument("--reset-offset", type=int, default=0, metavar="STEP",
+                   help="netx files: netx's reset_offset (default 0)")
     return p
 
 
@@ -40,7 +46,8 @@ def read_options(args):
     """The :class:`~snnpipe.pipeline.formats.network_file.ReadOptions` of parsed arguments."""
     from snnpipe.pipeline.formats.network_file import ReadOptions
 
-    return ReadOptions(getattr(args, "dt", None), getattr(args, "producer", None))
+    return ReadOptions(getattr(args, "dt", None), getattr(args, "producer", None),
+                       getattr(args, "reset_interval", None), getattr(args, "reset_offset", 0))
 
 
 def recipe_of(path) -> str | None:

@@ -26,10 +26,14 @@ NIR_SUFFIX = ".nir"
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a file that does not say: ``dt`` seconds per step and the ``producer``
-    whose conventions a NIR file follows (None: the file's metadata, else detected)."""
+    whose conventions a NIR file follows (None: the file's metadata, else detected); for a
+    netx file, netx's run-time ``reset_interval`` (steps; None: no reset) and ``reset_offset``
+    (:func:`snnpipe.pipeline.formats.netx_reset.apply`: every CUBA layer resets)."""
 
     dt: float | None = None
     producer: str | None = None
+    reset_interval: int | None = None
+    reset_offset: int = 0
 
 
 def is_nir(path) -> bool:
@@ -56,8 +60,17 @@ def read(path, options: ReadOptions = ReadOptions()) -> tuple[nx.MultiDiGraph, o
     if is_nir(path):
         from snnpipe.pipeline.formats.nir import read_nir
 
+        if options.reset_interval is not None:
+            raise GraphError("a reset interval is netx's run-time argument: for netx files",
+                             file=path, field="reset_interval", expected="an HDF5 netx file",
+                             found="NIR")
         return read_nir(path, dt=options.dt, producer=options.producer)
-    return hdf5.load(path), None
+    graph = hdf5.load(path)
+    if options.reset_interval is not None:
+        from snnpipe.pipeline.formats import netx_reset
+
+        netx_reset.apply(graph, options.reset_interval, options.reset_offset)
+    return graph, None
 
 
 def load(path, options: ReadOptions = ReadOptions()) -> nx.MultiDiGraph:

@@ -106,9 +106,12 @@ def _exact(x, to_int, unit) -> bool:
 
 
 def lossless(graph: nx.MultiDiGraph, steps) -> bool:
-    """True when quantising ``steps`` to netx integers and reading them back is exact."""
+    """True when quantising ``steps`` to netx integers and reading them back is exact (a
+    periodic reset is a run-time argument of netx that no netx file stores: never)."""
     for node, edge, rec in steps:
         d = graph.nodes[node]
+        if d.get("reset_interval"):
+            return False
         if d["model"] == "rf":
             if not (netx_rf.lossless(d) and _exact(edge["imag"]["weight"], loihi.weight_to_int,
                                                    64)):

@@ -58,11 +58,13 @@ def _neuron_to_nir(node, d, dt: float) -> nir.NIRNode:
         raise GraphError("NIR has no form for this neuron model", where=node, field="model",
                          expected="cuba | li", found=d.get("model"))
     unsupported = {"n_syn": d["n_syn"] != 1, "reset": d["reset"] != "zero",
-                   "spike": d["spike"] != "binary", "refractory": d["refractory"] != 0}
+                   "spike": d["spike"] != "binary", "refractory": d["refractory"] != 0,
+                   "reset_interval": bool(d.get("reset_interval", 0))}
     for field, bad in unsupported.items():
         if bad:
             raise GraphError("NIR cannot express this neuron feature", where=node, field=field,
-                             expected="n_syn 1, reset zero, binary spikes, no refractory period",
+                             expected="n_syn 1, reset zero, binary spikes, no refractory period, "
+                                      "no periodic reset",
                              found=d[field])
     cd = _full(d["current_decay"][0], shape)
     vd = _full(d["voltage_decay"], shape)

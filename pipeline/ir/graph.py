@@ -8,7 +8,11 @@ Nodes (``kind``):
     ``neuron``  ``shape``, ``model`` (``cuba`` | ``li``), ``n_syn``, ``current_decay``
                 (float64 array (n_syn,) or (n_syn, N)), ``voltage_decay``, ``threshold``,
                 ``bias`` (float64 arrays, 0-d or (N,)), ``reset`` (``zero`` | ``subtract``),
-                ``spike`` (``binary`` | ``graded`` | ``multi``), ``refractory`` (steps).
+                ``spike`` (``binary`` | ``graded`` | ``multi``), ``refractory`` (steps);
+                optional ``reset_interval`` (steps, > 0) and ``reset_offset`` (0..interval-1):
+                u and v are set to zero at the start of Lava step t (1-based; index t - 1)
+                whenever ``t % reset_interval == reset_offset`` (Lava's ``LIFReset``; absent:
+                never).
                 ``li`` nodes have no threshold; their output is ``v`` (a readout of the synaptic
                 current is an ``li`` with ``voltage_decay = 1``).
                 ``sigma_delta`` (lava-dl's SDNN; :func:`add_sigma_delta`): ``stage``,
@@ -80,10 +84,14 @@ def add_input(g: nx.MultiDiGraph, node: str, shape) -> str:
 
 def add_neuron(g: nx.MultiDiGraph, node: str, shape, *, model: str = "cuba", n_syn: int = 1,
                current_decay=0.0, voltage_decay=0.0, threshold=1.0, bias=0.0,
-               reset: str = "zero", spike: str = "binary", refractory: int = 0) -> str:
+               reset: str = "zero", spike: str = "binary", refractory: int = 0,
+               reset_interval: int = 0, reset_offset: int = 0) -> str:
     """Add a neuron population. Decays are fractions lost per step (0..1), float units elsewhere.
 
     ``current_decay`` may be a scalar (shared by all currents), (n_syn,) or (n_syn, N).
+    ``reset_interval`` > 0 (steps) sets u and v to zero at the start of Lava step t (1-based)
+    where ``t % reset_interval == reset_offset`` (Lava's ``LIFReset``); 0: never (the
+    attributes are then left out).
     """
     shape = tuple(int(s) for s in np.atleast_1d(shape))
     cd = _f64(current_decay)
@@ -94,6 +102,8 @@ def add_neuron(g: nx.MultiDiGraph, node: str, shape, *, model: str = "cuba", n_s
                  refractory=int(refractory))
     if model != "li":
         attrs["threshold"] = _f64(threshold)
+    if reset_interval:
+        attrs.update(reset_interval=int(reset_interval), reset_offset=int(reset_offset))
     g.add_node(node, **attrs)
     return node
 

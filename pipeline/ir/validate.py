@@ -152,6 +152,9 @@ def _neuron_problems(node, attrs, n) -> list[SnnpipeError]:
     model = attrs.get("model")
     if model not in G.NEURON_MODELS:
         return [_err("unknown neuron model", node, "model", " | ".join(G.NEURON_MODELS), model)]
+    if model in ("sigma_delta", "rf") and (RESET_FIELDS & set(attrs)):
+        return [_err("a periodic state reset is for cuba and li populations (Lava's LIFReset)",
+                     node, "reset_interval", "no reset_interval", attrs.get("reset_interval"))]
     if model == "sigma_delta":
         return _sigma_delta_problems(node, attrs, n)
     if model == "rf":
@@ -174,7 +177,28 @@ def _neuron_problems(node, attrs, n) -> list[SnnpipeError]:
     if not isinstance(ref, (int, np.integer)) or ref < 0:
         problems.append(_err("bad refractory period", node, "refractory", "an int >= 0 (steps)",
                              ref))
-    return problems
+    return problems + _reset_problems(node, attrs)
+
+
+RESET_FIELDS = {"reset_interval", "reset_offset"}
+
+
+def _reset_problems(node, attrs) -> list[SnnpipeError]:
+    """The optional periodic reset of a cuba / li node: both fields or neither, an interval
+    > 0 steps and an offset in 0..interval - 1."""
+    if not RESET_FIELDS & set(attrs):
+        return []
+    interval, offset = attrs.get("reset_interval"), attrs.get("reset_offset")
+
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if not is_int(interval) or interval < 1:
+        return [_err("bad reset interval", node, "reset_interval", "an int >= 1 (steps)",
+                     interval)]
+    if not is_int(offset) or not 0 <= offset < interval:
+        return [_err("bad reset offset", node, "reset_offset", f"an int in 0..{interval - 1}",
+                     offset)]
+    return []
 
 
 def _sigma_delta_problems(node, attrs, n) -> list[SnnpipeError]:

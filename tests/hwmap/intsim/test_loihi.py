@@ -12,7 +12,8 @@ import snnpipe.hwmap.intsim.loihi_prepare as prepare
 from snnpipe.hwmap.intsim.energy import LoihiCosts
 from snnpipe.hwmap.intsim.loihi import simulate
 from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, U_HALF, V_MAX, VTH_MAX, LoihiLimits,
-                                         bias_array, decay, neuron_step_inplace, threshold_value)
+                                         bias_array, decay, graded_payload, neuron_step_inplace,
+                                         threshold_value)
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig, Population, Projection
 from snnpipe.hwmap.mappers.loihi_map import map_graph, place
 from snnpipe.hwmap.targets.loihi_weights import weight_format
@@ -82,6 +83,8 @@ def test_numba_neuron_step_equals_the_rule():
         x[:, :, small] = rng.integers(-8, 9, x[:, :, small].shape)
         per_sample = [np.ascontiguousarray(x[:, b]) for b in range(B)]
         tmp, s_b = np.empty_like(x), np.empty(N, np.int64)
+        graded = (rng.random(N) < 0.3).astype(np.int64)     # graded CUBA neurons: payloads
+        v_pre = np.empty((B, N), np.int64)
         spiked = 0
         for _ in range(40):
             a = np.where(small, rng.integers(-6, 7, (n_syn, B, N)),
@@ -91,38 +94,48 @@ def test_numba_neuron_step_equals_the_rule():
             edge = rng.choice([U_HALF, U_HALF + 1, -U_HALF, 1 - U_HALF], a.shape)
             hit = (rng.random(a.shape) < 0.25) & ~small
             a[hit] = (edge - decay(x[:-1], DECAY_UNIT - keep[:-1]))[hit]
-            s = neuron_step_inplace(x, a, keep, bias, theta, tmp)
+            s = neuron_step_inplace(x, a, keep, bias, theta, tmp, v_pre)
+            message = np.where(graded == 1, graded_payload(v_pre, s), s)
             for b in range(B):
                 kernel.neuron_step(per_sample[b], np.ascontiguousarray(a[:, b]),
-                                   np.ascontiguousarray(keep[:, 0]), bias, theta, s_b)
+                                   np.ascontiguousarray(keep[:, 0]), bias, theta, graded, s_b)
                 assert np.array_equal(per_sample[b], x[:, b])
-                assert np.array_equal(s_b, s[b])
+                assert np.array_equal(s_b, message[b])
             spiked += int(s.sum())
         assert 0 < spiked < 40 * B * N
 
 
 def _multi_net(rng, n=7):
-    """Three populations with 1-3 synaptic currents, two inputs (one graded with negative
-    counts), Dense with per-synapse or uniform delays and weight_exp -4..3, an identity."""
+    """Three populations with 1-3 synaptic currents, graded spikes and periodic resets now
+    and then, two
+    inputs (one graded with negative counts), Dense with per-synapse or uniform delays and
+    weight_exp -4..3, an identity."""
     def pop(name, k):
+        interval = int(rng.choice([0, 1, 3, 7]))          # Lava's LIFReset, 0: never
         return Population(name, (n,), "cuba", rng.choice([0, 1, 2000, 4096], (k, n)),
                           rng.choice([0, 300, 4096], n), rng.integers(0, 300, n),
-                          rng.integers(-4096, 4096, n), rng.integers(-3, 8, n))
+                          rng.integers(-4096, 4096, n), rng.integers(-3, 8, n),
+                          spike=str(rng.choice(["binary", "graded"])),
+                          reset_interval=interval,
+                          reset_offset=int(rng.integers(0, interval)) if interval else 0)
+
+    pops = {name: pop(name, k) for name, k in (("a", 2), ("b", 1), ("c", 3))}
+
+    def bits(src):
+        return 24 if src in pops and pops[src].spike == "graded" else int(rng.choice([0, 8]))
 
     def dense(src, dst, syn, n_src=n):
         delay = (rng.integers(0, 5, (n, n_src)) if rng.random() < 0.5
                  else np.asarray(int(rng.integers(0, 3))))
         return Projection(src, dst, "dense", rng.integers(-256, 256, (n, n_src)),
                           int(rng.integers(1, 9)), int(rng.integers(-4, 4)), syn, delay,
-                          int(rng.choice([0, 8])))
+                          bits(src))
 
     projs = [dense("i1", "a", 0, 5), dense("i2", "a", 1, 3), dense("a", "b", 0),
              dense("b", "c", 2), dense("c", "a", 1), dense("c", "c", 0),
              Projection("a", "c", "identity", rng.integers(-256, 256, n), 8,
-                        int(rng.integers(-3, 3)), 1, rng.integers(0, 4, n),
-                        int(rng.choice([0, 8])))]
-    return LoihiConfig("t", 1e-3, {"i1": (5,), "i2": (3,)}, [pop("a", 2), pop("b", 1),
-                                                            pop("c", 3)], projs, ["c"])
+                        int(rng.integers(-3, 3)), 1, rng.integers(0, 4, n), bits("a"))]
+    return LoihiConfig("t", 1e-3, {"i1": (5,), "i2": (3,)}, list(pops.values()), projs, ["c"])
 
 
 def test_numba_path_equals_numpy_path(monkeypatch):
@@ -147,7 +160,7 @@ def test_numba_path_equals_numpy_path(monkeypatch):
             assert all(np.array_equal(pa[k], pb[k]) for k in pa), part
         for f in a.counts.__dataclass_fields__:
             assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), f
-        spikes += sum(int(v.sum()) for v in a.spikes.values())
+        spikes += sum(int(np.count_nonzero(v)) for v in a.spikes.values())
     assert spikes > 0
 
 
@@ -201,7 +214,7 @@ def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
             assert all(np.array_equal(pa[k], pb[k]) for k in pa), (name, part)
         for f in a.counts.__dataclass_fields__:
             assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), (name, f)
-        spikes += sum(int(v.sum()) for v in a.spikes.values())
+        spikes += sum(int(np.count_nonzero(v)) for v in a.spikes.values())
     assert spikes > 0
 
 

@@ -185,7 +185,7 @@ def _graph(**neuron):
 @pytest.mark.parametrize("neuron,err,words", [
     (dict(reset="subtract"), GraphError, "custom-neuron"),
     (dict(refractory=2), GraphError, "refractory"),
-    (dict(spike="graded"), GraphError, "graded"),
+    (dict(spike="multi"), GraphError, "multi"),
     (dict(n_syn=9), CapacityError, "synaptic currents"),
     (dict(threshold=5000.0), QuantizationError, "threshold"),
     (dict(voltage_decay=1.5), QuantizationError, "decay"),
