@@ -20,6 +20,9 @@ from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, graded_input, graded_
                                          neuron_step_inplace, reset_due)
 
 
+CHUNK_ELEMENTS = 1 << 22    # steps * samples * neurons of the largest population per chunk
+
+
 def order(cfg: LoihiConfig) -> list | None:
     """Population names in dependency order, or None when the path does not apply: a cycle of
     projections (recurrence) or a population that is neither LIF (``cuba`` / ``li``) nor
@@ -63,7 +66,26 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     """Run ``cfg`` on ``x_in`` {input: (B, N, T) int64}; ``wanted(record, pop, var)`` says which
     states to keep. Returns as :func:`snnpipe.hwmap.intsim.loihi._run_numpy`: spikes {pop: (B,
     N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}, and the non-zero
-    events per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
+    events per sample {name: (B, N)} and per step {name: (T, N)}, float64.
+
+    A batch runs in chunks of samples whose (step, sample, neuron) arrays stay within
+    ``CHUNK_ELEMENTS`` for the largest population (samples are independent)."""
+    n_max = max([p.size for p in cfg.populations] + [1])
+    chunk = max(1, CHUNK_ELEMENTS // max(1, T * n_max))
+    if B <= chunk:
+        return _run(cfg, x_in, T, B, record, wanted)
+    parts = [_run(cfg, {k: v[b:b + chunk] for k, v in x_in.items()}, T,
+                  min(chunk, B - b), record, wanted) for b in range(0, B, chunk)]
+    spikes, states, ev_b, ev_t = ({k: [p[i][k] for p in parts] for k in parts[0][i]}
+                                  for i in range(4))
+    return ({k: np.concatenate(v) for k, v in spikes.items()},
+            {k: np.concatenate(v) for k, v in states.items()},
+            {k: np.concatenate(v) for k, v in ev_b.items()},
+            {k: np.sum(v, axis=0) for k, v in ev_t.items()})
+
+
+def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
+    """:func:`run` on one chunk of samples."""
     _, _, slices, keep, bias, theta = neuron_constants(cfg)
     r_int, r_off = reset_constants(cfg)
     pops = {p.name: p for p in cfg.populations}
@@ -87,7 +109,8 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
                     if s.payload:            # graded: summed whole, truncated once per step
                         fine[s.q.syn, 1 + d:T] += acc
                     else:
-                        arrivals[s.q.syn, 1 + d:T] += acc << ACTIVATION_SHIFT
+                        np.left_shift(acc, ACTIVATION_SHIFT, out=acc)
+                        arrivals[s.q.syn, 1 + d:T] += acc
         if fine is not None:
             arrivals = graded_input(arrivals, fine)
         if p.model == "sigma_delta":

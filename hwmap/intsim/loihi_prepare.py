@@ -10,8 +10,8 @@ from scipy import sparse
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.hwmap.mappers.loihi_conv import conv_int
 from snnpipe.hwmap.mappers.loihi_map import effective
-from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, V_MAX, bias_array, threshold_value,
-                                         wrap_activation)
+from snnpipe.hwmap.targets.loihi import (DECAY_UNIT, U_HALF, V_MAX, bias_array,
+                                         threshold_value, wrap_activation)
 from snnpipe.hwmap.targets.loihi_weights import shift_exp
 
 SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
@@ -46,6 +46,10 @@ class Synapses:
         ft = np.float32 if small else np.float64
         self.terms = [(d, w.astype(ft), w) for d, w in mats]   # (delay, float, int64)
         self.max_delay = max(d for d, _, _ in self.terms)
+        # a conv's largest sum of |weights| into one neuron: its output needs Lava's 24-bit wrap
+        # only where this times the largest |input| can reach 2^23
+        self.conv_bound = max(float(np.abs(w).reshape(len(w), -1).sum(axis=1).max(initial=0))
+                              for _, w in mats) if q.op == "conv" else 0.0
 
     def apply(self, x: np.ndarray):
         """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) int64)].
@@ -64,7 +68,9 @@ class Synapses:
             if self.q.op == "conv":
                 acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64)
                 acc = acc.reshape(len(x), -1)
-                out.append((d, acc if self.payload else wrap_activation(acc)))
+                wrap = not self.payload and \
+                    self.conv_bound * float(np.abs(x).max(initial=0)) >= U_HALF
+                out.append((d, wrap_activation(acc) if wrap else acc))
                 continue
             if self.q.op == "identity":
                 acc = x * wi

@@ -20,8 +20,14 @@ def run(c: Compiled, x, record: bool = False) -> Run:
     readouts = [p.name for p in cfg.populations if p.model == "li" and p.name in cfg.outputs]
     wanted = STATES if record else ("spikes",) + tuple(f"{o}/v" for o in readouts)
     res = simulate(cfg, x, record=wanted)
+    # without record, only what the outputs read: the outputs and the sources of merges
+    needed = None if record or c.graph is None else set(cfg.outputs) | {
+        u for m, d in c.graph.nodes(data=True) if d["kind"] == "merge"
+        for u, _ in c.graph.in_edges(m)}
     pops = {}
     for p in cfg.populations:
+        if needed is not None and p.name not in needed:
+            continue
         d = {k: res.states[f"{p.name}/{k}"] for k in STATES if f"{p.name}/{k}" in res.states}
         if p.model != "li":
             d["spikes"] = res.spikes[p.name].astype(np.int64)

@@ -180,7 +180,8 @@ def _sdnn_graph(rng):
 
 def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
     """Feed-forward networks (conv, dense, identity; delays, several currents, merges, li
-    readouts, sigma-delta populations, several inputs, a batch) run population by population over all steps give the
+    readouts, sigma-delta populations, several inputs, a batch, in one chunk or one sample per
+    chunk) run population by population over all steps give the
     spikes, u, v and event counts of the step-by-step path; recurrent ones are not taken."""
     import zoo
     from snnpipe.hwmap.intsim import loihi_layered
@@ -207,12 +208,18 @@ def test_layer_by_layer_path_equals_step_by_step_path(monkeypatch):
         for path in ("layered", "numpy"):
             monkeypatch.setattr(intsim, "KERNEL", path)
             runs[path] = simulate(cfg, x, record=("u", "v"))
+        monkeypatch.setattr(intsim, "KERNEL", "layered")
+        monkeypatch.setattr(loihi_layered, "CHUNK_ELEMENTS", 1)       # one sample per chunk
+        runs["chunked"] = simulate(cfg, x, record=("u", "v"))
+        monkeypatch.undo()
         a, b = runs["layered"], runs["numpy"]
         for part in ("spikes", "states", "energy"):
-            pa, pb = getattr(a, part), getattr(b, part)
-            assert pa.keys() == pb.keys(), (name, part)
+            pa, pb, pc = getattr(a, part), getattr(b, part), getattr(runs["chunked"], part)
+            assert pa.keys() == pb.keys() == pc.keys(), (name, part)
             assert all(np.array_equal(pa[k], pb[k]) for k in pa), (name, part)
+            assert all(np.array_equal(pc[k], pb[k]) for k in pa), (name, part, "chunked")
         for f in a.counts.__dataclass_fields__:
+            assert np.array_equal(getattr(runs["chunked"].counts, f), getattr(b.counts, f)), f
             assert np.array_equal(getattr(a.counts, f), getattr(b.counts, f)), (name, f)
         spikes += sum(int(np.count_nonzero(v)) for v in a.spikes.values())
     assert spikes > 0
