@@ -38,6 +38,7 @@ from typing import Iterator
 import networkx as nx
 import numpy as np
 
+from snnpipe.pipeline.ir import readout
 from snnpipe.pipeline.ir.errors import GraphError
 
 FORMAT_VERSION = 1
@@ -310,7 +311,7 @@ def summary(g: nx.MultiDiGraph) -> str:
                 line += f" bias={_range(d['bias'])}"
             if d.get("model") in ("cuba", "li"):
                 line += f" reset={d.get('reset')} spike={d.get('spike')}"
-        lines.append(line)
+        lines.append(line + readout.label(d))
     lines.append("edges:")
     for u, v, k, d in edges(g):
         w = d.get("weight")

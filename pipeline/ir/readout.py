@@ -27,6 +27,11 @@ def of(attrs: dict) -> str | None:
     return attrs.get("readout")
 
 
+def label(attrs: dict) -> str:
+    """`` readout=mean of G groups`` for a node's summary line, or ''."""
+    return f" readout={of(attrs)} of {attrs.get('readout_groups')} groups" if of(attrs) else ""
+
+
 def apply(attrs: dict, emission: np.ndarray) -> np.ndarray:
     """A node's emission (B, N, T) -> its readout, float64 (B, groups, T); unchanged without
     one."""

@@ -43,7 +43,7 @@ def test_a_bad_readout_is_named_by_node_and_field(change, field):
 
 def test_every_implementation_reads_the_mean_out_and_our_file_keeps_it(tmp_path):
     g = graph()
-    assert validate(g) == []
+    assert validate(g) == [] and "readout=mean of 2 groups" in G.summary(g)
     snnpipe.save(g, tmp_path / "g.h5")
     h = snnpipe.load(tmp_path / "g.h5")
     assert (h.nodes["h"]["readout"], h.nodes["h"]["readout_groups"]) == ("mean", 2)
