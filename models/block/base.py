@@ -238,3 +238,14 @@ def weight_array(synapse: Synapse) -> np.ndarray:
     """The effective weight as a float64 numpy array."""
     with torch.no_grad():
         return synapse.effective_weight().double().cpu().numpy()
+
+
+def input_transform(x: torch.Tensor, pre_hook_fx, weight, bias) -> torch.Tensor:
+    """slayer's Input block transform of x (batch, channels..., time): ``q(x) * q(weight) +
+    q(bias)`` with ``q = pre_hook_fx``, each of weight and bias optional (None)."""
+    z = pre_hook_fx(x)
+    if weight is not None:
+        z = z * pre_hook_fx(weight)
+    if bias is not None:
+        z = z + pre_hook_fx(bias)
+    return z

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from snnpipe.models.block.base import (Synapse, axon_delay, make_neuron, neuron_attrs, shift,
-                                       weight_array)
+from snnpipe.models.block.base import (Synapse, axon_delay, input_transform, make_neuron,
+                                       neuron_attrs, shift, weight_array)
 from snnpipe.models.dropout import TimeStepDropout
 from snnpipe.models.ste import quantize_weight_8bit
 from snnpipe.pipeline.ir import graph
@@ -107,11 +107,7 @@ class Input(torch.nn.Module):
         self.shape = tuple(x.shape[1:-1])
         states = {}
         if self.neuron is not None:
-            z = self.pre_hook_fx(x)
-            if self.weight is not None:
-                z = z * self.pre_hook_fx(self.weight)
-            if self.bias is not None:
-                z = z + self.pre_hook_fx(self.bias)
+            z = input_transform(x, self.pre_hook_fx, self.weight, self.bias)
             x, states = self.neuron(z, record=True)
             states = {"spikes": x, **states}
         out = shift(x, 1) if self.delay_shift else x

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from snnpipe.models.block.base import Synapse, axon_delay, shift, weight_array
+from snnpipe.models.block.base import Synapse, axon_delay, input_transform, shift, weight_array
 from snnpipe.models.block.cuba import Flatten
 from snnpipe.models.block.sigma_delta_neuron import MeanOnlyBatchNorm, SigmaDelta, quantize_8bit
 from snnpipe.pipeline.ir import graph
@@ -83,11 +83,7 @@ class Input(torch.nn.Module):
         self.shape = tuple(x.shape[1:-1])
         states = {}
         if self.neuron is not None:
-            z = self.pre_hook_fx(x)
-            if self.weight is not None:
-                z = z * self.pre_hook_fx(self.weight)
-            if self.bias is not None:
-                z = z + self.pre_hook_fx(self.bias)
+            z = input_transform(x, self.pre_hook_fx, self.weight, self.bias)
             x = self.neuron.delta(z)
             states = {"spikes": x, "act": z}
         out = shift(x, 1) if self.delay_shift else x
