@@ -17,7 +17,8 @@ from snnpipe.models.populations.cuba import Cuba
 from snnpipe.hwmap.targets.xylo import UNIT as XYLO_UNIT
 from snnpipe.models.neurons.cuba_xylo import quantize_weight_xylo, xylo_ints
 from snnpipe.models.ste import quantize_weight_8bit
-from snnpipe.pipeline.ir.errors import SnnpipeError
+from snnpipe.pipeline.ir import graph
+from snnpipe.pipeline.ir.errors import GraphError, SnnpipeError
 
 SLAYER_KEYS = {"threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",
                "requires_grad", "persistent_state", "graded_spike", "dropout", "scale",
@@ -249,3 +250,18 @@ def input_transform(x: torch.Tensor, pre_hook_fx, weight, bias) -> torch.Tensor:
     if bias is not None:
         z = z + pre_hook_fx(bias)
     return z
+
+
+def conv_to_graph(g, src, name: str, synapse: Synapse, delay, add_node) -> str:
+    """Add a conv block's population (``add_node(g, name, shape)``) and its conv in-edge from
+    ``src`` to Graph ``g``; ``delay``: the source's axonal delay, steps (one value: a conv edge
+    carries one delay). Returns ``name``."""
+    if np.ndim(delay) and np.unique(delay).size > 1:
+        raise GraphError("per-neuron delays into a convolution cannot be expressed",
+                         where=name, field="delay", expected="one delay", found="several")
+    c, w = synapse.conv, weight_array(synapse)
+    shape = graph.conv_output_shape(g.nodes[src]["shape"], w.shape, c["stride"],
+                                    c["padding"], c["dilation"])
+    add_node(g, name, shape)
+    graph.add_conv(g, src, name, w, delay=int(np.max(delay)) if np.ndim(delay) else delay, **c)
+    return name

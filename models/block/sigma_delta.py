@@ -34,7 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from snnpipe.models.block.base import Synapse, axon_delay, input_transform, shift, weight_array
+from snnpipe.models.block.base import (Synapse, axon_delay, conv_to_graph, input_transform,
+                                       shift, weight_array)
 from snnpipe.models.block.cuba import Flatten
 from snnpipe.models.block.sigma_delta_neuron import MeanOnlyBatchNorm, SigmaDelta, quantize_8bit
 from snnpipe.pipeline.ir import graph
@@ -192,16 +193,7 @@ class Conv(SigmaDeltaBlock):
                          precision=precision)
 
     def to_graph(self, g, src, name, delay=0):
-        if np.ndim(delay) and np.unique(delay).size > 1:
-            raise GraphError("per-neuron delays into a convolution cannot be expressed",
-                             where=name, field="delay", expected="one delay", found="several")
-        c, w = self.synapse.conv, weight_array(self.synapse)
-        shape = graph.conv_output_shape(g.nodes[src]["shape"], w.shape, c["stride"],
-                                        c["padding"], c["dilation"])
-        self._add_node(g, name, shape)
-        graph.add_conv(g, src, name, w, delay=int(np.max(delay)) if np.ndim(delay) else delay,
-                       **c)
-        return name
+        return conv_to_graph(g, src, name, self.synapse, delay, self._add_node)
 
 
 class PoolSynapse(torch.nn.Module):
