@@ -265,3 +265,10 @@ def conv_to_graph(g, src, name: str, synapse: Synapse, delay, add_node) -> str:
     add_node(g, name, shape)
     graph.add_conv(g, src, name, w, delay=int(np.max(delay)) if np.ndim(delay) else delay, **c)
     return name
+
+
+def edge_delay(delay, n_out: int):
+    """The delay of a Dense in-edge of ``n_out`` neurons from a source's axonal delay (steps,
+    a scalar or one per source neuron): a scalar, or (n_out, N_src)."""
+    d = np.asarray(delay, dtype=np.int64)
+    return d if d.ndim == 0 else np.broadcast_to(d[None, :], (n_out, d.size)).copy()

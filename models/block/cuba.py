@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from snnpipe.models.block.base import (Synapse, axon_delay, conv_to_graph, input_transform,
-                                       make_neuron, neuron_attrs, shift, weight_array)
+from snnpipe.models.block.base import (Synapse, axon_delay, conv_to_graph, edge_delay,
+                                       input_transform, make_neuron, neuron_attrs, shift,
+                                       weight_array)
 from snnpipe.models.dropout import TimeStepDropout
 from snnpipe.models.ste import quantize_weight_8bit
 from snnpipe.pipeline.ir import graph
@@ -76,10 +77,6 @@ class SpikingBlock(torch.nn.Module):
         s, states = self._neuron(z)
         out = self._output(s)
         return (out, {"spikes": s, **states}) if record else out
-
-    def _edge_delay(self, delay, n_out):
-        d = np.asarray(delay, dtype=np.int64)
-        return d if d.ndim == 0 else np.broadcast_to(d[None, :], (n_out, d.size)).copy()
 
     def _add_node(self, g, name, shape):
         return graph.add_neuron(g, name, shape, **neuron_attrs(self.neuron, shape))
@@ -161,7 +158,7 @@ class Dense(SpikingBlock):
     def to_graph(self, g, src, name, delay=0):
         w = weight_array(self.synapse)
         self._add_node(g, name, (w.shape[0],))
-        graph.add_dense(g, src, name, w, delay=self._edge_delay(delay, w.shape[0]))
+        graph.add_dense(g, src, name, w, delay=edge_delay(delay, w.shape[0]))
         return name
 
 
@@ -214,7 +211,7 @@ class Recurrent(SpikingBlock):
     def to_graph(self, g, src, name, delay=0):
         w = weight_array(self.synapse)
         self._add_node(g, name, (w.shape[0],))
-        graph.add_dense(g, src, name, w, delay=self._edge_delay(delay, w.shape[0]))
+        graph.add_dense(g, src, name, w, delay=edge_delay(delay, w.shape[0]))
         graph.add_dense(g, name, name, weight_array(self.recurrent_synapse), recurrent=True)
         return name
 
@@ -237,5 +234,5 @@ class Readout(SpikingBlock):
     def to_graph(self, g, src, name, delay=0):
         w = weight_array(self.synapse)
         self._add_node(g, name, (w.shape[0],))
-        graph.add_dense(g, src, name, w, delay=self._edge_delay(delay, w.shape[0]))
+        graph.add_dense(g, src, name, w, delay=edge_delay(delay, w.shape[0]))
         return name

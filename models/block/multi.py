@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from snnpipe.models.block.base import Synapse, weight_array
+from snnpipe.models.block.base import Synapse, edge_delay, weight_array
 from snnpipe.models.block.cuba import SpikingBlock
 from snnpipe.pipeline.ir import graph
 
@@ -45,5 +45,5 @@ class MultiDense(SpikingBlock):
         ws = [weight_array(s) for s in self.synapses]
         self._add_node(g, name, (ws[0].shape[0],))
         for k, w in enumerate(ws):
-            graph.add_dense(g, src, name, w, syn=k, delay=self._edge_delay(delay, w.shape[0]))
+            graph.add_dense(g, src, name, w, syn=k, delay=edge_delay(delay, w.shape[0]))
         return name

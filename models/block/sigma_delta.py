@@ -34,8 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from snnpipe.models.block.base import (Synapse, axon_delay, conv_to_graph, input_transform,
-                                       shift, weight_array)
+from snnpipe.models.block.base import (Synapse, axon_delay, conv_to_graph, edge_delay,
+                                       input_transform, shift, weight_array)
 from snnpipe.models.block.cuba import Flatten
 from snnpipe.models.block.sigma_delta_neuron import MeanOnlyBatchNorm, SigmaDelta, quantize_8bit
 from snnpipe.pipeline.ir import graph
@@ -43,6 +43,13 @@ from snnpipe.pipeline.ir.errors import GraphError
 
 __all__ = ["Input", "Dense", "Conv", "Pool", "Flatten", "Output", "MeanOnlyBatchNorm",
            "SigmaDelta", "quantize_8bit"]
+
+
+def _no_count_log(count_log: bool) -> None:
+    """slayer's ``count_log`` (an event-rate output beside the spikes) is not built here."""
+    if count_log:
+        raise GraphError("count_log is not supported", field="count_log", expected=False,
+                         found=True)
 
 
 def _pair(x):
@@ -69,9 +76,7 @@ class Input(torch.nn.Module):
     def __init__(self, neuron_params=None, weight=None, bias=None, delay_shift=False,
                  count_log=False, precision="loihi"):
         super().__init__()
-        if count_log:
-            raise GraphError("count_log is not supported", field="count_log", expected=False,
-                             found=True)
+        _no_count_log(count_log)
         self.neuron = None if neuron_params is None else \
             SigmaDelta(neuron_params, _precision(neuron_params, precision))
         self.weight = None if weight is None else torch.nn.Parameter(torch.tensor([float(weight)]))
@@ -155,9 +160,7 @@ class Dense(SigmaDeltaBlock):
     def __init__(self, neuron_params, in_neurons, out_neurons, weight_scale=1, weight_norm=False,
                  pre_hook_fx=None, delay=False, delay_shift=False, count_log=False,
                  precision="loihi"):
-        if count_log:
-            raise GraphError("count_log is not supported", field="count_log", expected=False,
-                             found=True)
+        _no_count_log(count_log)
         precision = _precision(neuron_params, precision)
         syn = _synapse((out_neurons, in_neurons), None, weight_scale, weight_norm, pre_hook_fx,
                        precision)
@@ -167,9 +170,7 @@ class Dense(SigmaDeltaBlock):
     def to_graph(self, g, src, name, delay=0):
         w = weight_array(self.synapse)
         self._add_node(g, name, (w.shape[0],))
-        d = np.asarray(delay, dtype=np.int64)
-        d = d if d.ndim == 0 else np.broadcast_to(d[None, :], (w.shape[0], d.size)).copy()
-        graph.add_dense(g, src, name, w, delay=d)
+        graph.add_dense(g, src, name, w, delay=edge_delay(delay, w.shape[0]))
         return name
 
 
@@ -180,9 +181,7 @@ class Conv(SigmaDeltaBlock):
                  padding=0, dilation=1, groups=1, weight_scale=1, weight_norm=False,
                  pre_hook_fx=None, delay=False, delay_shift=False, count_log=False,
                  precision="loihi"):
-        if count_log:
-            raise GraphError("count_log is not supported", field="count_log", expected=False,
-                             found=True)
+        _no_count_log(count_log)
         precision = _precision(neuron_params, precision)
         kh, kw = _pair(kernel_size)
         conv = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
@@ -281,9 +280,7 @@ class Output(torch.nn.Module):
     def __init__(self, neuron_params, in_neurons, out_neurons, weight_scale=1, weight_norm=False,
                  count_log=False, precision="loihi"):
         super().__init__()
-        if count_log:
-            raise GraphError("count_log is not supported", field="count_log", expected=False,
-                             found=True)
+        _no_count_log(count_log)
         precision = _precision(neuron_params, precision)
         self.neuron = SigmaDelta(neuron_params, precision)
         self.synapse = _synapse((out_neurons, in_neurons), None, weight_scale, weight_norm,
@@ -300,7 +297,5 @@ class Output(torch.nn.Module):
         w = weight_array(self.synapse)
         graph.add_sigma_delta(g, name, (w.shape[0],), stage="sigma", activation="none",
                               threshold=0.0, bias=0.0)
-        d = np.asarray(delay, dtype=np.int64)
-        d = d if d.ndim == 0 else np.broadcast_to(d[None, :], (w.shape[0], d.size)).copy()
-        graph.add_dense(g, src, name, w, delay=d)
+        graph.add_dense(g, src, name, w, delay=edge_delay(delay, w.shape[0]))
         return name
