@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from snnpipe.hwmap.intsim import loihi_layered as layered
-from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
-from snnpipe.hwmap.intsim.loihi_events import count_events
+from snnpipe.hwmap.intsim.energy import LoihiCosts
+from snnpipe.hwmap.intsim.loihi_events import count_events, nonzero_events
 from snnpipe.hwmap.intsim.loihi_result import LoihiResult
 from snnpipe.hwmap.intsim.loihi_prepare import (Synapses, graded_mask, neuron_constants,
                                                reset_constants, split_by_delay)
@@ -94,14 +94,17 @@ def simulate(cfg: LoihiConfig, inputs, record=("spikes",), costs: LoihiCosts = L
     kernel = None if KERNEL == "layered" else _kernel(cfg)
     if KERNEL == "layered" and layered.order(cfg) is None:
         raise ValueError("the layer-by-layer path runs feed-forward LIF networks only")
-    if KERNEL == "layered" or (kernel is None and KERNEL == "auto"
-                               and layered.order(cfg) is not None):
-        spikes, states, ev_b, ev_t = layered.run(cfg, x_in, T, B, record, _wanted)
+    if kernel is not None:
+        spikes, states, ev_b, ev_t = _run_kernel(cfg, x_in, T, B, record, kernel)
+        events = (lambda: (ev_b, ev_t))               # counted inside the compiled loop
     else:
-        run = _run_kernel if kernel is not None else _run_numpy
-        spikes, states, ev_b, ev_t = run(cfg, x_in, T, B, record, kernel)
-    counts = count_events(cfg, ev_b, ev_t, T, B)
-    return LoihiResult(spikes, states, counts, estimate(counts, costs))
+        layers = KERNEL == "layered" or (KERNEL == "auto" and layered.order(cfg) is not None)
+        spikes, states = (layered.run if layers else _run_numpy)(cfg, x_in, T, B, record,
+                                                                 _wanted)
+        events = (lambda: nonzero_events(x_in, spikes))
+    # counted on first use of ``counts`` or ``energy``: on a large network counting the events
+    # costs about as much as the run
+    return LoihiResult(spikes, states, lambda: count_events(cfg, *events(), T, B), costs)
 
 
 def _kernel(cfg: LoihiConfig):
@@ -122,18 +125,17 @@ def _kernel(cfg: LoihiConfig):
     return loihi_kernel
 
 
-def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
+def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     """The numpy path. Returns spikes {pop: (B, N, T) uint8, int64 messages with sigma-delta
-    populations}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/<v|sigma|act|residue>": (B, N,
-    T)}, and the non-zero events of every input and population {name: (B, N)} per sample and
-    {name: (T, N)} per step, float64."""
+    populations} and states {"<pop>/u": (B, n_syn, N, T), "<pop>/<v|sigma|act|residue>": (B,
+    N, T)}; ``wanted(record, pop, var)`` says which states to keep."""
     net = _FlatNet(cfg, B, T)
     x_in = {k: np.ascontiguousarray(v.transpose(2, 0, 1)) for k, v in x_in.items()}
     spikes = np.empty((T, B, net.n), np.int64 if net.sd or net.graded is not None else np.uint8)
     rec = {}
     for p in cfg.populations:
         for var in state_names(p):
-            if _wanted(record, p.name, var):
+            if wanted(record, p.name, var):
                 rec[f"{p.name}/{var}"] = np.empty((T,) + net.state(p.name, var).shape, np.int64)
     for t0 in range(0, T, net.tb):
         t1 = min(T, t0 + net.tb)
@@ -146,18 +148,16 @@ def _run_numpy(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, _=None):
             for key, arr in rec.items():
                 arr[t] = net.state(*key.rsplit("/", 1))
         net.next_block(t1 - t0)
-    events = dict(x_in, **{p.name: spikes[:, :, net.slice[p.name]] for p in cfg.populations})
-    ev = {k: v != 0 for k, v in events.items()}
-    return ({p.name: np.ascontiguousarray(events[p.name].transpose(1, 2, 0))
+    return ({p.name: np.ascontiguousarray(spikes[:, :, net.slice[p.name]].transpose(1, 2, 0))
              for p in cfg.populations},
             {k: np.ascontiguousarray(v.transpose((2, 1, 3, 0) if v.ndim == 4 else (1, 2, 0)))
-             for k, v in rec.items()},
-            {k: v.sum(axis=0, dtype=np.float64) for k, v in ev.items()},
-            {k: v.sum(axis=1, dtype=np.float64) for k, v in ev.items()})
+             for k, v in rec.items()})
 
 
 def _run_kernel(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, kernel):
-    """The numba path (:mod:`snnpipe.hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`."""
+    """The numba path (:mod:`snnpipe.hwmap.intsim.loihi_kernel`); returns as :func:`_run_numpy`
+    and the non-zero events the loop counted, as
+    :func:`snnpipe.hwmap.intsim.loihi_events.nonzero_events` does."""
     n_syn, n, slices, keep, bias, theta = neuron_constants(cfg)
     names = list(cfg.inputs)
     sizes = [x_in[k].shape[1] for k in names]

@@ -100,6 +100,14 @@ def _conv(cfg: LoihiConfig, q, core_of: dict, nc: int) -> tuple | None:
     return tuple(cfg.node_shape(q.src)), mask, q.conv, onehot
 
 
+def nonzero_events(x_in: dict, spikes: dict) -> tuple[dict, dict]:
+    """The non-zero events of every input and population of a run, from its input rasters and
+    spikes {name: (B, N, T)}: per sample {name: (B, N)} and per step {name: (T, N)}, float64."""
+    nz = {k: v != 0 for k, v in {**x_in, **spikes}.items()}
+    return ({k: v.sum(axis=2, dtype=np.float64) for k, v in nz.items()},
+            {k: v.sum(axis=0, dtype=np.float64).T for k, v in nz.items()})
+
+
 _CACHE: dict = {}
 
 

@@ -65,8 +65,7 @@ def _scan():
 def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     """Run ``cfg`` on ``x_in`` {input: (B, N, T) int64}; ``wanted(record, pop, var)`` says which
     states to keep. Returns as :func:`snnpipe.hwmap.intsim.loihi._run_numpy`: spikes {pop: (B,
-    N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}, and the non-zero
-    events per sample {name: (B, N)} and per step {name: (T, N)}, float64.
+    N, T) uint8}, states {"<pop>/u": (B, n_syn, N, T), "<pop>/v": (B, N, T)}.
 
     A batch runs in chunks of samples whose (step, sample, neuron) arrays stay within
     ``CHUNK_ELEMENTS`` for the largest population (samples are independent)."""
@@ -76,12 +75,8 @@ def run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         return _run(cfg, x_in, T, B, record, wanted)
     parts = [_run(cfg, {k: v[b:b + chunk] for k, v in x_in.items()}, T,
                   min(chunk, B - b), record, wanted) for b in range(0, B, chunk)]
-    spikes, states, ev_b, ev_t = ({k: [p[i][k] for p in parts] for k in parts[0][i]}
-                                  for i in range(4))
-    return ({k: np.concatenate(v) for k, v in spikes.items()},
-            {k: np.concatenate(v) for k, v in states.items()},
-            {k: np.concatenate(v) for k, v in ev_b.items()},
-            {k: np.sum(v, axis=0) for k, v in ev_t.items()})
+    return tuple({k: np.concatenate([p[i][k] for p in parts]) for k in parts[0][i]}
+                 for i in range(2))
 
 
 def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
@@ -99,22 +94,25 @@ def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
     spike_type = np.int64 if sd or graded else np.uint8      # as the step-by-step path
     for name in order(cfg):
         p, sl = pops[name], slices[name]
-        arrivals = np.zeros((p.n_syn, T + 1, B, p.size), np.int64)
+        arrivals = np.zeros((p.n_syn, T, B, p.size), np.int64)
         fine = np.zeros_like(arrivals) if any(s.payload for s in incoming[name]) else None
         for s in incoming[name]:
-            x = events[s.q.src]
-            for d, acc in s.apply(x.reshape(T * B, -1)):
+            used = T - 1 - min(d for d, _, _ in s.terms)   # events of the last steps never arrive
+            if used <= 0:
+                continue
+            x = events[s.q.src][:used]
+            for d, acc in s.apply(x.reshape(used * B, -1)):
                 if 1 + d < T:
-                    acc = acc.reshape(T, B, -1)[:T - 1 - d]
+                    acc = acc.reshape(used, B, -1)[:T - 1 - d]
                     if s.payload:            # graded: summed whole, truncated once per step
-                        fine[s.q.syn, 1 + d:T] += acc
+                        fine[s.q.syn, 1 + d:] += acc
                     else:
                         np.left_shift(acc, ACTIVATION_SHIFT, out=acc)
-                        arrivals[s.q.syn, 1 + d:T] += acc
+                        arrivals[s.q.syn, 1 + d:] += acc
         if fine is not None:
             arrivals = graded_input(arrivals, fine)
         if p.model == "sigma_delta":
-            events[name], rec = _sigma_delta(sd, name, arrivals[0, :T],
+            events[name], rec = _sigma_delta(sd, name, arrivals[0],
                                              [v for v in state_names(p) if wanted(record, name, v)])
             spikes[name] = np.ascontiguousarray(events[name].transpose(1, 2, 0))
             states.update((f"{name}/{v}", a) for v, a in rec.items())
@@ -124,7 +122,7 @@ def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         rec_u = np.empty((T if wanted(record, name, "u") else 0, p.n_syn, B, p.size), np.int64)
         rec_v = np.empty((T if wanted(record, name, "v") else 0, B, p.size), np.int64)
         run_scan = scan_numpy if p.spike == "graded" else scan
-        run_scan(arrivals[:, :T], k_keep, np.ascontiguousarray(bias[sl]),
+        run_scan(arrivals, k_keep, np.ascontiguousarray(bias[sl]),
                  np.ascontiguousarray(theta[sl]), np.ascontiguousarray(r_int[sl]),
                  np.ascontiguousarray(r_off[sl]), out, rec_u, rec_v)
         events[name] = out
@@ -133,9 +131,7 @@ def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
             states[f"{name}/u"] = np.ascontiguousarray(rec_u.transpose(2, 1, 3, 0))
         if len(rec_v):
             states[f"{name}/v"] = np.ascontiguousarray(rec_v.transpose(1, 2, 0))
-    ev = {k: v != 0 for k, v in events.items()}
-    return (spikes, states, {k: v.sum(axis=0, dtype=np.float64) for k, v in ev.items()},
-            {k: v.sum(axis=1, dtype=np.float64) for k, v in ev.items()})
+    return spikes, states
 
 
 def _sigma_delta(sd: SigmaDeltaPops, name: str, arrivals: np.ndarray, keep: list):

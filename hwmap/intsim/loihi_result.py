@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 import numpy as np
+
+from snnpipe.hwmap.intsim.energy import LoihiCosts, estimate
 
 
 @dataclass
@@ -31,10 +35,19 @@ class EventCounts:
 @dataclass
 class LoihiResult:
     """``spikes``: population -> (B, N, T) uint8 (index t-1 is Lava step t); ``states``:
-    ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``;
-    ``energy``: :func:`snnpipe.hwmap.intsim.energy.estimate`."""
+    ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``
+    (:class:`EventCounts`, computed by ``tally`` on first use) and ``energy``
+    (:func:`snnpipe.hwmap.intsim.energy.estimate` of them under ``costs``)."""
 
     spikes: dict
     states: dict = field(default_factory=dict)
-    counts: EventCounts | None = None
-    energy: dict = field(default_factory=dict)
+    tally: Callable[[], EventCounts] | None = field(default=None, repr=False)
+    costs: LoihiCosts = field(default_factory=LoihiCosts)
+
+    @cached_property
+    def counts(self) -> EventCounts | None:
+        return None if self.tally is None else self.tally()
+
+    @cached_property
+    def energy(self) -> dict:
+        return {} if self.counts is None else estimate(self.counts, self.costs)

@@ -23,6 +23,7 @@ chip integers for the Xylo backends, float units for ``torch-float`` and ``lava-
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -56,6 +57,32 @@ class Compiled:
         return list(getattr(self.artifact, "outputs", ["output"]))
 
 
+class Deferred(Mapping):
+    """A read-only dict computed by ``fn()`` on first use: what a backend can report but a
+    run need not pay for (the Loihi-style simulator's energy estimate counts every synaptic
+    event, which on a large network costs about as much as the run)."""
+
+    def __init__(self, fn: Callable[[], Mapping]):
+        self._fn, self._value = fn, None
+
+    def _get(self) -> dict:
+        if self._value is None:
+            self._value, self._fn = dict(self._fn()), None
+        return self._value
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get()) if self._fn is None else "Deferred(not computed yet)"
+
+
 @dataclass
 class Run:
     """What one implementation produced.
@@ -66,7 +93,7 @@ class Run:
     readout, a merge's sum; ``saturation``: register event -> count; ``notes``: texts for a
     report; ``t_offset``: steps relative to the torch model (module docstring); ``energy``:
     ``{"energy_j", "latency_step_s"}`` per inference where the backend estimates them;
-    ``counts``: the backend's own event counts; ``output_unit``: state units per float unit
+    ``counts``: the backend's own event counts (either may be :class:`Deferred`); ``output_unit``: state units per float unit
     of the outputs' ``v`` (None where unknown: chip integers of a configuration loaded alone).
     """
 
@@ -76,7 +103,7 @@ class Run:
     saturation: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     t_offset: int = 0
-    energy: dict = field(default_factory=dict)
+    energy: Mapping = field(default_factory=dict)
     counts: object | None = None
     output_unit: float | None = None
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from snnpipe.hwmap.intsim.loihi import simulate
 from snnpipe.hwmap.targets.loihi import DECAY_UNIT
-from snnpipe.pipeline.backends.base import Backend, Compiled, Run, n_steps
+from snnpipe.pipeline.backends.base import Backend, Compiled, Deferred, Run, n_steps
 from snnpipe.pipeline.backends.emission import outputs_of
 
 STATES = ("spikes", "u", "v", "sigma", "act", "residue", "real", "imag")
@@ -39,9 +39,10 @@ def run(c: Compiled, x, record: bool = False) -> Run:
         outputs = {o: pops[o]["v"] if o in readouts else pops[o]["spikes"] for o in cfg.outputs}
     if not record:
         pops = {}
-    energy = {"energy_j": float(res.energy["mean_energy_j"]),
-              "latency_step_s": float(res.energy["latency_s"]) / max(steps, 1)}
-    return Run("intsim-loihi", pops, outputs, energy=energy, counts=res.counts)
+    energy = Deferred(lambda: {"energy_j": float(res.energy["mean_energy_j"]),
+                               "latency_step_s": float(res.energy["latency_s"]) / max(steps, 1)})
+    return Run("intsim-loihi", pops, outputs, energy=energy, counts=Deferred(
+        lambda: vars(res.counts)))
 
 
 BACKEND = Backend("intsim-loihi", "loihi", 0, run, float(DECAY_UNIT),

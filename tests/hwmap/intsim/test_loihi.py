@@ -279,14 +279,18 @@ def _counting_net():
     return place(cfg, LoihiLimits(neurons_per_core=2))
 
 
-def test_event_counts_and_energy():
+@pytest.mark.parametrize("kernel", ["numba", "numpy", "layered"])
+def test_event_counts_and_energy_on_every_path_when_first_asked_for(kernel, monkeypatch):
+    monkeypatch.setattr(intsim, "KERNEL", kernel)
     cfg = _counting_net()
     x = np.zeros((2, 3, 5), np.int64)
     x[0, 0, 0] = 1                     # 2 synapses, one per core -> 2 input messages
     x[1, 1, [0, 1]] = 3                # binary projection: count 3 is one event, 4 synapses
     r = simulate(cfg, x, costs=LoihiCosts(synop_pj=1.0, neuron_update_pj=0.0,
                                           input_spike_pj=0.0))
+    assert "counts" not in vars(r) and "energy" not in vars(r)     # not counted yet
     c = r.counts
+    assert r.counts is c
     assert c.synops.tolist() == [[1, 1], [4, 4]]
     assert c.input_messages.tolist() == [2, 4]
     assert c.step_synops[0].tolist() == [3, 3] and c.step_synops[1].tolist() == [2, 2]
