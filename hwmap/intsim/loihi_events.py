@@ -6,12 +6,12 @@ and a run's counts are products of its per-neuron event counts with them.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from snnpipe.hwmap.intsim.loihi_prepare import per_config
 from snnpipe.hwmap.intsim.loihi_result import EventCounts
 from snnpipe.hwmap.mappers.loihi_config import LoihiConfig
 from snnpipe.hwmap.mappers.loihi_conv import conv_int
@@ -108,18 +108,6 @@ def nonzero_events(x_in: dict, spikes: dict) -> tuple[dict, dict]:
             {k: v.sum(axis=0, dtype=np.float64).T for k, v in nz.items()})
 
 
-_CACHE: dict = {}
-
-
-def _cached_costs(cfg: LoihiConfig) -> list[ProjectionCost]:
-    """projection_costs, kept while ``cfg`` lives and its weight arrays are the same objects."""
-    key = (id(cfg), tuple(id(q.weight) for q in cfg.projections))
-    if key not in _CACHE:
-        _CACHE[key] = projection_costs(cfg)
-        weakref.finalize(cfg, _CACHE.pop, key, None)
-    return _CACHE[key]
-
-
 def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, T: int,
                  B: int) -> EventCounts:
     """Synaptic operations, spikes and messages per core from the non-zero events of every
@@ -133,7 +121,7 @@ def count_events(cfg: LoihiConfig, per_sample: dict, per_step: dict, T: int,
     core_index = {}
     for c in cores:
         core_index.setdefault(c["pop"], []).append(c)
-    for cost in _cached_costs(cfg):
+    for cost in per_config(cfg, projection_costs):
         ev_b, ev_t = per_sample[cost.src], per_step[cost.src]
         both = cost.synapse_events(np.concatenate([ev_b, ev_t]))
         z["synops"] += both[:B]

@@ -1,8 +1,10 @@
 """A Loihi-style config prepared for the integer simulator: projections as effective integer
 weights split by delay (:class:`Synapses`, which computes a projection's exact input sums) and
 every population's constants in one neuron vector (:func:`neuron_constants`,
-:func:`reset_constants`)."""
+:func:`reset_constants`), prepared once per config (:func:`per_config`)."""
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 from scipy import sparse
@@ -16,6 +18,22 @@ from snnpipe.hwmap.targets.loihi_weights import shift_exp
 
 SPARSE_DENSITY = 0.1      # below this fraction of active sources, Dense sums are sparse ...
 SPARSE_MIN_ROWS = 1024    # ... for blocks of at least this many (step, sample) rows
+
+
+_CACHE: dict = {}
+
+
+def per_config(cfg: LoihiConfig, fn):
+    """``fn(cfg)``, computed once and kept while ``cfg`` lives with the same populations,
+    projections and weight arrays (on a large network, preparing costs a fifth of a run).
+    Arrays of a config changed in place after a run are not seen: change a copy (as
+    ``verify``'s ``alter`` does)."""
+    key = (fn, id(cfg), tuple(map(id, cfg.populations)), tuple(map(id, cfg.projections)),
+           tuple(id(q.weight) for q in cfg.projections))
+    if key not in _CACHE:
+        _CACHE[key] = fn(cfg)
+        weakref.finalize(cfg, _CACHE.pop, key, None)
+    return _CACHE[key]
 
 
 def split_by_delay(q) -> list:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -34,12 +34,12 @@ class EventCounts:
 
 @dataclass
 class LoihiResult:
-    """``spikes``: population -> (B, N, T) uint8 (index t-1 is Lava step t); ``states``:
-    ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``
+    """``spikes``: a mapping population -> (B, N, T) uint8 (index t-1 is Lava step t);
+    ``states``: ``"<pop>/u"`` -> (B, n_syn, N, T), ``"<pop>/v"`` -> (B, N, T) int64; ``counts``
     (:class:`EventCounts`, computed by ``tally`` on first use) and ``energy``
     (:func:`snnpipe.hwmap.intsim.energy.estimate` of them under ``costs``)."""
 
-    spikes: dict
+    spikes: Mapping
     states: dict = field(default_factory=dict)
     tally: Callable[[], EventCounts] | None = field(default=None, repr=False)
     costs: LoihiCosts = field(default_factory=LoihiCosts)
