@@ -80,14 +80,16 @@ class Synapses:
             return [(d, shift_exp((x[0, idx].astype(np.int64) @ wi[idx] if self.q.message_bits
                                    else np.add.reduce(wi[idx], axis=0))[None], self.q.weight_exp))
                     for d, _, wi in self.terms]
-        x = x if self.q.message_bits > 0 else (x != 0)
+        if self.q.message_bits == 0 and x.dtype != np.uint8:   # uint8: binary spikes, 0 | 1
+            x = x != 0
+        x_max = 1.0 if x.dtype in (np.uint8, bool) else float(np.abs(x).max(initial=0))
         out = []
         for d, wf, wi in self.terms:
             if self.q.op == "conv":
-                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64)
+                acc = conv_int(x.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64,
+                               bound=self.conv_bound * x_max)
                 acc = acc.reshape(len(x), -1)
-                wrap = not self.payload and \
-                    self.conv_bound * float(np.abs(x).max(initial=0)) >= U_HALF
+                wrap = not self.payload and self.conv_bound * x_max >= U_HALF
                 out.append((d, wrap_activation(acc) if wrap else acc))
                 continue
             if self.q.op == "identity":

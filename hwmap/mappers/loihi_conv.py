@@ -28,15 +28,17 @@ def conv_apply(x, weight, conv: dict) -> np.ndarray:
     return out.reshape(b, co, ho, wo)
 
 
-def conv_int(x, weight, conv: dict, out_dtype=np.float64) -> np.ndarray:
+def conv_int(x, weight, conv: dict, out_dtype=np.float64, bound: float | None = None):
     """:func:`conv_apply` by torch's convolution (im2col and BLAS): the same exact sums for
     integer operands, in float32 where every partial sum stays below 2^24, else float64;
-    returned as ``out_dtype`` (exact for integer sums)."""
+    returned as ``out_dtype`` (exact for integer sums). ``bound``: the largest |sum| when the
+    caller knows it (else computed from ``x`` and ``weight``)."""
     import torch
 
     x, w = np.asarray(x), np.asarray(weight)
-    bound = float(np.abs(w).reshape(len(w), -1).sum(axis=1).max(initial=0)) * \
-        float(np.abs(x).max(initial=0))
+    if bound is None:
+        bound = float(np.abs(w).reshape(len(w), -1).sum(axis=1).max(initial=0)) * \
+            float(np.abs(x).max(initial=0))
     dtype = np.float32 if bound < 2 ** 24 else np.float64
 
     (sh, sw), (ph, pw), (dh, dw) = (tuple(conv.get(k, (d, d))) for k, d in
