@@ -219,3 +219,58 @@ def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
                     rec_u[t, k, b] = x[b, k]
             if rec_v.shape[0] == n_t:
                 rec_v[t, b] = x[b, n_syn]
+
+
+
+SD_STAGES = {"sigma_delta": 0, "delta": 1, "sigma": 2}
+NO_RELU = -(1 << 62)          # relu as max(new, floor): the floor without relu
+
+
+@njit(cache=True, nogil=True)
+def _delta_pass(src, down, up, e, out, bias, theta, floor, state_exp):
+    """One step of a delta encoder over one sample's neurons: ``new = max(((src >> down) <<
+    up) + bias, floor)``, ``d = new - act + residue``, message ``d`` where ``|d| >= theta``
+    (else 0) shifted right by ``state_exp``. Holds one state, ``e = residue - act``: two arrays
+    written, so the loop vectorises (with act and residue, LLVM's alias checks give up)."""
+    for i in range(src.shape[0]):
+        new = max(((src[i] >> down) << up) + bias[i], floor)
+        d = new + e[i]
+        m = d * (abs(d) >= theta[i])
+        e[i] = d - m - new
+        out[i] = m >> state_exp
+
+
+@njit(cache=True, nogil=True)
+def sigma_delta_scan(a, sigma, act, residue, bias, theta, stage, relu, in_shift, state_exp,
+                     out):
+    """One sigma-delta population over a whole run (the layer-by-layer path): ``a`` (T, B, N)
+    int64 input shifted left by 6; states ``sigma``, ``act``, ``residue`` (B, N) updated in
+    place; ``bias``, ``theta`` (N,); ``stage`` a :data:`SD_STAGES` code. Writes the messages
+    into ``out`` (T, B, N). Each step is :func:`snnpipe.hwmap.targets.loihi.sigma_delta_step`:
+    the sigma stage, then the delta encoder (:func:`_delta_pass`)."""
+    n_t, n_b, n = a.shape
+    floor = 0 if relu else NO_RELU
+    for b in range(n_b):
+        sg = sigma[b]
+        e = residue[b] - act[b]
+        for t in range(n_t):
+            if stage == 1:
+                _delta_pass(a[t, b], ACTIVATION_SHIFT, in_shift, e, out[t, b], bias, theta,
+                            floor, state_exp)
+                continue
+            at = a[t, b]
+            for i in range(n):
+                sg[i] += at[i] >> ACTIVATION_SHIFT
+            if stage == 0:
+                _delta_pass(sg, 0, 0, e, out[t, b], bias, theta, floor, state_exp)
+            else:
+                o = out[t, b]
+                for i in range(n):
+                    o[i] = max(sg[i] + bias[i], floor)
+        if n_t == 0:
+            continue
+        for i in range(n):               # the last step's new value is act; residue = e + act
+            x = ((a[n_t - 1, b, i] >> ACTIVATION_SHIFT) << in_shift) if stage == 1 else sg[i]
+            act[b, i] = max(x + bias[i], floor)
+            if stage != 2:
+                residue[b, i] = e[i] + act[b, i]

@@ -113,8 +113,8 @@ def _run(cfg: LoihiConfig, x_in: dict, T: int, B: int, record, wanted):
         if fine is not None:
             arrivals = graded_input(arrivals, fine)
         if p.model == "sigma_delta":
-            events[name], rec = _sigma_delta(sd, name, arrivals[0],
-                                             [v for v in state_names(p) if wanted(record, name, v)])
+            events[name], rec = sd.run(name, arrivals[0],
+                                       [v for v in state_names(p) if wanted(record, name, v)])
             states.update((f"{name}/{v}", a) for v, a in rec.items())
             continue
         k_keep = np.ascontiguousarray(keep[list(range(p.n_syn)) + [-1], 0, sl])
@@ -143,18 +143,6 @@ def _prepare(cfg: LoihiConfig):
     for q in cfg.projections:
         incoming[q.dst].append(Synapses(cfg, q))
     return consts, resets, incoming
-
-
-def _sigma_delta(sd: SigmaDeltaPops, name: str, arrivals: np.ndarray, keep: list):
-    """A sigma-delta population over all steps: ``arrivals`` (T, B, N) shifted input ->
-    messages (T, B, N) int64 and the states in ``keep`` {var: (B, N, T)}."""
-    out = np.empty(arrivals.shape, np.int64)
-    rec = {v: np.empty(arrivals.shape, np.int64) for v in keep}
-    for t in range(len(arrivals)):
-        out[t] = sd.step_one(name, arrivals[t])
-        for v, a in rec.items():
-            a[t] = sd.state(name, v)
-    return out, {v: np.ascontiguousarray(a.transpose(1, 2, 0)) for v, a in rec.items()}
 
 
 class _StepMajor(Mapping):

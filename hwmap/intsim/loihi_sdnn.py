@@ -63,6 +63,39 @@ class SigmaDeltaPops:
             in_shift=sd["spike_exp"] + sd["state_exp"], state_exp=sd["state_exp"])
         return msg
 
+    def run(self, pop: str, arrivals: np.ndarray, keep: list) -> tuple:
+        """The population ``pop`` over all steps: ``arrivals`` (T, B, N) its inputs shifted
+        left by 6 -> messages (T, B, N) int64 and the states in ``keep`` {var: (B, N, T)}.
+        The compiled loop (:func:`snnpipe.hwmap.intsim.loihi_kernel.sigma_delta_scan`) when
+        numba imports and no state is recorded, else :meth:`step_one` step by step."""
+        try:
+            from snnpipe.hwmap.intsim.loihi_kernel import SD_STAGES, sigma_delta_scan
+        except ImportError:                       # numba missing
+            return self._run_steps(pop, arrivals, keep)
+        if keep:
+            return self._run_steps(pop, arrivals, keep)
+        q, n = self.by_name[pop], arrivals.shape[-1]
+        sd = q["sd"]
+        out = np.empty(arrivals.shape, np.int64)
+        for v in ("sigma", "act", "residue"):
+            q[v] = np.array(q[v], np.int64)               # own, contiguous: updated in place
+        sigma_delta_scan(np.ascontiguousarray(arrivals), q["sigma"], q["act"], q["residue"],
+                         *(np.ascontiguousarray(np.broadcast_to(q[k], (n,)), np.int64)
+                           for k in ("bias", "theta")),
+                         SD_STAGES[sd["stage"]], bool(sd["relu"]),
+                         sd["spike_exp"] + sd["state_exp"], sd["state_exp"], out)
+        return out, {}
+
+    def _run_steps(self, pop: str, arrivals: np.ndarray, keep: list) -> tuple:
+        """:meth:`run` step by step in numpy."""
+        out = np.empty(arrivals.shape, np.int64)
+        rec = {v: np.empty(arrivals.shape, np.int64) for v in keep}
+        for t in range(len(arrivals)):
+            out[t] = self.step_one(pop, arrivals[t])
+            for v, a in rec.items():
+                a[t] = self.state(pop, v)
+        return out, {v: np.ascontiguousarray(a.transpose(1, 2, 0)) for v, a in rec.items()}
+
     def state(self, pop: str, var: str) -> np.ndarray:
         """``sigma``, ``act`` or ``residue`` (B, N) of one population, now."""
         return self.by_name[pop][var]

@@ -82,3 +82,29 @@ def test_a_sigma_delta_config_saves_and_loads(tmp_path):
     assert h.vth.tolist() == [32] and h.bias_mant.tolist() == [-16] and h.bias_exp.tolist() == [12]
     x = np.random.default_rng(2).integers(0, 2, (1, 1, 9))
     assert np.array_equal(simulate(back, x).spikes["o"], simulate(cfg, x).spikes["o"])
+
+
+@pytest.mark.parametrize("stage", ["sigma_delta", "delta", "sigma"])
+@pytest.mark.parametrize("relu", [True, False])
+def test_the_compiled_loop_is_the_step_rule_operation_for_operation(stage, relu):
+    """:func:`sigma_delta_scan` (what an unrecorded layer-by-layer run uses) against
+    :func:`targets.loihi.sigma_delta_step` step by step: messages every step and the states
+    left at the end, with per-neuron biases and thresholds and states carried in."""
+    kernel = pytest.importorskip("snnpipe.hwmap.intsim.loihi_kernel")
+    from snnpipe.hwmap.targets.loihi import sigma_delta_step
+
+    rng = np.random.default_rng(len(stage) + relu)
+    T, B, N = 9, 3, 50
+    a = rng.integers(-2 ** 16, 2 ** 16, (T, B, N)) << 6
+    bias, theta = rng.integers(-3000, 3000, N), rng.integers(0, 9000, N)
+    start = [rng.integers(-5000, 5000, (B, N)) for _ in range(3)]
+    states = [s.copy() for s in start]
+    out = np.empty_like(a)
+    kernel.sigma_delta_scan(a, *states, bias, theta, kernel.SD_STAGES[stage], relu, 5, 3, out)
+    sigma, act, residue = start
+    for t in range(T):
+        msg, sigma, act, residue = sigma_delta_step(a[t] >> 6, sigma, act, residue, bias, theta,
+                                                    stage=stage, relu=relu, in_shift=5,
+                                                    state_exp=3)
+        assert np.array_equal(out[t], msg), t
+    assert all(np.array_equal(x, y) for x, y in zip(states, (sigma, act, residue)))
