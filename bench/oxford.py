@@ -15,6 +15,10 @@ batch 1, ``--epochs`` epochs (the tutorial's 2000 by default), on the CPU:
 - ``slayer``: ``slayer.block.cuba.Dense`` x 2, ``slayer.loss.SpikeTime`` and
   ``slayer.utils.Assistant`` / ``LearningStats`` as the tutorial writes them.
 
+Both use the recipe's surrogate width (``--tau-grad``, default
+:data:`snnpipe.models.recipes.oxford.TAU_GRAD`; ``--tau-grad 1`` is lava-dl 0.6.0's default,
+with which both stall near 48-49k after 2000 epochs).
+
 Both start from the same weights (SLAYER's initialisation with ``--seed``, copied into ours;
 ``--own-init``: each its own), so their first losses agree; after that they part slowly, since
 our decay gradients are the true derivatives (SLAYER's are -4096x theirs, DESIGN) and float32
@@ -28,7 +32,8 @@ Printed: the loss curve of both (start, every ``--every`` epochs, the last, the 
 its epoch), the wall times, the ratio SLAYER / ours, and the tutorial's published figures.
 
 Usage: ``python bench/oxford.py [--epochs 2000] [--every 100] [--seed 0] [--threads 2]
-[--only ours|slayer] [--own-init] [--decay-lr-scale S] [--json]``
+[--only ours|slayer] [--own-init] [--decay-lr-scale S] [--tau-grad W] [--scale-grad S]
+[--json]``
 """
 from __future__ import annotations
 
@@ -53,16 +58,18 @@ def _threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def _slayer_net():
+def _slayer_net(tau_grad: float = 1.0, scale_grad: float = 1.0):
     import torch
     from lava.lib.dl import slayer
+
+    params = dict(NEURON_PARAMS, tau_grad=tau_grad, scale_grad=scale_grad)
 
     class Network(torch.nn.Module):      # the tutorial's
         def __init__(self):
             super().__init__()
             self.blocks = torch.nn.ModuleList([
-                slayer.block.cuba.Dense(dict(NEURON_PARAMS), 200, 256),
-                slayer.block.cuba.Dense(dict(NEURON_PARAMS), 256, 200)])
+                slayer.block.cuba.Dense(dict(params), 200, 256),
+                slayer.block.cuba.Dense(dict(params), 256, 200)])
 
         def forward(self, spike):
             for block in self.blocks:
@@ -96,23 +103,23 @@ def _loop(step, epochs: int, every: int, name: str) -> dict:
             "median_epoch_s": statistics.median(times), "first_epoch_s": times[0] if times else 0.0}
 
 
-def ours_worker(epochs: int, every: int, seed: int, init: str | None,
+def ours_worker(epochs: int, every: int, seed: int, init: str | None, surrogate: dict,
                 decay_lr_scale: float | None = None) -> dict:
     import torch
 
     from snnpipe.models.losses import SpikeTime
-    from snnpipe.models.networks import oxford as oxford_net
     from snnpipe.models.recipes import oxford
     from snnpipe.models.training import Assistant, LearningStats
 
     x, target = oxford.load(2000)
+    config = dict(oxford.DEFAULTS, lr=LR, weight_decay=WEIGHT_DECAY, precision="loihi",
+                  **surrogate)
     torch.manual_seed(seed)
-    net = oxford_net(precision="loihi")
+    net = oxford.build(config)
     if init:
         with torch.no_grad():
             for block, w in zip(net.blocks.values(), torch.load(init, weights_only=True)):
                 block.synapse.weight.copy_(w)
-    config = dict(oxford.DEFAULTS, lr=LR, weight_decay=WEIGHT_DECAY)
     if decay_lr_scale is not None:
         config["decay_lr_scale"] = decay_lr_scale
     error = SpikeTime(time_constant=TIME_CONSTANT, filter_order=FILTER_ORDER)
@@ -122,7 +129,8 @@ def ours_worker(epochs: int, every: int, seed: int, init: str | None,
     return _loop(lambda: assistant.train(loader), epochs, every, "ours")
 
 
-def slayer_worker(epochs: int, every: int, seed: int, init: str | None, _=None) -> dict:
+def slayer_worker(epochs: int, every: int, seed: int, init: str | None, surrogate: dict,
+                  _=None) -> dict:
     import torch
     from lava.lib.dl import slayer
 
@@ -130,7 +138,7 @@ def slayer_worker(epochs: int, every: int, seed: int, init: str | None, _=None) 
 
     x, target = oxford.load(2000)
     torch.manual_seed(seed)
-    net = _slayer_net()
+    net = _slayer_net(**surrogate)
     if init:
         with torch.no_grad():
             for block, w in zip(net.blocks, torch.load(init, weights_only=True)):
@@ -154,7 +162,8 @@ WORKERS = {"ours": ours_worker, "slayer": slayer_worker}
 def _spawn(args, *worker) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", *worker,
            "--epochs", str(args.epochs), "--every", str(args.every), "--seed", str(args.seed),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--tau-grad", str(args.tau_grad),
+           "--scale-grad", str(args.scale_grad)]
     if args.decay_lr_scale is not None:
         cmd += ["--decay-lr-scale", str(args.decay_lr_scale)]
     env = dict(os.environ, **{k: str(args.threads) for k in (
@@ -211,9 +220,16 @@ def main(argv=None) -> int:
     ap.add_argument("--decay-lr-scale", type=float,
                     help="ours: the decays' learning rate over lr (default: the recipe's 1/4096, "
                          "SLAYER's effective rate; 1: the nominal lr)")
+    ap.add_argument("--tau-grad", type=float, help="both: the surrogate's width, SLAYER's tau_grad "
+                    "(default: the recipe's, oxford.TAU_GRAD; 1 is lava-dl's default)")
+    ap.add_argument("--scale-grad", type=float, default=1.0, help="both: SLAYER's scale_grad")
     ap.add_argument("--json", action="store_true", help="end with one line of the figures")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.tau_grad is None:
+        from snnpipe.models.recipes.oxford import TAU_GRAD
+        args.tau_grad = TAU_GRAD
+    surrogate = {"tau_grad": args.tau_grad, "scale_grad": args.scale_grad}
     if args.worker:
         _threads(args.threads)
         kind, *rest = args.worker
@@ -221,7 +237,7 @@ def main(argv=None) -> int:
             result = init_worker(args.seed, rest[0])
         else:
             result = WORKERS[kind](args.epochs, args.every, args.seed, rest[0] if rest else None,
-                                   args.decay_lr_scale)
+                                   surrogate, args.decay_lr_scale)
         print(json.dumps(result))
         return 0
     names = [args.only] if args.only else list(WORKERS)
@@ -229,7 +245,8 @@ def main(argv=None) -> int:
           f"SpikeTime({TIME_CONSTANT}, order {FILTER_ORDER}), Adam lr {LR} wd {WEIGHT_DECAY}, "
           f"{args.epochs} epochs, CPU, {args.threads} threads, seed {args.seed}, "
           f"{'own' if args.own_init else 'SLAYER'} initial weights, our decays at lr x "
-          f"{'1/4096' if args.decay_lr_scale is None else args.decay_lr_scale}; "
+          f"{'1/4096' if args.decay_lr_scale is None else args.decay_lr_scale}, "
+          f"surrogate tau_grad {args.tau_grad} scale_grad {args.scale_grad}; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         init = [] if args.own_init else [os.path.join(tmp, "init.pt")]

@@ -71,3 +71,15 @@ def test_the_decays_step_at_slayers_rate():
     groups = oxford.optimizer(oxford.build(config), config).param_groups
     assert [g["lr"] for g in groups] == [config["lr"], config["lr"] / 4096]
     assert [len(g["params"]) for g in groups] == [2, 4]         # 2 weights; 2 decays x 2 blocks
+
+
+def test_the_recipe_trains_with_its_own_surrogate_width():
+    """SLAYER's surrogate with the recipe's width (TAU_GRAD, narrower than lava-dl 0.6.0's
+    default 1, with which this task stalls near 48k); a config may set another."""
+    config = dict(oxford.DEFAULTS, precision="loihi")
+    for tau in (config["tau_grad"], 1.0):
+        net = oxford.build(dict(config, tau_grad=tau, scale_grad=2.0))
+        widths = {(b.neuron.surrogate.tau_grad, b.neuron.surrogate.scale_grad)
+                  for b in net.blocks.values()}
+        assert widths == {(tau, 2.0)}
+    assert config["tau_grad"] == oxford.TAU_GRAD < 1
