@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from snnpipe.hwmap.intsim.loihi_prepare import per_config
 from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, RF_STATES, SD_STATES, bias_array,
                                          sigma_delta_step)
 
@@ -22,22 +23,34 @@ def state_names(pop) -> tuple:
     return SD_STATES[pop.sd["stage"]] if pop.model == "sigma_delta" else ("u", "v")
 
 
+SD_VARS = ("sigma", "act", "residue")
+
+
+def _constants(cfg) -> list:
+    """[(population, bias, theta)] of the sigma-delta populations of ``cfg``: bias and
+    threshold (N,) int64 in state units, read-only (prepared once per config)."""
+    out = []
+    for p in cfg.populations:
+        if p.model == "sigma_delta":
+            exp = np.asarray(p.bias_exp, np.int64)
+            consts = [np.array(np.broadcast_to(a, (p.size,)), np.int64) for a in
+                      (bias_array(p.bias_mant, exp), np.asarray(p.vth, np.int64) << exp)]
+            for a in consts:
+                a.setflags(write=False)
+            out.append((p, *consts))
+    return out
+
+
 class SigmaDeltaPops:
     """The sigma-delta populations of a config for a batch of ``B`` samples, placed at
     ``slices`` of the simulator's neuron vector."""
 
     def __init__(self, cfg, B: int, slices: dict):
         self.pops = []
-        for p in cfg.populations:
-            if p.model != "sigma_delta":
-                continue
-            exp = np.asarray(p.bias_exp, np.int64)
-            zero = np.zeros((B, p.size), np.int64)
+        for p, bias, theta in per_config(cfg, _constants):
             self.pops.append({
-                "name": p.name, "slice": slices[p.name], "sd": p.sd,
-                "bias": bias_array(p.bias_mant, exp),
-                "theta": np.asarray(p.vth, np.int64) << exp,
-                "sigma": zero, "act": zero.copy(), "residue": zero.copy()})
+                "name": p.name, "slice": slices[p.name], "sd": p.sd, "bias": bias,
+                "theta": theta, **{v: np.zeros((B, p.size), np.int64) for v in SD_VARS}})
         self.by_name = {q["name"]: q for q in self.pops}
 
     def __bool__(self) -> bool:
@@ -74,15 +87,13 @@ class SigmaDeltaPops:
             return self._run_steps(pop, arrivals, keep)
         if keep:
             return self._run_steps(pop, arrivals, keep)
-        q, n = self.by_name[pop], arrivals.shape[-1]
+        q = self.by_name[pop]
         sd = q["sd"]
         out = np.empty(arrivals.shape, np.int64)
-        for v in ("sigma", "act", "residue"):
+        for v in SD_VARS:
             q[v] = np.array(q[v], np.int64)               # own, contiguous: updated in place
         sigma_delta_scan(np.ascontiguousarray(arrivals), q["sigma"], q["act"], q["residue"],
-                         *(np.ascontiguousarray(np.broadcast_to(q[k], (n,)), np.int64)
-                           for k in ("bias", "theta")),
-                         SD_STAGES[sd["stage"]], bool(sd["relu"]),
+                         q["bias"], q["theta"], SD_STAGES[sd["stage"]], bool(sd["relu"]),
                          sd["spike_exp"] + sd["state_exp"], sd["state_exp"], out)
         return out, {}
 
