@@ -83,13 +83,31 @@ class Synapses:
         # only where this times the largest |input| can reach 2^23
         self.conv_bound = max(float(np.abs(w).reshape(len(w), -1).sum(axis=1).max(initial=0))
                               for _, w in mats) if q.op == "conv" else 0.0
+        # a Dense / identity term's largest sum of |weights| into one neuron, before weight_exp
+        self.weight_bound = max(float(np.abs(w).sum(axis=0).max(initial=0)) if w.ndim == 2
+                                else float(np.abs(w).max(initial=0))
+                                for _, w in mats) if q.op != "conv" else 0.0
 
-    def apply(self, x: np.ndarray):
-        """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) int64)].
+    def bound(self, x_max: float) -> float:
+        """The largest |sum| :meth:`apply` returns, over all its delays together, for sources
+        of magnitude at most ``x_max`` (1 for binary spikes)."""
+        if self.q.op == "conv":
+            b = self.conv_bound * x_max
+            one = min(b, U_HALF) if not self.payload and b >= U_HALF else b   # 24-bit wrap
+        else:
+            one = self.weight_bound * x_max * 2.0 ** max(self.q.weight_exp, 0)
+        return one * len(self.terms)
+
+    def apply(self, x: np.ndarray, dtype=np.int64):
+        """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) ``dtype``)]
+        (int32 where the caller knows from :meth:`bound` that the sums fit).
 
         Dense sums are exact: sparse int64 products when few sources are active, else BLAS in
         float64 (float32 when every partial sum stays below 2^24).
         """
+        return [(d, acc.astype(dtype, copy=False)) for d, acc in self._apply(x, dtype)]
+
+    def _apply(self, x: np.ndarray, dtype):
         if len(x) == 1 and self.q.op == "dense":           # one sample, one step: gather rows
             idx = np.flatnonzero(x[0])
             return [(d, shift_exp((x[0, idx].astype(np.int64) @ wi[idx] if self.q.message_bits
@@ -103,11 +121,11 @@ class Synapses:
             if self.q.op == "conv":
                 rows = repeated_rows(x)             # a steady source: each distinct row once
                 xs = x if rows is None else x[rows[0]]
-                acc = conv_int(xs.reshape((-1,) + self.src_shape), wf, self.q.conv, np.int64,
-                               bound=self.conv_bound * x_max)
+                wrap = not self.payload and self.conv_bound * x_max >= U_HALF
+                acc = conv_int(xs.reshape((-1,) + self.src_shape), wf, self.q.conv,
+                               np.int64 if wrap else dtype, bound=self.conv_bound * x_max)
                 acc = acc.reshape(len(xs), -1)
                 acc = acc if rows is None else acc[rows[1]]
-                wrap = not self.payload and self.conv_bound * x_max >= U_HALF
                 out.append((d, wrap_activation(acc) if wrap else acc))
                 continue
             if self.q.op == "identity":
