@@ -5,7 +5,9 @@ graded messages, any ``weight_exp``) sample by sample: every step updates all ne
 :func:`neuron_step` (the integer rule of :mod:`snnpipe.hwmap.targets.loihi`, operation for operation
 as ``neuron_step_inplace``), then adds the weight rows of the active sources (input raster
 entries, spikes) into a ring of pending inputs at ``t + 1 + delay``. Nothing is allocated per
-step. Serial (numba's thread pool is never started). Compiled on first use (about 2.5 s;
+step. The layer-by-layer path (:mod:`snnpipe.hwmap.intsim.loihi_layered`) runs one
+population over all steps instead: :func:`scan` (LIF) and :func:`sigma_delta_scan`. Serial
+(numba's thread pool is never started). Compiled on first use (about 2.5 s;
 ``cache=True``: later processes load it from ``__pycache__``). The constants of
 :mod:`snnpipe.hwmap.targets.loihi` are compiled in: numba's cache notices changes to this file only.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from snnpipe.hwmap.mappers.loihi_config import SD_STAGES
 from snnpipe.hwmap.targets.loihi import (ACTIVATION_SHIFT, DECAY_BITS, DECAY_UNIT, U_HALF, U_WRAP,
                                          V_MAX)
 
@@ -194,9 +197,9 @@ def run(x, keep, bias, theta, graded, r_int, r_off, terms, w, ring_len, spikes, 
 @njit(cache=True, nogil=True)
 def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
     """One population over a whole run (the layer-by-layer path,
-    :mod:`snnpipe.hwmap.intsim.loihi_layered`): ``arrivals`` (n_syn, T, B, N) int64 input
-    already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta``, ``r_int``, ``r_off`` (N,)
-    (the periodic reset, :func:`reset_states`); writes ``spikes``
+    :mod:`snnpipe.hwmap.intsim.loihi_layered`): ``arrivals`` (n_syn, T, B, N) int64 (int32
+    where the sums fit) input already shifted, ``keep`` (n_syn + 1, N), ``bias``, ``theta``,
+    ``r_int``, ``r_off`` (N,) (the periodic reset, :func:`reset_states`); writes ``spikes``
     (T, B, N) uint8 and, when they have T rows, ``rec_u`` (T, n_syn, B, N) and ``rec_v``
     (T, B, N). Each step is :func:`neuron_step`."""
     n_syn, n_t, n_b, n = arrivals.shape
@@ -222,8 +225,10 @@ def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
 
 
 
-SD_STAGES = {"sigma_delta": 0, "delta": 1, "sigma": 2}
-NO_RELU = -(1 << 62)          # relu as max(new, floor): the floor without relu
+# sigma-delta stages as the compiled loop knows them: 0 sigma_delta, 1 delta, 2 sigma
+SD_STAGE_CODES = {stage: i for i, stage in enumerate(SD_STAGES)}
+NO_RELU = -(1 << 62)          # relu as max(new, floor): the floor without relu (Lava's
+                              # states are int32: no value comes near it)
 
 
 @njit(cache=True, nogil=True)
@@ -245,7 +250,7 @@ def sigma_delta_scan(a, sigma, act, residue, bias, theta, stage, relu, in_shift,
                      out):
     """One sigma-delta population over a whole run (the layer-by-layer path): ``a`` (T, B, N)
     int64 input shifted left by 6; states ``sigma``, ``act``, ``residue`` (B, N) updated in
-    place; ``bias``, ``theta`` (N,); ``stage`` a :data:`SD_STAGES` code. Writes the messages
+    place; ``bias``, ``theta`` (N,); ``stage`` a :data:`SD_STAGE_CODES` code. Writes the messages
     into ``out`` (T, B, N). Each step is :func:`snnpipe.hwmap.targets.loihi.sigma_delta_step`:
     the sigma stage, then the delta encoder (:func:`_delta_pass`)."""
     n_t, n_b, n = a.shape

@@ -52,9 +52,10 @@ def repeated_rows(x: np.ndarray):
     """Where at least half the rows of ``x`` (M, N) repeat the row before (a source that holds
     its pattern, such as an input layer firing every step): ``(first, which)``, the indices of
     the rows that differ from the one before and, for every row, the position of its run
-    among them; else None. Rows 0 and 1 are compared first, so a source that changes costs
-    one row's comparison."""
-    if len(x) < 4 or not np.array_equal(x[0], x[1]):
+    among them; else None. Two rows in the middle are compared first (a hidden layer is silent
+    in its first steps), so a source that changes there costs one row's comparison."""
+    m = len(x) // 2
+    if len(x) < 4 or not np.array_equal(x[m - 1], x[m]):
         return None
     new = np.ones(len(x), bool)
     new[1:] = (x[1:] != x[:-1]).any(axis=1)
@@ -89,8 +90,8 @@ class Synapses:
                                 for _, w in mats) if q.op != "conv" else 0.0
 
     def bound(self, x_max: float) -> float:
-        """The largest |sum| :meth:`apply` returns, over all its delays together, for sources
-        of magnitude at most ``x_max`` (1 for binary spikes)."""
+        """An upper bound of the |sums| :meth:`apply` returns, over all its delays together,
+        for sources of magnitude at most ``x_max`` (1 for binary spikes)."""
         if self.q.op == "conv":
             b = self.conv_bound * x_max
             one = min(b, U_HALF) if not self.payload and b >= U_HALF else b   # 24-bit wrap

@@ -3,8 +3,10 @@
 Each ``sigma_delta`` population of a config keeps its own states, ``sigma``, ``act`` and
 ``residue`` (B, N) int64 in state units, and updates them every step with
 :func:`snnpipe.hwmap.targets.loihi.sigma_delta_step` (Lava's fixed-point Delta, SigmaDelta and
-Sigma). Its input is the Dense/Conv output of the step, which the simulator keeps shifted
-left by 6 for LIF currents (``a << 6``): shifted back here, exactly. What it emits are graded
+Sigma; an unrecorded run of the layer-by-layer path uses its compiled form,
+:func:`snnpipe.hwmap.intsim.loihi_kernel.sigma_delta_scan`). Its input is the Dense/Conv
+output of the step, which the simulator keeps shifted left by 6 for LIF currents
+(``a << 6``): shifted back here, exactly. What it emits are graded
 messages (integers), which the projections out of it multiply by their weights.
 """
 from __future__ import annotations
@@ -82,7 +84,7 @@ class SigmaDeltaPops:
         The compiled loop (:func:`snnpipe.hwmap.intsim.loihi_kernel.sigma_delta_scan`) when
         numba imports and no state is recorded, else :meth:`step_one` step by step."""
         try:
-            from snnpipe.hwmap.intsim.loihi_kernel import SD_STAGES, sigma_delta_scan
+            from snnpipe.hwmap.intsim.loihi_kernel import SD_STAGE_CODES, sigma_delta_scan
         except ImportError:                       # numba missing
             return self._run_steps(pop, arrivals, keep)
         if keep:
@@ -93,7 +95,7 @@ class SigmaDeltaPops:
         for v in SD_VARS:
             q[v] = np.array(q[v], np.int64)               # own, contiguous: updated in place
         sigma_delta_scan(np.ascontiguousarray(arrivals), q["sigma"], q["act"], q["residue"],
-                         q["bias"], q["theta"], SD_STAGES[sd["stage"]], bool(sd["relu"]),
+                         q["bias"], q["theta"], SD_STAGE_CODES[sd["stage"]], bool(sd["relu"]),
                          sd["spike_exp"] + sd["state_exp"], sd["state_exp"], out)
         return out, {}
 

@@ -21,11 +21,12 @@ def _conv_config(rng):
 
 
 def test_repeated_rows_finds_runs_of_a_held_pattern():
-    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [1, 0]])
+    x = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [1, 0]])
     first, which = repeated_rows(x)
-    assert first.tolist() == [0, 3, 5] and which.tolist() == [0, 0, 0, 1, 1, 2]
+    assert first.tolist() == [0, 4, 6] and which.tolist() == [0, 0, 0, 0, 1, 1, 2]
     assert np.array_equal(x[first][which], x)
-    assert repeated_rows(x[2:]) is None              # rows 0 and 1 differ: not looked at
+    held_then_changed = x[[0, 1, 2, 4, 5, 4]]
+    assert repeated_rows(held_then_changed) is None      # its middle rows (2, 3) differ
     assert repeated_rows(np.array([[1], [1], [2], [3], [4]])) is None   # most rows change
 
 

@@ -100,7 +100,7 @@ def test_the_compiled_loop_is_the_step_rule_operation_for_operation(stage, relu)
     start = [rng.integers(-5000, 5000, (B, N)) for _ in range(3)]
     states = [s.copy() for s in start]
     out = np.empty_like(a)
-    kernel.sigma_delta_scan(a, *states, bias, theta, kernel.SD_STAGES[stage], relu, 5, 3, out)
+    kernel.sigma_delta_scan(a, *states, bias, theta, kernel.SD_STAGE_CODES[stage], relu, 5, 3, out)
     sigma, act, residue = start
     for t in range(T):
         msg, sigma, act, residue = sigma_delta_step(a[t] >> 6, sigma, act, residue, bias, theta,
