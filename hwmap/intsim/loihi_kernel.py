@@ -224,7 +224,6 @@ def scan(arrivals, keep, bias, theta, r_int, r_off, spikes, rec_u, rec_v):
                 rec_v[t, b] = x[b, n_syn]
 
 
-
 # sigma-delta stages as the compiled loop knows them: 0 sigma_delta, 1 delta, 2 sigma
 SD_STAGE_CODES = {stage: i for i, stage in enumerate(SD_STAGES)}
 NO_RELU = -(1 << 62)          # relu as max(new, floor): the floor without relu (Lava's

@@ -141,8 +141,7 @@ def _arrival_type(p, incoming: list, events: dict, plain: bool):
     int64."""
     if not plain or p.model == "sigma_delta" or not incoming:
         return np.int64
-    total = sum(s.bound(1.0 if s.q.message_bits == 0 or events[s.q.src].dtype == np.uint8
-                        else float(np.abs(events[s.q.src]).max(initial=0))) for s in incoming)
+    total = sum(s.bound(s.peak(events[s.q.src])) for s in incoming)
     return np.int32 if total * (1 << ACTIVATION_SHIFT) < 2 ** 31 else np.int64
 
 

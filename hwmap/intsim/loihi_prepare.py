@@ -99,6 +99,13 @@ class Synapses:
             one = self.weight_bound * x_max * 2.0 ** max(self.q.weight_exp, 0)
         return one * len(self.terms)
 
+    def peak(self, x: np.ndarray) -> float:
+        """The largest |value| :meth:`apply` takes from source events ``x``: 1 for binary
+        spikes (any non-zero counts once)."""
+        if self.q.message_bits == 0 or x.dtype in (np.uint8, bool):
+            return 1.0
+        return float(np.abs(x).max(initial=0))
+
     def apply(self, x: np.ndarray, dtype=np.int64):
         """Source events (M, N_src) -> [(delay, Dense/Conv output (M, N_dst) ``dtype``)]
         (int32 where the caller knows from :meth:`bound` that the sums fit).
@@ -114,9 +121,9 @@ class Synapses:
             return [(d, shift_exp((x[0, idx].astype(np.int64) @ wi[idx] if self.q.message_bits
                                    else np.add.reduce(wi[idx], axis=0))[None], self.q.weight_exp))
                     for d, _, wi in self.terms]
+        x_max = self.peak(x)
         if self.q.message_bits == 0 and x.dtype != np.uint8:   # uint8: binary spikes, 0 | 1
             x = x != 0
-        x_max = 1.0 if x.dtype in (np.uint8, bool) else float(np.abs(x).max(initial=0))
         out = []
         for d, wf, wi in self.terms:
             if self.q.op == "conv":

@@ -83,11 +83,11 @@ class SigmaDeltaPops:
         left by 6 -> messages (T, B, N) int64 and the states in ``keep`` {var: (B, N, T)}.
         The compiled loop (:func:`snnpipe.hwmap.intsim.loihi_kernel.sigma_delta_scan`) when
         numba imports and no state is recorded, else :meth:`step_one` step by step."""
+        if keep:
+            return self._run_steps(pop, arrivals, keep)
         try:
             from snnpipe.hwmap.intsim.loihi_kernel import SD_STAGE_CODES, sigma_delta_scan
         except ImportError:                       # numba missing
-            return self._run_steps(pop, arrivals, keep)
-        if keep:
             return self._run_steps(pop, arrivals, keep)
         q = self.by_name[pop]
         sd = q["sd"]

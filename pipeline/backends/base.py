@@ -93,8 +93,9 @@ class Run:
     readout, a merge's sum; ``saturation``: register event -> count; ``notes``: texts for a
     report; ``t_offset``: steps relative to the torch model (module docstring); ``energy``:
     ``{"energy_j", "latency_step_s"}`` per inference where the backend estimates them;
-    ``counts``: the backend's own event counts (either may be :class:`Deferred`); ``output_unit``: state units per float unit
-    of the outputs' ``v`` (None where unknown: chip integers of a configuration loaded alone).
+    ``counts``: the backend's own event counts (either may be :class:`Deferred`);
+    ``output_unit``: state units per float unit of the outputs' ``v`` (None where unknown: chip
+    integers of a configuration loaded alone).
     """
 
     name: str
